@@ -1,0 +1,78 @@
+# symbold — build, run, test and benchmark. See README.md.
+#
+#   make run     install what is missing, build, mount ./symbols in the foreground
+#   make check   install what is missing, build, run every test (plain and ASan+UBSan)
+#   make asan    the same suite against an ASan + UBSan build
+#   make bench   benchmarks; results go to docs/BENCHMARKS.md by hand
+
+BUILD   ?= build
+CC      ?= cc
+PKGS    := fuse3 libcurl sqlite3 libmspack libelf zlib libzstd
+OPT     ?= -O2
+SANITIZE ?=
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS += -I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314
+CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror $(SANITIZE) $(PKG_CFLAGS)
+LDFLAGS  += $(SANITIZE)
+LDLIBS   += $(PKG_LIBS) -lpthread
+
+LIB_SRCS  := $(wildcard common/*.c convert/*.c admin/*.c fetch/*.c) \
+             $(filter-out fs/main.c,$(wildcard fs/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BINS := $(BUILD)/bench/readall
+
+.PHONY: all deps run check test asan bench clean
+all: $(BUILD)/symbold $(UNIT_BINS) $(BENCH_BINS)
+
+deps:
+	scripts/install-deps
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libsymbold.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/symbold: $(BUILD)/obj/fs/main.o $(BUILD)/libsymbold.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsymbold.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+run: deps
+	$(MAKE) all
+	mkdir -p symbols
+	$(BUILD)/symbold -f symbols
+
+# The suite runs twice: against the plain build and against ASan + UBSan.
+check: deps
+	$(MAKE) test
+	$(MAKE) asan
+
+test: all
+	tests/run --build $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+		SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" test
+
+bench: deps
+	$(MAKE) all
+	bench/run --build $(BUILD)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

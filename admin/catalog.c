@@ -1,0 +1,319 @@
+#include "admin/catalog.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct catalog {
+	sqlite3 *db;
+	pthread_mutex_t mu;
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	/* FULL: a committed row must survive power loss, not just kill -9 */
+	"PRAGMA synchronous=FULL;"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS servers("
+	"  name TEXT PRIMARY KEY COLLATE NOCASE, origin TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  config TEXT NOT NULL, whitelist TEXT NOT NULL DEFAULT '', blacklist TEXT NOT NULL DEFAULT '',"
+	"  bytes INTEGER NOT NULL DEFAULT 0, ok INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,"
+	"  fail_download INTEGER NOT NULL DEFAULT 0, fail_verify INTEGER NOT NULL DEFAULT 0,"
+	"  fail_conversion INTEGER NOT NULL DEFAULT 0, not_found INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, server TEXT, url TEXT, source_format TEXT,"
+	"  size INTEGER, fetched INTEGER);"
+	"CREATE TABLE IF NOT EXISTS pending(path TEXT PRIMARY KEY, server TEXT, url TEXT, source_format TEXT,"
+	"  size INTEGER, fetched INTEGER);"
+	"CREATE TABLE IF NOT EXISTS negative(path TEXT PRIMARY KEY, until INTEGER NOT NULL);";
+
+int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen)
+{
+	struct catalog *c = calloc(1, sizeof *c);
+	char *msg = NULL;
+	if (!c)
+		return -ENOMEM;
+	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+				 NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(c->db, 5000);
+		rc = sqlite3_exec(c->db, schema, NULL, NULL, &msg);
+	}
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(c->db));
+		sqlite3_free(msg);
+		sqlite3_close(c->db);
+		free(c);
+		return -EIO;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	*out = c;
+	return 0;
+}
+
+void catalog_close(struct catalog *c)
+{
+	if (!c)
+		return;
+	sqlite3_close(c->db);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/* Prepares `sql` and binds the arguments described by `types`: 't' text,
+ * 'i' 64-bit integer. */
+static sqlite3_stmt *prepare(struct catalog *c, const char *sql, const char *types, va_list ap)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	for (int i = 0; types[i]; i++) {
+		int rc = types[i] == 't' ? sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT)
+					 : sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+		if (rc != SQLITE_OK) {
+			sqlite3_finalize(st);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+static int report(struct catalog *c, const char *what)
+{
+	fprintf(stderr, "symbold: catalog: %s: %s\n", what, sqlite3_errmsg(c->db));
+	return -EIO;
+}
+
+static int exec_va(struct catalog *c, const char *sql, const char *types, va_list ap)
+{
+	sqlite3_stmt *st = prepare(c, sql, types, ap);
+	if (!st)
+		return report(c, sql);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : report(c, sql);
+}
+
+/* Runs one statement that returns no rows. Caller holds c->mu. */
+static int exec_locked(struct catalog *c, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	int rc = exec_va(c, sql, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The same, taking the lock. */
+static int exec_sql(struct catalog *c, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	pthread_mutex_lock(&c->mu);
+	int rc = exec_va(c, sql, types, ap);
+	pthread_mutex_unlock(&c->mu);
+	va_end(ap);
+	return rc;
+}
+
+int catalog_server_upsert(struct catalog *c, const struct catalog_server *s)
+{
+	return exec_sql(c,
+				     "INSERT INTO servers(name, origin, created, config, whitelist, blacklist)"
+				     " VALUES(?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET origin=excluded.origin,"
+				     " config=excluded.config",
+				     "ttittt", s->name, s->origin, (long long)s->created, s->config,
+				     s->whitelist ? s->whitelist : "", s->blacklist ? s->blacklist : "");
+}
+
+int catalog_server_delete(struct catalog *c, const char *name)
+{
+	return exec_sql(c, "DELETE FROM servers WHERE name=?", "t", name);
+}
+
+int catalog_counters_save(struct catalog *c, const char *name, const uint64_t v[STAT_COUNTERS])
+{
+	return exec_sql(c,
+				     "UPDATE servers SET bytes=?, ok=?, failed=?, fail_download=?, fail_verify=?,"
+				     " fail_conversion=?, not_found=? WHERE name=?",
+				     "iiiiiiit", (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3],
+				     (long long)v[4], (long long)v[5], (long long)v[6], name);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? (const char *)t : "";
+}
+
+/* Runs a query with bound arguments (see prepare) and hands each row to
+ * `row`; stops at the first non-zero. */
+static int each_row(struct catalog *c, const char *sql, int (*row)(sqlite3_stmt *, void *), void *ctx,
+		    const char *types, ...)
+{
+	va_list ap;
+	int rc = 0, step = SQLITE_DONE;
+	va_start(ap, types);
+	pthread_mutex_lock(&c->mu);
+	sqlite3_stmt *st = prepare(c, sql, types, ap);
+	if (!st)
+		rc = report(c, sql);
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = row(st, ctx);
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = report(c, sql);
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&c->mu);
+	va_end(ap);
+	return rc;
+}
+
+struct server_each {
+	catalog_server_fn fn;
+	void *ctx;
+};
+
+static int server_row(sqlite3_stmt *st, void *ctx)
+{
+	struct server_each *e = ctx;
+	struct catalog_server s = {col_text(st, 0), col_text(st, 1), (time_t)sqlite3_column_int64(st, 2),
+				   col_text(st, 3),  col_text(st, 4), col_text(st, 5), {0}};
+	for (int i = 0; i < STAT_COUNTERS; i++)
+		s.counters[i] = (uint64_t)sqlite3_column_int64(st, 6 + i);
+	return e->fn(&s, e->ctx);
+}
+
+int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx)
+{
+	struct server_each e = {fn, ctx};
+	return each_row(c,
+			"SELECT name, origin, created, config, whitelist, blacklist, bytes, ok, failed,"
+			" fail_download, fail_verify, fail_conversion, not_found FROM servers ORDER BY name",
+			server_row, &e, "");
+}
+
+int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m)
+{
+	return exec_sql(c, "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)", "ttttii", relpath,
+				     m->server, m->url, m->source_format, m->size, (long long)m->fetched);
+}
+
+/* The file row and the end of its pending row, in one transaction. */
+static int file_commit_locked(struct catalog *c, const char *relpath, const struct file_meta *m)
+{
+	int rc = exec_locked(c, "BEGIN IMMEDIATE", "");
+	if (rc == 0)
+		rc = exec_locked(c, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", "ttttii", relpath, m->server,
+				 m->url, m->source_format, m->size, (long long)m->fetched);
+	if (rc == 0)
+		rc = exec_locked(c, "DELETE FROM pending WHERE path=?", "t", relpath);
+	if (rc == 0)
+		rc = exec_locked(c, "DELETE FROM negative WHERE path=?", "t", relpath);
+	if (rc == 0)
+		return exec_locked(c, "COMMIT", "");
+	exec_locked(c, "ROLLBACK", "");
+	return rc;
+}
+
+int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m)
+{
+	pthread_mutex_lock(&c->mu);
+	int rc = file_commit_locked(c, relpath, m);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+struct pending_each {
+	catalog_pending_fn fn;
+	void *ctx;
+};
+
+static int pending_row(sqlite3_stmt *st, void *ctx)
+{
+	struct pending_each *e = ctx;
+	struct file_meta m = {col_text(st, 1), col_text(st, 2), col_text(st, 3), sqlite3_column_int64(st, 4),
+			      (time_t)sqlite3_column_int64(st, 5)};
+	return e->fn(col_text(st, 0), &m, e->ctx);
+}
+
+int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx)
+{
+	struct pending_each e = {fn, ctx};
+	return each_row(c, "SELECT path, server, url, source_format, size, fetched FROM pending", pending_row, &e, "");
+}
+
+int catalog_pending_delete(struct catalog *c, const char *relpath)
+{
+	return exec_sql(c, "DELETE FROM pending WHERE path=?", "t", relpath);
+}
+
+static int count_row(sqlite3_stmt *st, void *ctx)
+{
+	long long *out = ctx;
+	out[0] = sqlite3_column_int64(st, 0);
+	out[1] = sqlite3_column_int64(st, 1);
+	return 0;
+}
+
+int catalog_file_count(struct catalog *c, long long *count, long long *bytes)
+{
+	long long v[2] = {0, 0};
+	int rc = each_row(c, "SELECT count(*), coalesce(sum(size), 0) FROM files", count_row, v, "");
+	*count = v[0];
+	*bytes = v[1];
+	return rc;
+}
+
+int catalog_negative_put(struct catalog *c, const char *relpath, time_t until)
+{
+	return exec_sql(c, "INSERT OR REPLACE INTO negative VALUES(?,?)", "ti", relpath,
+				     (long long)until);
+}
+
+struct negative_each {
+	catalog_negative_fn fn;
+	void *ctx;
+};
+
+static int negative_row(sqlite3_stmt *st, void *ctx)
+{
+	struct negative_each *e = ctx;
+	return e->fn(col_text(st, 0), (time_t)sqlite3_column_int64(st, 1), e->ctx);
+}
+
+int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx)
+{
+	struct negative_each e = {fn, ctx};
+	/* expired rows are dropped here rather than by a timer */
+	exec_sql(c, "DELETE FROM negative WHERE until < strftime('%s','now')", "");
+	return each_row(c, "SELECT path, until FROM negative", negative_row, &e, "");
+}
+
+struct meta_out {
+	char *out;
+	size_t outlen;
+	int found;
+};
+
+static int meta_row(sqlite3_stmt *st, void *ctx)
+{
+	struct meta_out *m = ctx;
+	snprintf(m->out, m->outlen, "%s", col_text(st, 0));
+	m->found = 1;
+	return 0;
+}
+
+int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t outlen)
+{
+	struct meta_out m = {out, outlen, 0};
+	int rc = each_row(c, "SELECT value FROM meta WHERE key=?", meta_row, &m, "t", key);
+	return rc < 0 ? rc : m.found ? 0 : -ENOENT;
+}
+
+int catalog_meta_set(struct catalog *c, const char *key, const char *value)
+{
+	return exec_sql(c, "INSERT OR REPLACE INTO meta VALUES(?,?)", "tt", key, value);
+}

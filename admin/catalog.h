@@ -1,0 +1,75 @@
+/* catalog: the SQLite database of everything durable that is not a symbol
+ * file — servers (config and lists), their counters, the files in the store
+ * with where they came from, fetches in the middle of being published, and
+ * the negative cache. One connection, serialised by a mutex; only worker
+ * threads and start-up touch it, never the FUSE loop's hot path. */
+#ifndef SYMBOLD_CATALOG_H
+#define SYMBOLD_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct catalog;
+
+/* Per-server counters, in the order the catalog stores them. */
+enum stat_counter {
+	STAT_BYTES,            /* bytes downloaded */
+	STAT_OK,               /* downloads that produced a stored file */
+	STAT_FAILED,           /* attempts that failed (any stage) */
+	STAT_FAIL_DOWNLOAD,    /* ... in transfer: timeouts, 5xx, resets, refusals */
+	STAT_FAIL_VERIFY,      /* ... because the content was not the file asked for */
+	STAT_FAIL_CONVERSION,  /* ... in decompression or conversion */
+	STAT_NOT_FOUND,        /* requests the server answered "not here" (not failures) */
+	STAT_COUNTERS
+};
+
+struct catalog_server {
+	const char *name;
+	const char *origin; /* "config", "default" or "control" */
+	time_t created;
+	const char *config; /* srvconf text, secrets included */
+	const char *whitelist, *blacklist;
+	uint64_t counters[STAT_COUNTERS];
+};
+
+/* What the store knows of a published file. */
+struct file_meta {
+	const char *server;
+	const char *url;
+	const char *source_format; /* "pdb", "cab", ... */
+	long long size;
+	time_t fetched;
+};
+
+int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen);
+void catalog_close(struct catalog *c);
+
+/* Servers. upsert of an existing row changes only its origin and config:
+ * `created`, lists and counters stay. */
+int catalog_server_upsert(struct catalog *c, const struct catalog_server *s);
+int catalog_server_delete(struct catalog *c, const char *name);
+typedef int (*catalog_server_fn)(const struct catalog_server *s, void *ctx);
+int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx);
+int catalog_counters_save(struct catalog *c, const char *name, const uint64_t counters[STAT_COUNTERS]);
+
+/* Files. A publish is: pending_add (before the rename) then file_commit
+ * (after the file is durable), so a crash in between is finished at start. */
+int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m);
+int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m);
+typedef int (*catalog_pending_fn)(const char *relpath, const struct file_meta *m, void *ctx);
+int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx);
+int catalog_pending_delete(struct catalog *c, const char *relpath);
+/* How many files the catalog records, and their total size. */
+int catalog_file_count(struct catalog *c, long long *count, long long *bytes);
+
+/* The negative cache: keys every server lacked, until when (wall clock). */
+int catalog_negative_put(struct catalog *c, const char *relpath, time_t until);
+typedef int (*catalog_negative_fn)(const char *relpath, time_t until, void *ctx);
+int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx);
+
+/* Small named values (e.g. "defaults_seeded"). get returns -ENOENT if unset. */
+int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t outlen);
+int catalog_meta_set(struct catalog *c, const char *key, const char *value);
+
+#endif

@@ -1,0 +1,195 @@
+#include "admin/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static void data_home(char *out, size_t outlen)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	if (xdg && xdg[0] == '/')
+		snprintf(out, outlen, "%s/symbold", xdg);
+	else
+		snprintf(out, outlen, "%s/.local/share/symbold", home && *home ? home : "/var/lib");
+}
+
+void options_defaults(struct options *o)
+{
+	char base[PATH_MAX - 32];
+	const char *home = getenv("HOME");
+	memset(o, 0, sizeof *o);
+	data_home(base, sizeof base);
+	snprintf(o->store, sizeof o->store, "%s/store", base);
+	snprintf(o->db, sizeof o->db, "%s/catalog.db", base);
+	if (access("/etc/symbold/symbold.conf", R_OK) == 0)
+		snprintf(o->config, sizeof o->config, "/etc/symbold/symbold.conf");
+	else if (home && *home) {
+		snprintf(o->config, sizeof o->config, "%s/.config/symbold/symbold.conf", home);
+		if (access(o->config, R_OK) != 0)
+			o->config[0] = '\0';
+	}
+	o->wait = 30;
+	o->negative_ttl = 3600;
+	o->default_servers = 1;
+	o->workers = 4;
+	o->max_file_size = 8LL << 30;
+	o->log_lines = 10000;
+}
+
+static int set_path(char *dst, size_t size, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (strlen(value) >= size)
+		return snprintf(err, errlen, "%s: too long", key), -EINVAL;
+	snprintf(dst, size, "%s", value);
+	return 0;
+}
+
+static int set_number(double *out, const char *key, const char *value, double lo, double hi, char *err,
+		      size_t errlen)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(value, &end);
+	if (errno || end == value || *end || !isfinite(v) || v < lo || v > hi)
+		return snprintf(err, errlen, "%s: want a number in %g..%g, got '%s'", key, lo, hi, value), -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int options_set(struct options *o, const char *key, const char *value, char *err, size_t errlen)
+{
+	double v;
+	int rc;
+#define PATH_OPT(name)                                                                                     \
+	if (strcmp(key, #name) == 0)                                                                       \
+		return set_path(o->name, sizeof o->name, key, value, err, errlen);
+	PATH_OPT(store)
+	PATH_OPT(db)
+	PATH_OPT(config)
+	PATH_OPT(reprocess_dir)
+	PATH_OPT(reprocess_cmd)
+	PATH_OPT(admin_group)
+#undef PATH_OPT
+#define NUM_OPT(name, lo, hi, assign)                                                                      \
+	if (strcmp(key, #name) == 0) {                                                                     \
+		if ((rc = set_number(&v, key, value, lo, hi, err, errlen)) < 0)                            \
+			return rc;                                                                         \
+		assign;                                                                                    \
+		return 0;                                                                                  \
+	}
+	NUM_OPT(wait, 0, 86400, o->wait = v)
+	NUM_OPT(negative_ttl, 0, 30 * 86400, o->negative_ttl = (int)v)
+	NUM_OPT(default_servers, 0, 1, o->default_servers = (int)v)
+	NUM_OPT(workers, 1, 64, o->workers = (int)v)
+	NUM_OPT(max_file_size, 1024, 1e13, o->max_file_size = (long long)v)
+	NUM_OPT(log_lines, 10, 10000000, o->log_lines = (int)v)
+#undef NUM_OPT
+	snprintf(err, errlen, "unknown option '%s'", key);
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+struct ini_state {
+	struct options *o;
+	struct config_server *servers;
+	size_t n;
+	struct config_server *current; /* NULL while in [symbold] */
+	int in_section;
+};
+
+/* "[symbold]" or "[server NAME]" */
+static int ini_section(struct ini_state *st, char *s, char *err, size_t errlen)
+{
+	char *end = strchr(s, ']');
+	if (!end || trim(end + 1)[0])
+		return snprintf(err, errlen, "malformed section header"), -EINVAL;
+	*end = '\0';
+	s = trim(s + 1);
+	st->in_section = 1;
+	if (strcmp(s, "symbold") == 0) {
+		st->current = NULL;
+		return 0;
+	}
+	if (strncmp(s, "server", 6) != 0 || (s[6] != ' ' && s[6] != '\t'))
+		return snprintf(err, errlen, "unknown section [%s]: want [symbold] or [server NAME]", s), -EINVAL;
+	const char *name = trim(s + 6);
+	if (!srvconf_valid_name(name))
+		return snprintf(err, errlen, "bad server name '%s'", name), -EINVAL;
+	for (size_t i = 0; i < st->n; i++)
+		if (strcasecmp(st->servers[i].name, name) == 0)
+			return snprintf(err, errlen, "server '%s' defined twice", name), -EINVAL;
+	struct config_server *grown = realloc(st->servers, (st->n + 1) * sizeof *grown);
+	if (!grown)
+		return -ENOMEM;
+	st->servers = grown;
+	st->current = &grown[st->n++];
+	snprintf(st->current->name, sizeof st->current->name, "%s", name);
+	srvconf_init(&st->current->cfg);
+	return 0;
+}
+
+static int ini_line(struct ini_state *st, char *line, char *err, size_t errlen)
+{
+	char *s = trim(line);
+	if (!*s || *s == '#' || *s == ';')
+		return 0;
+	if (*s == '[')
+		return ini_section(st, s, err, errlen);
+	char *eq = strchr(s, '=');
+	if (!eq)
+		return snprintf(err, errlen, "want 'key = value'"), -EINVAL;
+	if (!st->in_section)
+		return snprintf(err, errlen, "key outside a section"), -EINVAL;
+	*eq = '\0';
+	char *key = trim(s), *value = trim(eq + 1);
+	if (st->current)
+		return srvconf_set(&st->current->cfg, key, value, err, errlen);
+	return options_set(st->o, key, value, err, errlen);
+}
+
+int config_load(struct options *o, struct config_server **servers, size_t *nservers, char *err, size_t errlen)
+{
+	struct ini_state st = {o, NULL, 0, NULL, 0};
+	char line[4096], reason[512] = "";
+	int lineno = 0, rc = 0;
+	*servers = NULL;
+	*nservers = 0;
+	if (!o->config[0])
+		return 0;
+	FILE *f = fopen(o->config, "r");
+	if (!f)
+		return rc = -errno, snprintf(err, errlen, "%s: %s", o->config, strerror(-rc)), rc;
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f))
+			rc = -EINVAL, snprintf(reason, sizeof reason, "line too long");
+		else
+			rc = ini_line(&st, line, reason, sizeof reason);
+	}
+	fclose(f);
+	if (rc < 0)
+		snprintf(err, errlen, "%s:%d: %s", o->config, lineno, reason);
+	for (size_t i = 0; rc == 0 && i < st.n; i++)
+		if ((rc = srvconf_check(&st.servers[i].cfg, reason, sizeof reason)) < 0)
+			snprintf(err, errlen, "%s: [server %s]: %s", o->config, st.servers[i].name, reason);
+	if (rc < 0) {
+		free(st.servers);
+		return rc;
+	}
+	*servers = st.servers;
+	*nservers = st.n;
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* store: the local symbol store on disk — <debug_file>/<ID>/<file>, names in
+ * lower case, exactly the mount's tree — and the one way a file enters it:
+ * temp file -> fsync -> rename -> fsync dir, with the catalog row committed
+ * only once the file is durable. At open, leftovers of a crash are cleaned:
+ * temp files removed, half-recorded publishes finished from the catalog. */
+#ifndef SYMBOLD_STORE_H
+#define SYMBOLD_STORE_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "admin/catalog.h"
+
+#define STORE_TMPDIR ".tmp"
+
+struct store;
+
+int store_open(struct store **out, const char *root, struct catalog *cat, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/* The file or directory at `relpath` (relative to the store root). */
+int store_stat(struct store *s, const char *relpath, struct stat *st);
+/* An fd to read the file at relpath, or -errno. */
+int store_open_file(struct store *s, const char *relpath);
+
+/* Calls fn for each visible entry of the directory at `reldir` ("" for the
+ * root); names starting with '.' are internal and skipped. */
+typedef int (*store_list_fn)(const char *name, int is_dir, void *ctx);
+int store_list(struct store *s, const char *reldir, store_list_fn fn, void *ctx);
+
+/* A new empty temp file in the store's temp directory: its fd (read-write),
+ * its path in `path`. */
+int store_tmp_create(struct store *s, char path[PATH_MAX]);
+
+/* Publishes the finished temp file at `tmp_path` as `relpath`, durably; the
+ * temp file is gone afterwards whatever happens. */
+int store_commit(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m);
+
+/* The file system the store lives on (for statfs on the mount). */
+int store_statfs(struct store *s, struct statvfs *sv);
+
+/* Bytes the store's files take, as the catalog counts them. */
+int store_usage(struct store *s, long long *files, long long *bytes);
+
+#endif

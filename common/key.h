@@ -1,0 +1,52 @@
+/* key: the identity of one symbol file — (debug file, debug id, file) — and
+ * the rules that decide whether a path component can name one. Every module
+ * speaks in keys: the tree parses them from paths, the fetcher turns them into
+ * upstream URLs, the store into relative paths. No I/O here. */
+#ifndef SYMBOLD_KEY_H
+#define SYMBOLD_KEY_H
+
+#include <stddef.h>
+
+#define KEY_NAME_MAX 200 /* longest debug file / file name accepted */
+#define KEY_ID_MAX 40    /* GUID (32) + age (up to 8 hex digits) */
+#define KEY_PATH_MAX (2 * KEY_NAME_MAX + KEY_ID_MAX + 3)
+
+struct sym_key {
+	char debug_file[KEY_NAME_MAX + 1]; /* as requested: upstreams may be case-sensitive */
+	char debug_id[KEY_ID_MAX + 1];     /* canonical case (see key_normalize_id) */
+	char file[KEY_NAME_MAX + 1];       /* as requested */
+};
+
+/* 1 if `name` can be a debug file or symbol file name: 1..KEY_NAME_MAX bytes of
+ * printable ASCII, no path separators or Windows-reserved characters, not "."
+ * or "..", no leading dot (reserved for .symbold and .build-id), no leading or
+ * trailing space. */
+int key_valid_name(const char *name);
+
+/* Canonicalises a debug id into `out`. Accepted shapes:
+ *   33..40 hex digits — PDB GUID+age or Breakpad ELF/Mach-O id: upper case;
+ *    9..16 hex digits — PE TimeDateStamp (8) + SizeOfImage: "%08X%x", as
+ *                       symstore writes it.
+ * Returns 0, or -EINVAL for anything else. */
+int key_normalize_id(const char *id, char out[KEY_ID_MAX + 1]);
+
+/* The Breakpad symbol file name of a debug file: "xul.pdb" -> "xul.sym",
+ * anything else gets ".sym" appended ("libc.so.6" -> "libc.so.6.sym"), as
+ * Breakpad's SimpleSymbolSupplier does. Returns -ENAMETOOLONG if it won't fit. */
+int key_sym_name(const char *debug_file, char *out, size_t outlen);
+
+/* Fills `k` from three path components; -ENOENT unless all are valid and
+ * `file` is either the debug file itself or its Breakpad .sym (case-insensitive). */
+int key_make(struct sym_key *k, const char *debug_file, const char *debug_id, const char *file);
+
+/* 1 if the key asks for the Breakpad .sym form rather than the debug file. */
+int key_wants_sym(const struct sym_key *k);
+
+/* The key's canonical relative path "debug_file/ID/file" with names in lower
+ * case: the store path and the coalescing identity. */
+void key_relpath(const struct sym_key *k, char out[KEY_PATH_MAX]);
+
+/* Lower-cases ASCII in place. */
+void key_lower(char *s);
+
+#endif

@@ -1,0 +1,40 @@
+/* log: bounded in-memory logs (one per server, one global) whose lines the
+ * control tree shows, and the daemon's stderr. Every line starts with its UTC
+ * time. Thread-safe. */
+#ifndef SYMBOLD_LOG_H
+#define SYMBOLD_LOG_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+
+#define LOG_DEFAULT_LINES 10000
+
+struct logring {
+	pthread_mutex_t mu;
+	char **lines; /* circular, `count` lines starting at `start` */
+	size_t cap, start, count;
+};
+
+int logring_init(struct logring *r, size_t cap);
+void logring_free(struct logring *r);
+/* Appends a copy of `line` (no trailing newline), dropping the oldest line
+ * when full. */
+void logring_add(struct logring *r, const char *line);
+/* Appends every line, oldest first, each ending in '\n'. */
+int logring_render(struct logring *r, struct buf *out);
+
+/* The global log; `echo_stderr` copies every line to stderr as well. */
+int log_init(size_t cap, int echo_stderr);
+void log_shutdown(void);
+struct logring *log_global(void);
+
+/* A daemon-wide event: "TIME message" into the global log. */
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A server's event: "TIME message" into `ring`, "TIME [name] message" into
+ * the global log. */
+void log_server(struct logring *ring, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

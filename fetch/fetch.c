@@ -1,0 +1,771 @@
+#include "fetch/fetch.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/hmap.h"
+#include "common/log.h"
+#include "common/pool.h"
+#include "fetch/publish.h"
+#include "fetch/source.h"
+#include "fetch/transfer.h"
+
+#define FLUSH_INTERVAL 5.0      /* seconds between counter flushes */
+#define FAILURE_WINDOW 60.0     /* failures counted towards a blackout within... */
+#define FAILURES_TO_BLACKOUT 3  /* ...this many of them */
+#define BLACKOUT_FIRST 30.0     /* seconds; doubles while it keeps failing */
+#define BLACKOUT_MAX 600.0
+#define MAX_PTR_HOPS 2
+
+struct waiter {
+	struct waiter *next;
+	double deadline;
+	fetch_done_fn done;
+	void *ctx;
+};
+
+enum job_phase { PHASE_NEW, PHASE_SLOT, PHASE_TRANSFER, PHASE_WORK };
+
+struct job {
+	struct fetcher *f;
+	struct sym_key key;
+	char relpath[KEY_PATH_MAX];
+	struct waiter *waiters; /* under f->mu */
+	struct job *next;       /* in f->incoming, f->worked or an upstream's queue */
+	enum job_phase phase;
+	/* the servers to ask, in order, and where we are */
+	struct server **servers;
+	int nservers, si, ci;
+	int asked;  /* servers that answered, hit or miss */
+	int unsure; /* a server failed or was skipped: a miss is not certain */
+	/* the attempt in progress */
+	char target[SRV_URL_MAX + KEY_PATH_MAX]; /* URL, or local path for dir servers */
+	int hops;
+	double started;
+	struct transfer_sink sink;
+	struct publish_job pub;
+	enum work_result work;
+};
+
+/* A server's scheduling state; touched only by the transfer thread. */
+struct upstream {
+	int active;
+	struct job *queue_head, *queue_tail;
+	int failures;
+	double first_failure, blackout_until, blackout_len;
+};
+
+struct fetcher {
+	pthread_mutex_t mu;
+	struct hmap jobs;     /* relpath -> job (mu) */
+	struct hmap negative; /* relpath -> time_t* until (mu) */
+	struct job *incoming; /* new jobs (mu) */
+	struct job *worked;   /* jobs back from a worker (mu) */
+	int stopping;         /* (mu) */
+	CURLM *multi;
+	pthread_t thread;
+	int thread_started;
+	struct pool *pool;
+	struct registry *reg;
+	struct store *store;
+	struct catalog *cat;
+	struct fetch_config cfg;
+	struct hmap upstreams; /* server name -> upstream (transfer thread) */
+	double next_flush;
+	struct fetch_counters counters;
+};
+
+static void advance(struct fetcher *f, struct job *j);
+
+/* ---- waiters and the end of a job ---- */
+
+static void fire(struct waiter *w, int status)
+{
+	while (w) {
+		struct waiter *next = w->next;
+		w->done(w->ctx, status);
+		free(w);
+		w = next;
+	}
+}
+
+static void job_free(struct job *j)
+{
+	if (j->pub.tmp_path[0])
+		unlink(j->pub.tmp_path);
+	registry_release(j->servers, j->nservers);
+	free(j);
+}
+
+static void job_finish(struct fetcher *f, struct job *j, int status)
+{
+	pthread_mutex_lock(&f->mu);
+	hmap_del(&f->jobs, j->relpath);
+	struct waiter *w = j->waiters;
+	j->waiters = NULL;
+	pthread_mutex_unlock(&f->mu);
+	atomic_fetch_add(status == 0 ? &f->counters.stored
+				     : status == -ENOENT ? &f->counters.not_found
+							 : &f->counters.failed,
+			 1);
+	atomic_fetch_sub(&f->counters.in_flight, 1);
+	fire(w, status);
+	job_free(j);
+}
+
+/* ---- the negative cache ---- */
+
+/* 1 if the key is known to be nowhere. Caller holds f->mu. */
+static int negative_hit(struct fetcher *f, const char *relpath)
+{
+	time_t *until = hmap_get(&f->negative, relpath);
+	if (!until)
+		return 0;
+	if (*until > clock_wall())
+		return 1;
+	free(hmap_del(&f->negative, relpath));
+	return 0;
+}
+
+struct negative_task {
+	struct catalog *cat;
+	time_t until;
+	char relpath[KEY_PATH_MAX];
+};
+
+static void persist_negative(void *arg)
+{
+	struct negative_task *t = arg;
+	catalog_negative_put(t->cat, t->relpath, t->until);
+	free(t);
+}
+
+static void negative_add(struct fetcher *f, const char *relpath)
+{
+	time_t *until = malloc(sizeof *until);
+	struct negative_task *t = malloc(sizeof *t);
+	if (!until || !t || f->cfg.negative_ttl <= 0) {
+		free(until);
+		free(t);
+		return;
+	}
+	*until = clock_wall() + f->cfg.negative_ttl;
+	pthread_mutex_lock(&f->mu);
+	free(hmap_del(&f->negative, relpath));
+	if (hmap_put(&f->negative, relpath, until) < 0)
+		free(until);
+	pthread_mutex_unlock(&f->mu);
+	t->cat = f->cat;
+	t->until = *until;
+	snprintf(t->relpath, sizeof t->relpath, "%s", relpath);
+	if (pool_submit(f->pool, persist_negative, t) < 0)
+		free(t);
+}
+
+static int load_negative(const char *relpath, time_t until, void *ctx)
+{
+	struct fetcher *f = ctx;
+	time_t *v = malloc(sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	*v = until;
+	if (hmap_put(&f->negative, relpath, v) < 0) {
+		free(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- servers: eligibility, slots, blackouts ---- */
+
+static struct upstream *upstream_of(struct fetcher *f, const struct server *s)
+{
+	struct upstream *u = hmap_get(&f->upstreams, s->name);
+	if (u)
+		return u;
+	u = calloc(1, sizeof *u);
+	if (!u)
+		return NULL;
+	u->blackout_len = BLACKOUT_FIRST;
+	if (hmap_put(&f->upstreams, s->name, u) < 0) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+static int eligible(struct fetcher *f, struct job *j, struct server *s)
+{
+	if (!s->cfg.enabled || !source_supported(&s->cfg))
+		return 0;
+	if (s->cfg.whitelist_enabled && !patlist_match(&s->whitelist, &j->key))
+		return 0;
+	if (patlist_match(&s->blacklist, &j->key))
+		return 0;
+	struct upstream *u = upstream_of(f, s);
+	if (!u)
+		return 0;
+	if (u->blackout_until > clock_mono()) {
+		j->unsure = 1; /* it might have had it */
+		return 0;
+	}
+	return 1;
+}
+
+/* Tracks transient failures; several within the window black the server
+ * out, so one dead upstream does not cost every key a timeout. */
+static void note_health(struct upstream *u, struct server *s, int transient)
+{
+	double now = clock_mono();
+	if (!transient) {
+		u->failures = 0;
+		u->blackout_len = BLACKOUT_FIRST;
+		return;
+	}
+	if (u->failures == 0 || now - u->first_failure > FAILURE_WINDOW) {
+		u->failures = 0;
+		u->first_failure = now;
+	}
+	if (++u->failures < FAILURES_TO_BLACKOUT)
+		return;
+	u->blackout_until = now + u->blackout_len;
+	log_server(&s->log, s->name, "server unreachable: %d failures within %.0f s; not asked for %.0f s",
+		   u->failures, FAILURE_WINDOW, u->blackout_len);
+	u->blackout_len = u->blackout_len * 2 > BLACKOUT_MAX ? BLACKOUT_MAX : u->blackout_len * 2;
+	u->failures = 0;
+}
+
+/* ---- attempts ---- */
+
+static void log_attempt(struct job *j, struct server *s, const char *outcome, long status, long long bytes,
+			const char *reason)
+{
+	char url[SRV_URL_MAX + KEY_PATH_MAX];
+	/* user:password@ in a URL would be a secret in the log */
+	const char *at = strchr(j->target, '@'), *scheme = strstr(j->target, "://");
+	if (scheme && at && at > scheme && !memchr(scheme + 3, '/', (size_t)(at - scheme - 3)))
+		snprintf(url, sizeof url, "%.*s***%s", (int)(scheme + 3 - j->target), j->target, at);
+	else
+		snprintf(url, sizeof url, "%s", j->target);
+	char st[24] = "-";
+	if (status > 0)
+		snprintf(st, sizeof st, "%ld", status);
+	log_server(&s->log, s->name, "%s %s %s %lld %.0fms %s %s", j->relpath, outcome, st, bytes,
+		   (clock_mono() - j->started) * 1000, url, reason);
+}
+
+static void next_server(struct job *j)
+{
+	j->si++;
+	j->ci = 0;
+	j->hops = 0;
+}
+
+static void submit_work(struct fetcher *f, struct job *j);
+
+static void start_transfer(struct fetcher *f, struct job *j, struct server *s, struct upstream *u)
+{
+	int fd = store_tmp_create(f->store, j->pub.tmp_path);
+	CURL *e = NULL;
+	if (fd >= 0) {
+		j->sink = (struct transfer_sink){fd, 0, f->cfg.max_file_size, 0, 0, NULL};
+		e = transfer_new(&s->cfg, j->target, source_same_origin(&s->cfg, j->target), &j->sink);
+	}
+	if (!e || curl_multi_add_handle(f->multi, e) != CURLM_OK) {
+		log_attempt(j, s, "failed", 0, 0, fd < 0 ? "cannot create a temp file" : "cannot start a transfer");
+		if (e)
+			curl_easy_cleanup(e);
+		if (fd >= 0)
+			close(fd);
+		unlink(j->pub.tmp_path);
+		j->pub.tmp_path[0] = '\0';
+		j->unsure = 1;
+		next_server(j);
+		advance(f, j);
+		return;
+	}
+	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+	j->phase = PHASE_TRANSFER;
+	u->active++;
+	atomic_fetch_add(&s->in_flight, 1);
+}
+
+/* Runs the current attempt of j on s: a worker for dir servers, a transfer
+ * (or a place in the server's queue) for the others. */
+static void start_attempt(struct fetcher *f, struct job *j, struct server *s)
+{
+	j->started = clock_mono();
+	if (s->cfg.type == SRV_DIR) {
+		submit_work(f, j);
+		return;
+	}
+	struct upstream *u = upstream_of(f, s);
+	if (!u) {
+		log_attempt(j, s, "failed", 0, 0, "out of memory");
+		j->unsure = 1;
+		next_server(j);
+		advance(f, j);
+		return;
+	}
+	if (u->active >= s->cfg.concurrency) {
+		j->phase = PHASE_SLOT;
+		j->next = NULL;
+		if (u->queue_tail)
+			u->queue_tail->next = j;
+		else
+			u->queue_head = j;
+		u->queue_tail = j;
+		return;
+	}
+	start_transfer(f, j, s, u);
+}
+
+static int attempt_target(struct job *j, struct server *s, const char *rel)
+{
+	return s->cfg.type == SRV_DIR ? source_dir_path(&s->cfg, rel, j->target, sizeof j->target)
+				      : source_url(&s->cfg, rel, j->target, sizeof j->target);
+}
+
+/* Moves j to its next attempt: the next candidate of this server, or the
+ * next eligible server, or the end. */
+static void advance(struct fetcher *f, struct job *j)
+{
+	char rel[KEY_PATH_MAX + 8];
+	for (;;) {
+		if (j->si >= j->nservers) {
+			int status = j->unsure ? -EIO : -ENOENT;
+			if (!j->unsure && j->asked > 0)
+				negative_add(f, j->relpath);
+			job_finish(f, j, status);
+			return;
+		}
+		struct server *s = j->servers[j->si];
+		if (j->ci == 0 && !eligible(f, j, s)) {
+			next_server(j);
+			continue;
+		}
+		if (source_candidate(&s->cfg, &j->key, j->ci, rel, sizeof rel, &j->pub.kind) < 0) {
+			next_server(j);
+			continue;
+		}
+		if (attempt_target(j, s, rel) < 0) {
+			j->ci++;
+			continue;
+		}
+		start_attempt(f, j, s);
+		return;
+	}
+}
+
+/* ---- the worker side ---- */
+
+static void work_main(void *arg)
+{
+	struct job *j = arg;
+	struct fetcher *f = j->f;
+	struct server *s = j->servers[j->si];
+	j->pub.key = &j->key;
+	j->pub.relpath = j->relpath;
+	j->pub.max_size = f->cfg.max_file_size;
+	j->pub.server = s->name;
+	j->pub.url = j->target;
+	if (s->cfg.type == SRV_DIR && j->pub.tmp_path[0] == '\0')
+		j->work = publish_from_dir(f->store, j->target, &j->pub);
+	else
+		j->work = publish_download(f->store, &j->pub);
+	pthread_mutex_lock(&f->mu);
+	j->next = f->worked;
+	f->worked = j;
+	pthread_mutex_unlock(&f->mu);
+	curl_multi_wakeup(f->multi);
+}
+
+static void submit_work(struct fetcher *f, struct job *j)
+{
+	j->phase = PHASE_WORK;
+	if (pool_submit(f->pool, work_main, j) == 0)
+		return;
+	j->work = WORK_FAIL_DOWNLOAD;
+	snprintf(j->pub.reason, sizeof j->pub.reason, "no worker available");
+	pthread_mutex_lock(&f->mu);
+	j->next = f->worked;
+	f->worked = j;
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* A file.ptr named another place: fetch that, from the same server. */
+static void follow_redirect(struct fetcher *f, struct job *j, struct server *s)
+{
+	int rc = 0;
+	if (++j->hops > MAX_PTR_HOPS)
+		rc = -ELOOP;
+	else if (j->pub.redirect_kind == PTR_URL && s->cfg.type != SRV_DIR)
+		snprintf(j->target, sizeof j->target, "%s", j->pub.redirect);
+	else if (j->pub.redirect_kind == PTR_RELATIVE)
+		rc = attempt_target(j, s, j->pub.redirect);
+	else if (j->pub.redirect_kind == PTR_LOCAL && s->cfg.type == SRV_DIR)
+		snprintf(j->target, sizeof j->target, "%s", j->pub.redirect);
+	else
+		rc = -EXDEV;
+	if (rc < 0) {
+		log_attempt(j, s, "failed", 0, 0,
+			    rc == -ELOOP ? "file.ptr chain too long" : "file.ptr target not reachable from this server");
+		server_count(s, STAT_FAILED, 1);
+		server_count(s, STAT_FAIL_DOWNLOAD, 1);
+		j->unsure = 1;
+		next_server(j);
+		advance(f, j);
+		return;
+	}
+	j->pub.kind = CAND_PLAIN;
+	start_attempt(f, j, s);
+}
+
+static void after_work(struct fetcher *f, struct job *j)
+{
+	struct server *s = j->servers[j->si];
+	static const enum stat_counter stage[] = {
+		[WORK_FAIL_DOWNLOAD] = STAT_FAIL_DOWNLOAD,
+		[WORK_FAIL_VERIFY] = STAT_FAIL_VERIFY,
+		[WORK_FAIL_CONVERSION] = STAT_FAIL_CONVERSION,
+	};
+	switch (j->work) {
+	case WORK_STORED:
+		log_attempt(j, s, "stored", s->cfg.type == SRV_DIR ? 0 : 200, j->pub.stored_bytes, j->pub.reason);
+		server_count(s, STAT_OK, 1);
+		job_finish(f, j, 0);
+		return;
+	case WORK_REDIRECT:
+		log_attempt(j, s, "redirect", 0, 0, j->pub.redirect);
+		follow_redirect(f, j, s);
+		return;
+	case WORK_MISS:
+		log_attempt(j, s, "miss", 0, 0, j->pub.reason);
+		j->asked += j->ci == 0;
+		server_count(s, STAT_NOT_FOUND, 1);
+		j->ci++;
+		advance(f, j);
+		return;
+	default:
+		log_attempt(j, s, j->work == WORK_FAIL_VERIFY ? "verify-failed"
+				  : j->work == WORK_FAIL_CONVERSION ? "conversion-failed"
+								    : "failed",
+			    0, 0, j->pub.reason);
+		server_count(s, STAT_FAILED, 1);
+		server_count(s, stage[j->work], 1);
+		j->unsure = 1;
+		next_server(j);
+		advance(f, j);
+	}
+}
+
+/* ---- transfers ---- */
+
+static void start_queued(struct fetcher *f, struct server *s, struct upstream *u)
+{
+	while (u->queue_head && u->active < s->cfg.concurrency) {
+		struct job *j = u->queue_head;
+		u->queue_head = j->next;
+		if (!u->queue_head)
+			u->queue_tail = NULL;
+		start_transfer(f, j, j->servers[j->si], u);
+	}
+}
+
+static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
+{
+	struct server *s = j->servers[j->si];
+	struct upstream *u = upstream_of(f, s);
+	char reason[256];
+	long status;
+	enum attempt_outcome o = transfer_outcome(rc, &j->sink, &status, reason, sizeof reason);
+	curl_multi_remove_handle(f->multi, j->sink.easy);
+	curl_easy_cleanup(j->sink.easy);
+	j->sink.easy = NULL;
+	close(j->sink.fd);
+	u->active--;
+	atomic_fetch_sub(&s->in_flight, 1);
+	server_count(s, STAT_BYTES, (uint64_t)j->sink.bytes);
+	atomic_fetch_add(&f->counters.bytes, (unsigned long long)j->sink.bytes);
+	note_health(u, s, o == ATTEMPT_TRANSIENT);
+	start_queued(f, s, u);
+	if (o == ATTEMPT_HIT) {
+		submit_work(f, j);
+		return;
+	}
+	unlink(j->pub.tmp_path);
+	j->pub.tmp_path[0] = '\0';
+	log_attempt(j, s, attempt_outcome_name(o), status, j->sink.bytes, reason);
+	if (o == ATTEMPT_MISS) {
+		j->asked += j->ci == 0;
+		server_count(s, STAT_NOT_FOUND, 1);
+		j->ci++;
+	} else {
+		server_count(s, STAT_FAILED, 1);
+		server_count(s, STAT_FAIL_DOWNLOAD, 1);
+		j->unsure = 1;
+		next_server(j);
+	}
+	advance(f, j);
+}
+
+static void run_transfers(struct fetcher *f)
+{
+	int running, left;
+	CURLMsg *msg;
+	curl_multi_perform(f->multi, &running);
+	while ((msg = curl_multi_info_read(f->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct job *j = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+		transfer_done(f, j, msg->data.result);
+	}
+}
+
+/* ---- the transfer thread ---- */
+
+static void job_begin(struct fetcher *f, struct job *j)
+{
+	struct stat st;
+	if (store_stat(f->store, j->relpath, &st) == 0) {
+		job_finish(f, j, 0); /* it arrived meanwhile */
+		return;
+	}
+	int n = registry_snapshot(f->reg, &j->servers);
+	if (n < 0) {
+		j->servers = NULL;
+		job_finish(f, j, -EIO);
+		return;
+	}
+	j->nservers = n;
+	advance(f, j);
+}
+
+/* Answers waiters whose wait limit has passed; returns the next deadline. */
+static double expire_waiters(struct fetcher *f)
+{
+	double now = clock_mono(), next = now + 1.0;
+	struct waiter *expired = NULL;
+	size_t slot;
+	pthread_mutex_lock(&f->mu);
+	for (struct hmap_entry *e = hmap_first(&f->jobs, &slot); e; e = hmap_next(&f->jobs, e, &slot)) {
+		struct job *j = e->value;
+		for (struct waiter **pp = &j->waiters; *pp;) {
+			struct waiter *w = *pp;
+			if (w->deadline <= now) {
+				*pp = w->next;
+				w->next = expired;
+				expired = w;
+				continue;
+			}
+			if (w->deadline < next)
+				next = w->deadline;
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
+	fire(expired, -ETIMEDOUT);
+	return next;
+}
+
+static void flush_counters(void *arg)
+{
+	registry_flush(arg);
+}
+
+static struct job *reversed(struct job *j)
+{
+	struct job *out = NULL;
+	while (j) {
+		struct job *next = j->next;
+		j->next = out;
+		out = j;
+		j = next;
+	}
+	return out;
+}
+
+/* One turn of the loop: take new and worked jobs, move transfers, answer
+ * expired waiters. Returns 0 to go on, 1 to stop. */
+static int fetch_turn(struct fetcher *f)
+{
+	pthread_mutex_lock(&f->mu);
+	int stopping = f->stopping;
+	struct job *fresh = reversed(f->incoming), *worked = reversed(f->worked);
+	f->incoming = f->worked = NULL;
+	pthread_mutex_unlock(&f->mu);
+	if (stopping)
+		return 1;
+	for (struct job *j = fresh, *next; j; j = next) {
+		next = j->next;
+		job_begin(f, j);
+	}
+	for (struct job *j = worked, *next; j; j = next) {
+		next = j->next;
+		after_work(f, j);
+	}
+	run_transfers(f);
+	double next = expire_waiters(f), now = clock_mono();
+	if (now >= f->next_flush) {
+		pool_submit(f->pool, flush_counters, f->reg);
+		f->next_flush = now + FLUSH_INTERVAL;
+	}
+	long curl_ms = -1;
+	curl_multi_timeout(f->multi, &curl_ms);
+	int timeout = (int)((next - now) * 1000) + 1;
+	if (curl_ms >= 0 && curl_ms < timeout)
+		timeout = (int)curl_ms;
+	curl_multi_poll(f->multi, NULL, 0, timeout < 0 ? 0 : timeout, NULL);
+	return 0;
+}
+
+/* Ends every job left: transfers dropped, waiters told the daemon stops. */
+static void drain_jobs(struct fetcher *f)
+{
+	size_t slot;
+	struct hmap_entry *e;
+	while ((e = hmap_first(&f->jobs, &slot))) {
+		struct job *j = e->value;
+		if (j->phase == PHASE_TRANSFER && j->sink.easy) {
+			curl_multi_remove_handle(f->multi, j->sink.easy);
+			curl_easy_cleanup(j->sink.easy);
+			close(j->sink.fd);
+		}
+		job_finish(f, j, -ESHUTDOWN);
+	}
+}
+
+static void *fetch_main(void *arg)
+{
+	struct fetcher *f = arg;
+	while (fetch_turn(f) == 0)
+		;
+	pool_stop(f->pool); /* lets running commits finish; they land in f->worked */
+	f->pool = NULL;
+	drain_jobs(f);
+	return NULL;
+}
+
+/* ---- the public side ---- */
+
+static struct job *job_new(struct fetcher *f, const struct sym_key *k, const char *relpath)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j)
+		return NULL;
+	j->f = f;
+	j->key = *k;
+	snprintf(j->relpath, sizeof j->relpath, "%s", relpath);
+	return j;
+}
+
+int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx)
+{
+	char relpath[KEY_PATH_MAX];
+	struct waiter *w = malloc(sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	key_relpath(k, relpath);
+	w->deadline = clock_mono() + wait_s;
+	w->done = done;
+	w->ctx = ctx;
+	pthread_mutex_lock(&f->mu);
+	if (f->stopping || negative_hit(f, relpath)) {
+		pthread_mutex_unlock(&f->mu);
+		free(w);
+		atomic_fetch_add(&f->counters.negative_hits, 1);
+		return -ENOENT;
+	}
+	struct job *j = hmap_get(&f->jobs, relpath);
+	if (j) {
+		atomic_fetch_add(&f->counters.coalesced, 1);
+	} else if (!(j = job_new(f, k, relpath)) || hmap_put(&f->jobs, relpath, j) < 0) {
+		pthread_mutex_unlock(&f->mu);
+		free(j);
+		free(w);
+		return -ENOMEM;
+	} else {
+		j->next = f->incoming;
+		f->incoming = j;
+		atomic_fetch_add(&f->counters.jobs, 1);
+		atomic_fetch_add(&f->counters.in_flight, 1);
+	}
+	w->next = j->waiters;
+	j->waiters = w;
+	pthread_mutex_unlock(&f->mu);
+	curl_multi_wakeup(f->multi);
+	return 0;
+}
+
+const struct fetch_counters *fetch_counters(const struct fetcher *f)
+{
+	return &f->counters;
+}
+
+int fetch_start(struct fetcher **out, struct registry *reg, struct store *store, struct catalog *cat,
+		const struct fetch_config *cfg)
+{
+	struct fetcher *f = calloc(1, sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_init(&f->mu, NULL);
+	hmap_init(&f->jobs);
+	hmap_init(&f->negative);
+	hmap_init(&f->upstreams);
+	f->reg = reg;
+	f->store = store;
+	f->cat = cat;
+	f->cfg = *cfg;
+	f->next_flush = clock_mono() + FLUSH_INTERVAL;
+	int rc = catalog_negative_each(cat, load_negative, f);
+	if (rc == 0 && !(f->multi = curl_multi_init()))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = pool_start(&f->pool, (size_t)cfg->workers);
+	if (rc == 0)
+		rc = -pthread_create(&f->thread, NULL, fetch_main, f);
+	f->thread_started = rc == 0;
+	if (rc < 0) {
+		pool_stop(f->pool);
+		f->pool = NULL;
+		fetch_stop(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+static void free_values(struct hmap *m)
+{
+	size_t slot;
+	for (struct hmap_entry *e = hmap_first(m, &slot); e; e = hmap_next(m, e, &slot))
+		free(e->value);
+	hmap_clear(m);
+}
+
+void fetch_stop(struct fetcher *f)
+{
+	if (!f)
+		return;
+	if (f->thread_started) {
+		pthread_mutex_lock(&f->mu);
+		f->stopping = 1;
+		pthread_mutex_unlock(&f->mu);
+		curl_multi_wakeup(f->multi);
+		pthread_join(f->thread, NULL);
+	}
+	if (f->multi)
+		curl_multi_cleanup(f->multi);
+	free_values(&f->negative);
+	free_values(&f->upstreams);
+	hmap_clear(&f->jobs);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}

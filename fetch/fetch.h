@@ -1,0 +1,59 @@
+/* fetch: turns a key that is not in the store into a stored file. Owns the
+ * job table (one job per key however many ask: coalescing), the order in
+ * which servers are asked and what makes one eligible (enabled, lists,
+ * blackout after repeated failures), per-server concurrency, the negative
+ * cache, the transfer thread (one libcurl multi: no thread per transfer) and
+ * the worker pool that unpacks, verifies and commits. Knows nothing of FUSE:
+ * a requester gets a callback. */
+#ifndef SYMBOLD_FETCH_H
+#define SYMBOLD_FETCH_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "admin/catalog.h"
+#include "admin/registry.h"
+#include "admin/store.h"
+#include "common/key.h"
+
+struct fetcher;
+
+struct fetch_config {
+	int negative_ttl;        /* seconds */
+	long long max_file_size; /* bytes */
+	int workers;             /* worker threads */
+};
+
+struct fetch_counters {
+	atomic_ullong jobs;          /* fetches started (one per key, however many asked) */
+	atomic_ullong coalesced;     /* requests that joined a fetch already running */
+	atomic_ullong stored;        /* fetches that stored a file */
+	atomic_ullong not_found;     /* fetches no server could answer */
+	atomic_ullong failed;        /* fetches that ended in failures */
+	atomic_ullong negative_hits; /* requests answered by the negative cache */
+	atomic_ullong bytes;         /* bytes downloaded */
+	atomic_int in_flight;        /* fetches running now */
+};
+
+/* Called exactly once per parked request, from a fetcher thread:
+ *   0           the file is in the store now
+ *   -ENOENT     no server has it
+ *   -ETIMEDOUT  the wait limit passed (the fetch goes on)
+ *   -EIO        it could not be had this time (failures; not negative-cached)
+ *   -ESHUTDOWN  the daemon is stopping */
+typedef void (*fetch_done_fn)(void *ctx, int status);
+
+int fetch_start(struct fetcher **out, struct registry *reg, struct store *store, struct catalog *cat,
+		const struct fetch_config *cfg);
+/* Stops the transfer thread and the workers; every parked request is
+ * answered with -ESHUTDOWN. */
+void fetch_stop(struct fetcher *f);
+
+/* Asks for `k`. Returns 0 when parked (`done` follows, after at most
+ * `wait_s` seconds), or -ENOENT at once if the negative cache knows the key is
+ * nowhere (done is not called). Never blocks on I/O. */
+int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx);
+
+const struct fetch_counters *fetch_counters(const struct fetcher *f);
+
+#endif

@@ -1,0 +1,172 @@
+#include "fetch/publish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "convert/cab.h"
+#include "convert/identify.h"
+
+static enum work_result fail(struct publish_job *p, enum work_result r, const char *fmt, const char *detail)
+{
+	snprintf(p->reason, sizeof p->reason, fmt, detail);
+	if (p->tmp_path[0])
+		unlink(p->tmp_path);
+	p->tmp_path[0] = '\0';
+	return r;
+}
+
+static ssize_t read_head(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = pread(fd, buf, len, 0);
+	int saved = errno;
+	close(fd);
+	return n < 0 ? -saved : n;
+}
+
+static enum work_result follow_ptr(struct publish_job *p)
+{
+	char text[2048], err[256];
+	ssize_t n = read_head(p->tmp_path, text, sizeof text);
+	if (n < 0)
+		return fail(p, WORK_FAIL_DOWNLOAD, "reading file.ptr: %s", strerror((int)-n));
+	int rc = source_parse_ptr(text, (size_t)n, p->redirect, sizeof p->redirect, err, sizeof err);
+	if (rc < 0)
+		return fail(p, WORK_FAIL_DOWNLOAD, "%s", err);
+	p->redirect_kind = (enum ptr_target)rc;
+	unlink(p->tmp_path);
+	p->tmp_path[0] = '\0';
+	return WORK_REDIRECT;
+}
+
+/* Replaces the downloaded cabinet by the file inside it. */
+static enum work_result unpack_cab(struct store *st, struct publish_job *p)
+{
+	char out[PATH_MAX], err[256] = "";
+	int fd = store_tmp_create(st, out);
+	if (fd < 0)
+		return fail(p, WORK_FAIL_CONVERSION, "temp file: %s", strerror(-fd));
+	close(fd);
+	int rc = cab_extract(p->tmp_path, out, (uint64_t)p->max_size, err, sizeof err);
+	unlink(p->tmp_path);
+	snprintf(p->tmp_path, sizeof p->tmp_path, "%s", out);
+	if (rc < 0)
+		return fail(p, WORK_FAIL_CONVERSION, "unpacking cabinet: %s", err[0] ? err : strerror(-rc));
+	snprintf(p->format, sizeof p->format, "cab");
+	return WORK_STORED;
+}
+
+/* Is the content the file the key names, in the form it asks for? */
+static enum work_result verify(struct publish_job *p)
+{
+	struct sym_identity id;
+	char err[256] = "", why[300];
+	int fd = open(p->tmp_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(p, WORK_FAIL_DOWNLOAD, "reopening the download: %s", strerror(errno));
+	int rc = identify_fd(fd, &id, err, sizeof err);
+	close(fd);
+	if (rc < 0)
+		return fail(p, WORK_FAIL_VERIFY, "not a symbol file: %s", err);
+	int wants_sym = key_wants_sym(p->key);
+	if (wants_sym != (id.format == SYM_FMT_BREAKPAD)) {
+		snprintf(why, sizeof why, "%s file where %s was asked for", sym_format_name(id.format),
+			 wants_sym ? "Breakpad symbols" : "a debug file");
+		return fail(p, WORK_FAIL_VERIFY, "%s", why);
+	}
+	if (!identify_matches(&id, p->key->debug_id)) {
+		snprintf(why, sizeof why, "identity mismatch: content is %s, key is %s", id.debug_id,
+			 p->key->debug_id);
+		return fail(p, WORK_FAIL_VERIFY, "%s", why);
+	}
+	if (!p->format[0])
+		snprintf(p->format, sizeof p->format, "%s", sym_format_name(id.format));
+	return WORK_STORED;
+}
+
+static int is_cabinet(const char *path)
+{
+	char head[8];
+	ssize_t n = read_head(path, head, sizeof head);
+	return n > 0 && cab_is_cabinet(head, (size_t)n);
+}
+
+enum work_result publish_download(struct store *st, struct publish_job *p)
+{
+	enum work_result r;
+	p->format[0] = '\0';
+	if (p->kind == CAND_PTR)
+		return follow_ptr(p);
+	/* the content decides: some servers send a cabinet under the plain name */
+	if (is_cabinet(p->tmp_path) && (r = unpack_cab(st, p)) != WORK_STORED)
+		return r;
+	if ((r = verify(p)) != WORK_STORED)
+		return r;
+	struct stat sb;
+	if (stat(p->tmp_path, &sb) < 0)
+		return fail(p, WORK_FAIL_DOWNLOAD, "stat: %s", strerror(errno));
+	struct file_meta meta = {p->server, p->url, p->format, (long long)sb.st_size, time(NULL)};
+	int rc = store_commit(st, p->tmp_path, p->relpath, &meta);
+	p->tmp_path[0] = '\0'; /* store_commit consumed it */
+	if (rc < 0) {
+		snprintf(p->reason, sizeof p->reason, "storing: %s", strerror(-rc));
+		return WORK_FAIL_DOWNLOAD;
+	}
+	p->stored_bytes = (long long)sb.st_size;
+	snprintf(p->reason, sizeof p->reason, "stored (%s)", p->format);
+	return WORK_STORED;
+}
+
+static int copy_fd(int in, int out, long long max, long long *copied)
+{
+	char buf[1 << 16];
+	*copied = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		if ((*copied += n) > max)
+			return -EFBIG;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			done += w;
+		}
+	}
+}
+
+enum work_result publish_from_dir(struct store *st, const char *path, struct publish_job *p)
+{
+	long long copied;
+	p->tmp_path[0] = '\0';
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return snprintf(p->reason, sizeof p->reason, "not on this server"), WORK_MISS;
+		return fail(p, WORK_FAIL_DOWNLOAD, "%s", strerror(errno));
+	}
+	int out = store_tmp_create(st, p->tmp_path);
+	if (out < 0) {
+		close(in);
+		return fail(p, WORK_FAIL_DOWNLOAD, "temp file: %s", strerror(-out));
+	}
+	int rc = copy_fd(in, out, p->max_size, &copied);
+	close(in);
+	close(out);
+	if (rc < 0)
+		return fail(p, WORK_FAIL_DOWNLOAD, "copying: %s", strerror(-rc));
+	return publish_download(st, p);
+}

@@ -1,0 +1,47 @@
+/* publish: what a worker thread does between a finished download and a
+ * stored file — unpack a cabinet, follow what a file.ptr says, verify that
+ * the content is the very file the key names (PDB GUID+age, PE timestamp and
+ * size, ELF build-id, Breakpad MODULE id), and commit it to the store. A dir
+ * server's file is copied in first and then goes the same way. */
+#ifndef SYMBOLD_PUBLISH_H
+#define SYMBOLD_PUBLISH_H
+
+#include <limits.h>
+
+#include "admin/srvconf.h"
+#include "admin/store.h"
+#include "common/key.h"
+#include "fetch/source.h"
+
+enum work_result {
+	WORK_STORED,
+	WORK_MISS,            /* a dir server has no such file */
+	WORK_REDIRECT,        /* a file.ptr named another place: see redirect */
+	WORK_FAIL_DOWNLOAD,   /* reading the source failed */
+	WORK_FAIL_VERIFY,     /* the content is not the file asked for */
+	WORK_FAIL_CONVERSION, /* unpacking or converting failed */
+};
+
+struct publish_job {
+	/* in */
+	const struct sym_key *key;
+	const char *relpath;
+	enum cand_kind kind;
+	long long max_size;
+	const char *server;
+	const char *url;        /* where it came from, for the catalog */
+	char tmp_path[PATH_MAX]; /* the download; consumed whatever happens */
+	/* out */
+	char reason[300];
+	char redirect[SRV_URL_MAX];
+	enum ptr_target redirect_kind;
+	long long stored_bytes;
+	char format[16];
+};
+
+enum work_result publish_download(struct store *st, struct publish_job *p);
+
+/* Copies the dir server's file at `path` into a temp file, then publishes it. */
+enum work_result publish_from_dir(struct store *st, const char *path, struct publish_job *p);
+
+#endif

@@ -1,0 +1,178 @@
+#include "fetch/source.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+int source_supported(const struct server_config *c)
+{
+	return c->type == SRV_SYMSRV || c->type == SRV_HTTP || c->type == SRV_DIR;
+}
+
+void source_cab_name(const char *file, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s", file);
+	size_t len = strlen(out);
+	if (len)
+		out[len - 1] = '_';
+}
+
+/* "df/ID/name", or with the index2 layout "df[0..1]/df/ID/name". */
+static int layout_path(const struct server_config *c, const struct sym_key *k, const char *name, char *rel,
+		       size_t rellen)
+{
+	int n;
+	if (srvconf_layout(c) == LAYOUT_INDEX2)
+		n = snprintf(rel, rellen, "%.2s/%s/%s/%s", k->debug_file, k->debug_file, k->debug_id, name);
+	else
+		n = snprintf(rel, rellen, "%s/%s/%s", k->debug_file, k->debug_id, name);
+	return n < 0 || (size_t)n >= rellen ? -ENAMETOOLONG : 0;
+}
+
+/* The key as requested, or with its names in lower case: upstreams on
+ * case-sensitive file systems hold one spelling, usually one of these two. */
+static int spelling(const struct sym_key *k, int lower, struct sym_key *out)
+{
+	*out = *k;
+	if (!lower)
+		return 0;
+	key_lower(out->debug_file);
+	key_lower(out->file);
+	return strcmp(out->debug_file, k->debug_file) || strcmp(out->file, k->file) ? 0 : -ENOENT;
+}
+
+int source_candidate(const struct server_config *c, const struct sym_key *k, int idx, char *rel, size_t rellen,
+		     enum cand_kind *kind)
+{
+	static const enum cand_kind kinds[] = {CAND_PLAIN, CAND_CAB, CAND_PTR};
+	char name[KEY_NAME_MAX + 8];
+	struct sym_key sk;
+	/* Breakpad trees hold only the file; symstore trees may hold the
+	 * compressed form or a pointer instead. A .sym is never stored those ways. */
+	int symstore = c->type != SRV_HTTP && srvconf_layout(c) != LAYOUT_BREAKPAD && !key_wants_sym(k);
+	int nforms = symstore ? 3 : 1;
+	if (idx < 0 || idx >= 2 * nforms || spelling(k, idx >= nforms, &sk) < 0)
+		return -ENOENT;
+	*kind = kinds[idx % nforms];
+	if (*kind == CAND_PLAIN)
+		snprintf(name, sizeof name, "%s", sk.file);
+	else if (*kind == CAND_CAB)
+		source_cab_name(sk.file, name, sizeof name);
+	else
+		snprintf(name, sizeof name, "file.ptr");
+	return layout_path(c, &sk, name, rel, rellen);
+}
+
+/* Appends `s` to out at *pos; -ENAMETOOLONG if it does not fit. */
+static int append(char *out, size_t outlen, size_t *pos, const char *s, size_t len)
+{
+	if (*pos + len + 1 > outlen)
+		return -ENAMETOOLONG;
+	memcpy(out + *pos, s, len);
+	*pos += len;
+	out[*pos] = '\0';
+	return 0;
+}
+
+/* Appends each '/'-separated component of `path`, escaped, with '/' between. */
+static int append_escaped_path(char *out, size_t outlen, size_t *pos, const char *path)
+{
+	int rc = 0;
+	while (*path && rc == 0) {
+		size_t len = strcspn(path, "/");
+		if (len) {
+			char *esc = curl_easy_escape(NULL, path, (int)len);
+			if (!esc)
+				return -ENOMEM;
+			rc = append(out, outlen, pos, "/", 1);
+			if (rc == 0)
+				rc = append(out, outlen, pos, esc, strlen(esc));
+			curl_free(esc);
+		}
+		path += len;
+		if (*path == '/')
+			path++;
+	}
+	return rc;
+}
+
+static size_t trimmed_len(const char *s)
+{
+	size_t len = strlen(s);
+	while (len && s[len - 1] == '/')
+		len--;
+	return len;
+}
+
+int source_url(const struct server_config *c, const char *rel, char *out, size_t outlen)
+{
+	size_t pos = 0;
+	int rc = append(out, outlen, &pos, c->url, trimmed_len(c->url));
+	if (rc == 0 && c->prefix[0])
+		rc = append_escaped_path(out, outlen, &pos, c->prefix);
+	return rc < 0 ? rc : append_escaped_path(out, outlen, &pos, rel);
+}
+
+int source_dir_path(const struct server_config *c, const char *rel, char *out, size_t outlen)
+{
+	const char *root = strncmp(c->url, "file://", 7) == 0 ? c->url + 7 : c->url;
+	int n = snprintf(out, outlen, "%.*s%s%s/%s", (int)trimmed_len(root), root, c->prefix[0] ? "/" : "",
+			 c->prefix, rel);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int source_parse_ptr(const char *content, size_t len, char *out, size_t outlen, char *err, size_t errlen)
+{
+	char text[2048];
+	if (len >= sizeof text)
+		return snprintf(err, errlen, "file.ptr larger than %zu bytes", sizeof text - 1), -EINVAL;
+	memcpy(text, content, len);
+	text[len] = '\0';
+	text[strcspn(text, "\r\n")] = '\0'; /* one line is all symsrv reads */
+	if (strncasecmp(text, "MSG:", 4) == 0)
+		return snprintf(err, errlen, "file.ptr says: %.200s", text + 4), -EINVAL;
+	if (strncasecmp(text, "PATH:", 5) != 0)
+		return snprintf(err, errlen, "file.ptr holds neither PATH: nor MSG:"), -EINVAL;
+	char *where = text + 5;
+	while (*where == ' ')
+		where++;
+	if (!*where)
+		return snprintf(err, errlen, "file.ptr has an empty PATH:"), -EINVAL;
+	for (const unsigned char *p = (const unsigned char *)where; *p; p++)
+		if (*p < 0x20)
+			return snprintf(err, errlen, "file.ptr path has a control character"), -EINVAL;
+	if (strncmp(where, "\\\\", 2) == 0)
+		return snprintf(err, errlen, "file.ptr points at UNC path %.200s, unreachable from this host", where),
+		       -EINVAL;
+	if (where[0] && where[1] == ':' && (where[2] == '\\' || where[2] == '/'))
+		return snprintf(err, errlen, "file.ptr points at Windows path %.200s", where), -EINVAL;
+	if (strlen(where) >= outlen)
+		return snprintf(err, errlen, "file.ptr path too long"), -EINVAL;
+	for (char *p = where; *p; p++)
+		if (*p == '\\')
+			*p = '/';
+	if (strstr(where, "/../") || strncmp(where, "../", 3) == 0)
+		return snprintf(err, errlen, "file.ptr path climbs out with '..'"), -EINVAL;
+	snprintf(out, outlen, "%s", where);
+	if (strncasecmp(where, "http://", 7) == 0 || strncasecmp(where, "https://", 8) == 0)
+		return PTR_URL;
+	return where[0] == '/' ? PTR_LOCAL : PTR_RELATIVE;
+}
+
+/* Length of "scheme://host[:port]" at the start of url. */
+static size_t origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return 0;
+	p += 3;
+	return (size_t)(p - url) + strcspn(p, "/?#");
+}
+
+int source_same_origin(const struct server_config *c, const char *url)
+{
+	size_t a = origin_len(c->url), b = origin_len(url);
+	return a && a == b && strncasecmp(c->url, url, a) == 0;
+}

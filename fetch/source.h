@@ -1,0 +1,54 @@
+/* source: where a key lives on an upstream — the candidate paths a server's
+ * type and layout give (the plain file, the CAB-compressed "fil_" form, the
+ * "file.ptr" redirect), the URL or local path of each, and what a file.ptr
+ * says. Pure string work: no I/O. */
+#ifndef SYMBOLD_SOURCE_H
+#define SYMBOLD_SOURCE_H
+
+#include <stddef.h>
+
+#include "admin/srvconf.h"
+#include "common/key.h"
+
+enum cand_kind {
+	CAND_PLAIN, /* the file itself (possibly a cabinet anyway: content decides) */
+	CAND_CAB,   /* the compressed form, name with its last character '_' */
+	CAND_PTR,   /* file.ptr: a pointer to where the file really is */
+};
+
+/* 1 if this version can fetch from servers of c's type. */
+int source_supported(const struct server_config *c);
+
+/* The idx-th place (0, 1, ...) to look for `k` on a server configured as `c`:
+ * a path relative to the server root, its components not yet escaped. The
+ * names as requested come first, then in lower case (if that differs).
+ * Returns 0, or -ENOENT when there are no more. */
+int source_candidate(const struct server_config *c, const struct sym_key *k, int idx, char *rel, size_t rellen,
+		     enum cand_kind *kind);
+
+/* The URL of `rel` on an HTTP-speaking server: base URL, prefix, and each
+ * path component percent-escaped. -ENAMETOOLONG if it does not fit. */
+int source_url(const struct server_config *c, const char *rel, char *out, size_t outlen);
+
+/* The local path of `rel` on a dir server. */
+int source_dir_path(const struct server_config *c, const char *rel, char *out, size_t outlen);
+
+enum ptr_target {
+	PTR_URL,      /* an absolute http(s) URL */
+	PTR_RELATIVE, /* a path relative to the server root */
+	PTR_LOCAL,    /* an absolute local path (dir servers only) */
+};
+
+/* Reads a file.ptr ("PATH:<where>" or "MSG:<text>"). Returns the kind of
+ * target with it in `out`, or -EINVAL with the reason in `err` (a message
+ * instead of a path, a UNC or drive path this host cannot reach). */
+int source_parse_ptr(const char *content, size_t len, char *out, size_t outlen, char *err, size_t errlen);
+
+/* The compressed name of a file: last character replaced by '_'. */
+void source_cab_name(const char *file, char *out, size_t outlen);
+
+/* 1 if `url` is on the same scheme://host:port as the server's URL, so that
+ * its credentials may be sent there. */
+int source_same_origin(const struct server_config *c, const char *url);
+
+#endif

@@ -1,0 +1,184 @@
+#include "fs/control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define SYMBOLD_VERSION "0.1.0"
+
+struct ctl_name {
+	enum ctl_id dir;
+	const char *name;
+	enum ctl_id id;
+};
+
+/* The fixed part of the tree; servers/NAME comes from the registry. */
+static const struct ctl_name names[] = {
+	{CTL_ROOT, "README", CTL_README},
+	{CTL_ROOT, "version", CTL_VERSION},
+	{CTL_ROOT, "stats", CTL_STATS},
+	{CTL_ROOT, "log", CTL_LOG},
+	{CTL_ROOT, "servers", CTL_SERVERS},
+	{CTL_SERVER, "config", CTL_SRV_CONFIG},
+	{CTL_SERVER, "stats", CTL_SRV_STATS},
+	{CTL_SERVER, "log", CTL_SRV_LOG},
+	{CTL_SERVER, "whitelist", CTL_SRV_WHITELIST},
+	{CTL_SERVER, "blacklist", CTL_SRV_BLACKLIST},
+};
+#define NNAMES (sizeof names / sizeof names[0])
+
+static const char readme[] =
+	"symbold control tree\n"
+	"====================\n"
+	"\n"
+	"Symbols appear in the mount as <debug_file>/<debug_id>/<file>; opening one that is\n"
+	"not in the local store fetches it from the servers below, in priority order.\n"
+	"\n"
+	"README       this text\n"
+	"version      the daemon's version\n"
+	"stats        daemon-wide figures, one 'name value' per line:\n"
+	"               lookups, hits, misses  symbol lookups the kernel sent and how they were answered\n"
+	"                                      (files already in the kernel's cache never reach the daemon)\n"
+	"               negative_hits          lookups answered 'absent' by the negative cache\n"
+	"               fetches, coalesced     fetches started; requests that joined a running fetch\n"
+	"               fetches_in_flight, fetched, fetch_not_found, fetch_failures\n"
+	"               bytes_downloaded, bytes_served\n"
+	"               store_files, store_bytes, uptime_s\n"
+	"log          recent events of every server, oldest first\n"
+	"servers/NAME/\n"
+	"  config     the server's settings, key = value (secrets shown as ***)\n"
+	"  stats      bytes_downloaded, downloads_ok, downloads_failed, failures by stage\n"
+	"             (download, verify, conversion), not_found, in_flight, since\n"
+	"  log        one line per attempt: time, key, outcome, HTTP status, bytes, duration,\n"
+	"             URL, reason\n"
+	"  whitelist  patterns; with whitelist_enabled = 1 only matching names are asked for\n"
+	"  blacklist  patterns never asked for\n"
+	"\n"
+	"Every file here is read-only in this version.\n";
+
+int control_is_dir(enum ctl_id id)
+{
+	return id == CTL_ROOT || id == CTL_SERVERS || id == CTL_SERVER;
+}
+
+int control_lookup(const struct control *c, enum ctl_id dir, const char *server, const char *name,
+		   enum ctl_id *child, char child_server[SRV_NAME_MAX + 1])
+{
+	snprintf(child_server, SRV_NAME_MAX + 1, "%s", server ? server : "");
+	if (dir == CTL_SERVERS) {
+		struct server *s = registry_find(c->reg, name);
+		if (!s)
+			return -ENOENT;
+		snprintf(child_server, SRV_NAME_MAX + 1, "%s", s->name);
+		server_put(s);
+		*child = CTL_SERVER;
+		return 0;
+	}
+	for (size_t i = 0; i < NNAMES; i++) {
+		if (names[i].dir == dir && strcmp(names[i].name, name) == 0) {
+			*child = names[i].id;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int control_list(const struct control *c, enum ctl_id dir, const char *server, control_list_fn fn, void *ctx)
+{
+	(void)server;
+	int rc = 0;
+	if (dir == CTL_SERVERS) {
+		struct server **v;
+		int n = registry_snapshot(c->reg, &v);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n && rc == 0; i++)
+			rc = fn(v[i]->name, 1, ctx);
+		registry_release(v, n);
+		return rc;
+	}
+	for (size_t i = 0; i < NNAMES && rc == 0; i++)
+		if (names[i].dir == dir)
+			rc = fn(names[i].name, control_is_dir(names[i].id), ctx);
+	return rc;
+}
+
+static int render_stats(const struct control *c, struct buf *out)
+{
+	const struct fetch_counters *fc = fetch_counters(c->fetch);
+	long long files = 0, bytes = 0;
+	store_usage(c->store, &files, &bytes);
+	return buf_printf(out,
+			  "lookups %llu\nhits %llu\nmisses %llu\nnegative_hits %llu\nfetches %llu\n"
+			  "coalesced %llu\nfetches_in_flight %d\nfetched %llu\nfetch_not_found %llu\nfetch_failures %llu\n"
+			  "bytes_downloaded %llu\nbytes_served %llu\nstore_files %lld\nstore_bytes %lld\n"
+			  "uptime_s %lld\n",
+			  atomic_load(&c->fs->lookups), atomic_load(&c->fs->hits), atomic_load(&c->fs->misses),
+			  atomic_load(&fc->negative_hits), atomic_load(&fc->jobs), atomic_load(&fc->coalesced),
+			  atomic_load(&fc->in_flight), atomic_load(&fc->stored), atomic_load(&fc->not_found),
+			  atomic_load(&fc->failed),
+			  atomic_load(&fc->bytes), atomic_load(&c->fs->bytes_served), files, bytes,
+			  (long long)(clock_wall() - c->started));
+}
+
+static int render_server_stats(const struct server *s, struct buf *out)
+{
+	char since[32];
+	clock_fmt_utc(s->created, since);
+	return buf_printf(out,
+			  "bytes_downloaded %llu\ndownloads_ok %llu\ndownloads_failed %llu\n"
+			  "failures_download %llu\nfailures_verify %llu\nfailures_conversion %llu\n"
+			  "not_found %llu\nin_flight %d\nsince %s\n",
+			  (unsigned long long)atomic_load(&s->counters[STAT_BYTES]),
+			  (unsigned long long)atomic_load(&s->counters[STAT_OK]),
+			  (unsigned long long)atomic_load(&s->counters[STAT_FAILED]),
+			  (unsigned long long)atomic_load(&s->counters[STAT_FAIL_DOWNLOAD]),
+			  (unsigned long long)atomic_load(&s->counters[STAT_FAIL_VERIFY]),
+			  (unsigned long long)atomic_load(&s->counters[STAT_FAIL_CONVERSION]),
+			  (unsigned long long)atomic_load(&s->counters[STAT_NOT_FOUND]), atomic_load(&s->in_flight),
+			  since);
+}
+
+static int render_server_file(struct server *s, enum ctl_id file, struct buf *out)
+{
+	switch (file) {
+	case CTL_SRV_CONFIG:
+		return srvconf_render(&s->cfg, out, 1);
+	case CTL_SRV_STATS:
+		return render_server_stats(s, out);
+	case CTL_SRV_LOG:
+		return logring_render(&s->log, out);
+	case CTL_SRV_WHITELIST:
+		return buf_puts(out, s->whitelist.text ? s->whitelist.text : "");
+	case CTL_SRV_BLACKLIST:
+		return buf_puts(out, s->blacklist.text ? s->blacklist.text : "");
+	default:
+		return -ENOENT;
+	}
+}
+
+int control_render(const struct control *c, enum ctl_id file, const char *server, struct buf *out)
+{
+	switch (file) {
+	case CTL_README:
+		return buf_puts(out, readme);
+	case CTL_VERSION:
+		return buf_puts(out, "symbold " SYMBOLD_VERSION "\n");
+	case CTL_STATS:
+		return render_stats(c, out);
+	case CTL_LOG:
+		return logring_render(log_global(), out);
+	default:
+		break;
+	}
+	struct server *s = registry_find(c->reg, server);
+	if (!s)
+		return -ENOENT;
+	int rc = render_server_file(s, file, out);
+	server_put(s);
+	return rc;
+}

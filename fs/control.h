@@ -1,0 +1,64 @@
+/* control: the .symbold/ control tree — which names exist there, and the
+ * text of each file, rendered fresh when looked up (the tree keeps each
+ * rendering as an immutable snapshot, so `stat` and `cat` agree). Read-only
+ * for now. */
+#ifndef SYMBOLD_CONTROL_H
+#define SYMBOLD_CONTROL_H
+
+#include <stdatomic.h>
+#include <time.h>
+
+#include "admin/registry.h"
+#include "admin/store.h"
+#include "common/buf.h"
+#include "fetch/fetch.h"
+
+#define CONTROL_DIR ".symbold"
+
+enum ctl_id {
+	CTL_NONE,
+	CTL_ROOT,    /* .symbold/ */
+	CTL_SERVERS, /* .symbold/servers/ */
+	CTL_SERVER,  /* .symbold/servers/NAME/ */
+	CTL_README,
+	CTL_VERSION,
+	CTL_STATS,
+	CTL_LOG,
+	CTL_SRV_CONFIG,
+	CTL_SRV_STATS,
+	CTL_SRV_LOG,
+	CTL_SRV_WHITELIST,
+	CTL_SRV_BLACKLIST,
+};
+
+/* What the FUSE layer counts; the stats file shows it. */
+struct fs_counters {
+	atomic_ullong lookups;      /* symbol-file lookups the kernel sent */
+	atomic_ullong hits;         /* ... answered from the store */
+	atomic_ullong misses;       /* ... not in the store */
+	atomic_ullong bytes_served; /* bytes read through the daemon (page-cache hits never reach it) */
+};
+
+struct control {
+	struct registry *reg;
+	struct fetcher *fetch;
+	struct store *store;
+	const struct fs_counters *fs;
+	time_t started;
+};
+
+int control_is_dir(enum ctl_id id);
+
+/* The child `name` of control directory `dir` (whose server, for CTL_SERVER,
+ * is `server`): its id, and in `child_server` the server it belongs to.
+ * -ENOENT if there is no such name. */
+int control_lookup(const struct control *c, enum ctl_id dir, const char *server, const char *name,
+		   enum ctl_id *child, char child_server[SRV_NAME_MAX + 1]);
+
+typedef int (*control_list_fn)(const char *name, int is_dir, void *ctx);
+int control_list(const struct control *c, enum ctl_id dir, const char *server, control_list_fn fn, void *ctx);
+
+/* The current text of a control file. -ENOENT if its server is gone. */
+int control_render(const struct control *c, enum ctl_id file, const char *server, struct buf *out);
+
+#endif

@@ -1,0 +1,255 @@
+/* main: the symbold daemon — options, start-up in dependency order (catalog,
+ * store and its crash recovery, servers, fetcher), the mount, one FUSE loop
+ * thread, and an orderly stop. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin/catalog.h"
+#include "admin/config.h"
+#include "admin/registry.h"
+#include "admin/store.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "fetch/fetch.h"
+#include "fs/ops.h"
+
+/* -o options that are ours rather than FUSE's, in the order given. */
+static const char *const own_keys[] = {"store",   "db",           "config",    "wait",
+				       "negative_ttl", "default_servers", "workers", "max_file_size",
+				       "log_lines", "reprocess_dir", "reprocess_cmd", "admin_group"};
+#define NKEYS (sizeof own_keys / sizeof own_keys[0])
+
+struct cmdline {
+	char *pairs[64]; /* "key=value" as given */
+	int npairs;
+	int overflow;
+};
+
+static int is_own_option(const char *arg)
+{
+	size_t len = strcspn(arg, "=");
+	if (!arg[len])
+		return 0;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strlen(own_keys[i]) == len && strncmp(arg, own_keys[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* fuse_opt_parse callback: keeps our options, passes the rest to FUSE. */
+static int take_option(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	(void)outargs;
+	struct cmdline *c = data;
+	if (key != FUSE_OPT_KEY_OPT || !is_own_option(arg))
+		return 1;
+	if (c->npairs == (int)(sizeof c->pairs / sizeof c->pairs[0]))
+		return c->overflow = 1, 0;
+	c->pairs[c->npairs++] = strdup(arg);
+	return 0;
+}
+
+/* Applies command-line options; with only_config, just config= (it decides
+ * which file the rest is read from, and the command line wins over it). */
+static int apply_cmdline(struct options *o, const struct cmdline *c, int only_config)
+{
+	char err[512];
+	for (int i = 0; i < c->npairs; i++) {
+		if (!c->pairs[i])
+			return fprintf(stderr, "symbold: out of memory\n"), -ENOMEM;
+		char key[64];
+		const char *eq = strchr(c->pairs[i], '=');
+		snprintf(key, sizeof key, "%.*s", (int)(eq - c->pairs[i]), c->pairs[i]);
+		if (only_config != (strcmp(key, "config") == 0))
+			continue;
+		if (options_set(o, key, eq + 1, err, sizeof err) < 0)
+			return fprintf(stderr, "symbold: -o %s: %s\n", c->pairs[i], err), -EINVAL;
+	}
+	return 0;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [-f] [-d] [-o OPTION[,OPTION...]] MOUNTPOINT\n\n"
+	       "symbold options (see docs/CONFIG.md):\n"
+	       "    -o store=DIR           local symbol store\n"
+	       "    -o db=FILE             SQLite catalog\n"
+	       "    -o config=FILE         INI configuration file\n"
+	       "    -o wait=SECONDS        how long an open() waits for a fetch (default 30)\n"
+	       "    -o negative_ttl=SECONDS how long a key no server has stays absent (default 3600)\n"
+	       "    -o default_servers=0|1 configure the public symbol servers (default 1)\n"
+	       "    -o workers=N           threads for unpacking, verifying, storing (default 4)\n"
+	       "    -o max_file_size=BYTES largest file accepted (default 8 GiB)\n"
+	       "    -o log_lines=N         lines kept per log (default 10000)\n\n"
+	       "FUSE options:\n",
+	       prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+static int make_parent_dir(const char *path)
+{
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof copy, "%s", path);
+	char *dir = dirname(copy), *p = dir;
+	while ((p = strchr(p + 1, '/'))) {
+		*p = '\0';
+		mkdir(dir, 0755);
+		*p = '/';
+	}
+	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* What the daemon runs on, in the order it is opened. */
+struct daemon_state {
+	struct catalog *cat;
+	struct store *store;
+	struct registry *reg;
+	struct fetcher *fetch;
+};
+
+static void close_state(struct daemon_state *d)
+{
+	fetch_stop(d->fetch);
+	registry_close(d->reg);
+	store_close(d->store);
+	catalog_close(d->cat);
+	memset(d, 0, sizeof *d);
+}
+
+static int open_state(struct daemon_state *d, const struct options *o, const struct config_server *servers,
+		      size_t nservers, int start_fetcher)
+{
+	char err[PATH_MAX + 256] = "";
+	int rc = make_parent_dir(o->db);
+	if (rc < 0)
+		snprintf(err, sizeof err, "%s: %s", o->db, strerror(-rc));
+	if (rc == 0)
+		rc = catalog_open(&d->cat, o->db, err, sizeof err);
+	if (rc == 0)
+		rc = store_open(&d->store, o->store, d->cat, err, sizeof err);
+	if (rc == 0)
+		rc = registry_open(&d->reg, d->cat, o, servers, nservers, err, sizeof err);
+	if (rc == 0 && start_fetcher) {
+		struct fetch_config fc = {o->negative_ttl, o->max_file_size, o->workers};
+		if ((rc = fetch_start(&d->fetch, d->reg, d->store, d->cat, &fc)) < 0)
+			snprintf(err, sizeof err, "starting the fetcher: %s", strerror(-rc));
+	}
+	if (rc < 0) {
+		fprintf(stderr, "symbold: %s\n", err);
+		log_msg("start-up failed: %s", err);
+		close_state(d);
+	}
+	return rc;
+}
+
+static int load_options(struct options *o, struct cmdline *c, struct config_server **servers, size_t *n)
+{
+	char err[1024] = "";
+	options_defaults(o);
+	if (apply_cmdline(o, c, 1) < 0)
+		return -EINVAL;
+	if (config_load(o, servers, n, err, sizeof err) < 0) {
+		fprintf(stderr, "symbold: %s\n", err);
+		return -EINVAL;
+	}
+	return apply_cmdline(o, c, 0);
+}
+
+static int serve(struct fuse_session *se, struct symfs *fs, struct daemon_state *d, const struct options *o,
+		 const struct config_server *servers, size_t nservers)
+{
+	if (open_state(d, o, servers, nservers, 1) < 0)
+		return 1;
+	fs->fetch = d->fetch;
+	fs->store = d->store;
+	fs->wait = o->wait;
+	fs->ctl = (struct control){d->reg, d->fetch, d->store, &fs->counters, clock_wall()};
+	log_msg("serving: store %s, catalog %s, config %s, wait %.1fs", o->store, o->db,
+		o->config[0] ? o->config : "(none)", o->wait);
+	/* One loop thread: the cached path's only remaining round trips must
+	 * not be handed between threads, and nothing here blocks. */
+	int rc = fuse_session_loop(se);
+	log_msg("stopping");
+	close_state(d);
+	return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = {0};
+	struct cmdline cmd = {{0}, 0, 0};
+	struct options o;
+	struct config_server *servers = NULL;
+	size_t nservers = 0;
+	struct daemon_state d = {0};
+	static struct symfs fs;
+	struct fuse_session *se = NULL;
+	int rc = 1;
+
+	if (fuse_opt_parse(&args, &cmd, NULL, take_option) < 0 || cmd.overflow)
+		goto out;
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out;
+	if (opts.show_help || opts.show_version) {
+		if (opts.show_help)
+			usage(argv[0]);
+		else
+			printf("symbold 0.1.0, libfuse %s\n", fuse_pkgversion());
+		rc = 0;
+		goto out;
+	}
+	if (!opts.mountpoint) {
+		fprintf(stderr, "usage: %s [-f] [-o OPTIONS] MOUNTPOINT (--help for more)\n", argv[0]);
+		goto out;
+	}
+	if (load_options(&o, &cmd, &servers, &nservers) < 0)
+		goto out;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	log_init((size_t)o.log_lines, 1);
+	/* Everything is checked before the mount, so a bad store or catalog is
+	 * an error on the terminal; it is opened again after daemonising,
+	 * because SQLite connections must not cross fork(). */
+	if (open_state(&d, &o, servers, nservers, 0) < 0)
+		goto out_log;
+	close_state(&d);
+	fuse_opt_add_arg(&args, "-odefault_permissions,fsname=symbold,subtype=symbold");
+	if (getuid() == 0)
+		fuse_opt_add_arg(&args, "-oallow_other"); /* crash processors run as other users */
+	tree_init(&fs.tree);
+	se = fuse_session_new(&args, &symfs_ops, sizeof symfs_ops, &fs);
+	if (!se)
+		goto out_tree;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(opts.foreground);
+	rc = serve(se, &fs, &d, &o, servers, nservers);
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_tree:
+	tree_destroy(&fs.tree);
+out_log:
+	log_shutdown();
+	curl_global_cleanup();
+out:
+	for (int i = 0; i < cmd.npairs; i++)
+		free(cmd.pairs[i]);
+	free(servers);
+	free(opts.mountpoint);
+	fuse_opt_free_args(&args);
+	return rc;
+}
