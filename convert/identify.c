@@ -1,0 +1,738 @@
+#include "convert/identify.h"
+
+#include "common/key.h"
+
+#include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+/* The bytes under examination. `writable` is set when they are a private
+ * copy-on-write mapping, which libelf may use as is; otherwise ELF input is
+ * copied first because elf_memory() wants a mutable image. */
+struct input {
+	const uint8_t *data;
+	size_t len;
+	uint8_t *writable;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* 1 if [off, off + n) lies inside a buffer of `len` bytes, without overflow. */
+static int in_bounds(size_t len, uint64_t off, uint64_t n)
+{
+	return off <= len && n <= len - off;
+}
+
+static int starts_with(const uint8_t *d, size_t len, const void *prefix, size_t n)
+{
+	return len >= n && memcmp(d, prefix, n) == 0;
+}
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	return (uint64_t)be32(p) << 32 | (uint64_t)be32(p + 4);
+}
+
+static void hex_lower(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The Breakpad spelling of a GUID + age: Data1..Data3 as little-endian
+ * integers, Data4 byte by byte, age in hex without padding. */
+static void guid_age_id(const uint8_t g[16], uint32_t age, char out[41])
+{
+	snprintf(out, 41, "%08X%04X%04X%02X%02X%02X%02X%02X%02X%02X%02X%X", le32(g), le16(g + 4), le16(g + 6), g[8],
+		 g[9], g[10], g[11], g[12], g[13], g[14], g[15], age);
+}
+
+/* ---- PDB (MSF 7.0) ------------------------------------------------------ */
+
+static const char MSF7_MAGIC[] = "Microsoft C/C++ MSF 7.00\r\n\x1a"
+				 "DS\0\0\0";
+static const char MSF2_MAGIC[] = "Microsoft C/C++ program database 2.00\r\n\x1a"
+				 "JG\0";
+#define MSF7_MAGIC_LEN (sizeof MSF7_MAGIC - 1) /* 32 */
+#define MSF_SUPERBLOCK_LEN (MSF7_MAGIC_LEN + 6 * 4)
+#define MSF_NIL_STREAM 0xFFFFFFFFu
+#define PDB_STREAM_INFO 1
+#define PDB_STREAM_DBI 3
+
+struct msf {
+	const uint8_t *data;
+	size_t len;
+	uint32_t block_size;
+	uint32_t num_blocks;
+	uint8_t *dir; /* the stream directory, reassembled from its blocks */
+	size_t dir_len;
+	uint32_t num_streams;
+};
+
+static int valid_block_size(uint32_t bs)
+{
+	return bs == 512 || bs == 1024 || bs == 2048 || bs == 4096;
+}
+
+static uint64_t blocks_for(uint32_t bytes, uint32_t block_size)
+{
+	return bytes == MSF_NIL_STREAM ? 0 : ((uint64_t)bytes + block_size - 1) / block_size;
+}
+
+static uint32_t msf_stream_size(const struct msf *m, uint32_t i)
+{
+	return le32(m->dir + 4 + 4 * (size_t)i);
+}
+
+/* Copies the directory's blocks (listed in the block map) into m->dir. */
+static int msf_read_directory(struct msf *m, uint32_t dir_bytes, uint32_t map_block, char *err, size_t errlen)
+{
+	uint64_t dir_blocks = blocks_for(dir_bytes, m->block_size);
+	uint64_t map_off = (uint64_t)map_block * m->block_size;
+	if (map_block >= m->num_blocks || !in_bounds(m->len, map_off, dir_blocks * 4))
+		return say(err, errlen, -EINVAL, "PDB block map outside the file");
+	m->dir = malloc(dir_bytes);
+	if (!m->dir)
+		return say(err, errlen, -ENOMEM, "out of memory");
+	m->dir_len = dir_bytes;
+	for (uint64_t i = 0; i < dir_blocks; i++) {
+		uint32_t block = le32(m->data + map_off + 4 * i);
+		if (block >= m->num_blocks)
+			return say(err, errlen, -EINVAL, "PDB directory block %u out of range", block);
+		size_t done = (size_t)i * m->block_size;
+		size_t chunk = dir_bytes - done < m->block_size ? dir_bytes - done : m->block_size;
+		memcpy(m->dir + done, m->data + (size_t)block * m->block_size, chunk);
+	}
+	return 0;
+}
+
+/* Checks every stream's block list: it fits in the directory and names
+ * only blocks inside the file. After this, reading streams needs no checks
+ * beyond the stream's own size. */
+static int msf_check_streams(struct msf *m, char *err, size_t errlen)
+{
+	if (m->dir_len < 4)
+		return say(err, errlen, -EINVAL, "PDB stream directory too short");
+	m->num_streams = le32(m->dir);
+	if (m->num_streams > (m->dir_len - 4) / 4)
+		return say(err, errlen, -EINVAL, "PDB directory claims %u streams", m->num_streams);
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < m->num_streams; i++)
+		total += blocks_for(msf_stream_size(m, i), m->block_size);
+	uint64_t lists = 4 + 4 * (uint64_t)m->num_streams;
+	if (total > (m->dir_len - lists) / 4)
+		return say(err, errlen, -EINVAL, "PDB stream sizes exceed the directory");
+	for (uint64_t i = 0; i < total; i++) {
+		uint32_t block = le32(m->dir + lists + 4 * i);
+		if (block >= m->num_blocks)
+			return say(err, errlen, -EINVAL, "PDB stream block %u out of range", block);
+	}
+	return 0;
+}
+
+static int msf_open(struct msf *m, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof *m);
+	m->data = data;
+	m->len = len;
+	if (len < MSF_SUPERBLOCK_LEN)
+		return say(err, errlen, -EINVAL, "truncated PDB superblock");
+	const uint8_t *sb = data + MSF7_MAGIC_LEN;
+	m->block_size = le32(sb);
+	m->num_blocks = le32(sb + 8);
+	uint32_t dir_bytes = le32(sb + 12);
+	uint32_t map_block = le32(sb + 20);
+	if (!valid_block_size(m->block_size))
+		return say(err, errlen, -EINVAL, "PDB block size %u invalid", m->block_size);
+	/* A PDB is exactly num_blocks blocks long: anything less is truncated. */
+	if ((uint64_t)m->num_blocks * m->block_size > len)
+		return say(err, errlen, -EINVAL, "truncated PDB: %u blocks of %u bytes declared, file has %zu bytes",
+			   m->num_blocks, m->block_size, len);
+	if (dir_bytes == 0 || dir_bytes > len)
+		return say(err, errlen, -EINVAL, "PDB directory size %u invalid", dir_bytes);
+	int rc = msf_read_directory(m, dir_bytes, map_block, err, errlen);
+	return rc < 0 ? rc : msf_check_streams(m, err, errlen);
+}
+
+/* Reads the first `n` bytes of stream `i`; -ENOENT if it is absent or shorter. */
+static int msf_read_prefix(const struct msf *m, uint32_t i, uint8_t *out, size_t n)
+{
+	if (i >= m->num_streams)
+		return -ENOENT;
+	uint32_t size = msf_stream_size(m, i);
+	if (size == MSF_NIL_STREAM || size < n)
+		return -ENOENT;
+	uint64_t list = 4 + 4 * (uint64_t)m->num_streams;
+	for (uint32_t j = 0; j < i; j++)
+		list += 4 * blocks_for(msf_stream_size(m, j), m->block_size);
+	for (size_t done = 0; done < n;) {
+		uint32_t block = le32(m->dir + list + 4 * (done / m->block_size));
+		size_t within = done % m->block_size;
+		size_t chunk = m->block_size - within < n - done ? m->block_size - within : n - done;
+		memcpy(out + done, m->data + (size_t)block * m->block_size + within, chunk);
+		done += chunk;
+	}
+	return 0;
+}
+
+/* The DBI stream repeats the age; when it differs from the info stream's
+ * (PDBs rewritten by tools), some producers key the file by the DBI one. */
+static void pdb_dbi_alt_id(const struct msf *m, const uint8_t guid[16], uint32_t age, struct sym_identity *id)
+{
+	uint8_t dbi[12];
+	if (msf_read_prefix(m, PDB_STREAM_DBI, dbi, sizeof dbi) < 0 || le32(dbi) != 0xFFFFFFFFu)
+		return;
+	uint32_t dbi_age = le32(dbi + 8);
+	if (dbi_age != age)
+		guid_age_id(guid, dbi_age, id->alt_id);
+}
+
+static int identify_pdb(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
+{
+	if (starts_with(in->data, in->len, MSF2_MAGIC, sizeof MSF2_MAGIC - 1))
+		return say(err, errlen, -ENOTSUP, "MSF 2.0 PDB not supported");
+	id->format = SYM_FMT_PDB;
+	if (!starts_with(in->data, in->len, MSF7_MAGIC, MSF7_MAGIC_LEN))
+		return say(err, errlen, -EINVAL, "not an MSF 7.0 PDB (bad or truncated magic)");
+	struct msf m;
+	int rc = msf_open(&m, in->data, in->len, err, errlen);
+	uint8_t info[28]; /* version, signature, age, GUID */
+	if (rc == 0 && msf_read_prefix(&m, PDB_STREAM_INFO, info, sizeof info) < 0)
+		rc = say(err, errlen, -EINVAL, "PDB info stream missing or too short");
+	if (rc == 0) {
+		uint32_t age = le32(info + 8);
+		guid_age_id(info + 12, age, id->debug_id);
+		pdb_dbi_alt_id(&m, info + 12, age, id);
+	}
+	free(m.dir);
+	return rc;
+}
+
+/* ---- PE ------------------------------------------------------------------ */
+
+#define PE_SECTION_LEN 40
+#define PE_DIR_SECURITY 4
+
+/* The certificate table is the one data directory given as a file offset;
+ * signed binaries end with it, so it also catches truncation. */
+static int pe_check_certificates(const uint8_t *d, size_t len, size_t opt, uint16_t opt_size, int pe32plus)
+{
+	size_t count_at = pe32plus ? 108 : 92;
+	size_t dirs_at = count_at + 4;
+	size_t entry = dirs_at + 8 * PE_DIR_SECURITY;
+	if (opt_size < entry + 8 || le32(d + opt + count_at) <= PE_DIR_SECURITY)
+		return 0;
+	uint32_t off = le32(d + opt + entry), size = le32(d + opt + entry + 4);
+	return size == 0 || in_bounds(len, off, size) ? 0 : -EINVAL;
+}
+
+static int pe_check_sections(const uint8_t *d, size_t len, size_t table, uint16_t count, char *err, size_t errlen)
+{
+	if (!in_bounds(len, table, (uint64_t)count * PE_SECTION_LEN))
+		return say(err, errlen, -EINVAL, "truncated PE: section table beyond end of file");
+	for (uint16_t i = 0; i < count; i++) {
+		const uint8_t *s = d + table + (size_t)i * PE_SECTION_LEN;
+		uint32_t raw_size = le32(s + 16), raw_ptr = le32(s + 20);
+		if (raw_size && !in_bounds(len, raw_ptr, raw_size))
+			return say(err, errlen, -EINVAL, "truncated PE: section %.8s data beyond end of file",
+				   (const char *)s);
+	}
+	return 0;
+}
+
+static int identify_pe(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
+{
+	const uint8_t *d = in->data;
+	size_t len = in->len;
+	id->format = SYM_FMT_PE;
+	if (len < 0x40)
+		return say(err, errlen, -EINVAL, "truncated DOS header");
+	uint32_t pe = le32(d + 0x3c);
+	if (!in_bounds(len, pe, 24))
+		return say(err, errlen, -EINVAL, "truncated PE: header beyond end of file");
+	if (memcmp(d + pe, "PE\0\0", 4) != 0)
+		return say(err, errlen, -EINVAL, "MZ executable without a PE header");
+	const uint8_t *coff = d + pe + 4;
+	uint16_t num_sections = le16(coff + 2), opt_size = le16(coff + 16);
+	uint32_t timestamp = le32(coff + 4);
+	size_t opt = (size_t)pe + 24;
+	if (opt_size < 64 || !in_bounds(len, opt, opt_size))
+		return say(err, errlen, -EINVAL, "truncated PE optional header");
+	uint16_t magic = le16(d + opt);
+	if (magic != 0x10b && magic != 0x20b)
+		return say(err, errlen, -EINVAL, "unknown PE optional header magic 0x%x", magic);
+	uint32_t size_of_image = le32(d + opt + 56), size_of_headers = le32(d + opt + 60);
+	if (size_of_headers > len)
+		return say(err, errlen, -EINVAL, "truncated PE: headers beyond end of file");
+	int rc = pe_check_sections(d, len, opt + opt_size, num_sections, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (pe_check_certificates(d, len, opt, opt_size, magic == 0x20b) < 0)
+		return say(err, errlen, -EINVAL, "truncated PE: certificate table beyond end of file");
+	snprintf(id->debug_id, sizeof id->debug_id, "%08X%x", timestamp, size_of_image);
+	memcpy(id->code_id, id->debug_id, sizeof id->debug_id);
+	return 0;
+}
+
+/* ---- ELF ------------------------------------------------------------------ */
+
+#define BUILD_ID_MAX 40 /* code_id holds 80 hex digits */
+#define TEXT_HASH_BYTES 4096
+
+static pthread_once_t elf_once = PTHREAD_ONCE_INIT;
+static int elf_usable;
+
+static void elf_init(void)
+{
+	elf_usable = elf_version(EV_CURRENT) != EV_NONE;
+}
+
+/* Every section header, section body and segment must lie inside the file:
+ * a download cut short fails here even when the build-id survived. */
+static int elf_check_extents(Elf *elf, size_t len, char *err, size_t errlen)
+{
+	GElf_Ehdr eh;
+	size_t shnum, phnum;
+	if (!gelf_getehdr(elf, &eh) || elf_getshdrnum(elf, &shnum) < 0 || elf_getphdrnum(elf, &phnum) < 0)
+		return say(err, errlen, -EINVAL, "bad ELF header: %s", elf_errmsg(-1));
+	/* From the raw header too: libelf quietly drops a section table that
+	 * lies past the end, which would hide a truncated download. With
+	 * extended numbering (e_shnum 0) the table holds at least entry 0. */
+	uint64_t sh_count = eh.e_shnum ? eh.e_shnum : eh.e_shoff ? 1 : 0;
+	if (shnum > sh_count)
+		sh_count = shnum;
+	/* Sized as libelf reads them, whatever e_shentsize/e_phentsize claim. */
+	uint64_t shdr_size = gelf_fsize(elf, ELF_T_SHDR, 1, EV_CURRENT);
+	uint64_t phdr_size = gelf_fsize(elf, ELF_T_PHDR, 1, EV_CURRENT);
+	if (sh_count && !in_bounds(len, eh.e_shoff, sh_count * shdr_size))
+		return say(err, errlen, -EINVAL, "truncated ELF: section headers beyond end of file");
+	if (phnum && !in_bounds(len, eh.e_phoff, (uint64_t)phnum * phdr_size))
+		return say(err, errlen, -EINVAL, "truncated ELF: program headers beyond end of file");
+	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh))
+			return say(err, errlen, -EINVAL, "bad ELF section header: %s", elf_errmsg(-1));
+		if (sh.sh_type != SHT_NOBITS && !in_bounds(len, sh.sh_offset, sh.sh_size))
+			return say(err, errlen, -EINVAL, "truncated ELF: section data beyond end of file");
+	}
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			return say(err, errlen, -EINVAL, "bad ELF program header: %s", elf_errmsg(-1));
+		if (!in_bounds(len, ph.p_offset, ph.p_filesz))
+			return say(err, errlen, -EINVAL, "truncated ELF: segment beyond end of file");
+	}
+	return 0;
+}
+
+/* Looks for a non-empty GNU build-id note in `data`; returns its length (0 if none). */
+static size_t note_build_id(Elf_Data *data, uint8_t out[BUILD_ID_MAX], int *too_long)
+{
+	GElf_Nhdr nh;
+	size_t off = 0, name_off, desc_off, next;
+	while (data && (next = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+		const char *base = data->d_buf;
+		int is_gnu = nh.n_namesz == 4 && in_bounds(data->d_size, name_off, 4) &&
+			     memcmp(base + name_off, "GNU", 4) == 0;
+		if (is_gnu && nh.n_type == NT_GNU_BUILD_ID && nh.n_descsz > 0 &&
+		    in_bounds(data->d_size, desc_off, nh.n_descsz)) {
+			if (nh.n_descsz > BUILD_ID_MAX) {
+				*too_long = 1;
+				return 0;
+			}
+			memcpy(out, base + desc_off, nh.n_descsz);
+			return nh.n_descsz;
+		}
+		off = next;
+	}
+	return 0;
+}
+
+/* The build-id from SHT_NOTE sections, else from PT_NOTE segments (files
+ * whose section headers were stripped). */
+static size_t elf_build_id(Elf *elf, uint8_t out[BUILD_ID_MAX], int *too_long)
+{
+	size_t n = 0, phnum;
+	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn && !n && !*too_long; scn = elf_nextscn(elf, scn)) {
+		GElf_Shdr sh;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE)
+			n = note_build_id(elf_getdata(scn, NULL), out, too_long);
+	}
+	if (n || *too_long || elf_getphdrnum(elf, &phnum) < 0)
+		return n;
+	for (size_t i = 0; i < phnum && !n && !*too_long; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE || ph.p_filesz == 0)
+			continue;
+		Elf_Type type = ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR;
+		n = note_build_id(elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz, type), out, too_long);
+	}
+	return n;
+}
+
+/* What Breakpad does without a build-id: XOR the first page of .text into
+ * 16 bytes. Returns 0, or -ENOENT if there is no usable .text. */
+static int elf_text_hash(Elf *elf, uint8_t out[16])
+{
+	size_t shstrndx;
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return -ENOENT;
+	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
+		GElf_Shdr sh;
+		const char *name;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)) || strcmp(name, ".text") != 0)
+			continue;
+		Elf_Data *data = elf_rawdata(scn, NULL);
+		if (!data || !data->d_buf || data->d_size == 0)
+			return -ENOENT;
+		size_t n = data->d_size < TEXT_HASH_BYTES ? data->d_size : TEXT_HASH_BYTES;
+		const uint8_t *text = data->d_buf;
+		memset(out, 0, 16);
+		for (size_t i = 0; i < n; i++)
+			out[i % 16] ^= text[i];
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int elf_identity(Elf *elf, size_t len, struct sym_identity *id, char *err, size_t errlen)
+{
+	if (elf_kind(elf) != ELF_K_ELF)
+		return say(err, errlen, -EINVAL, "malformed ELF: %s", elf_errmsg(-1));
+	int rc = elf_check_extents(elf, len, err, errlen);
+	if (rc < 0)
+		return rc;
+	uint8_t build_id[BUILD_ID_MAX] = {0};
+	int too_long = 0;
+	size_t n = elf_build_id(elf, build_id, &too_long);
+	if (too_long)
+		return say(err, errlen, -EINVAL, "ELF build-id longer than %d bytes", BUILD_ID_MAX);
+	if (n) {
+		hex_lower(build_id, n, id->code_id);
+		/* Breakpad: the first 16 bytes (zero-padded) as a little-endian GUID, age 0. */
+		guid_age_id(build_id, 0, id->debug_id);
+		return 0;
+	}
+	uint8_t hash[16];
+	if (elf_text_hash(elf, hash) < 0)
+		return say(err, errlen, -EINVAL, "ELF has neither a build-id nor a .text section");
+	hex_lower(hash, 16, id->code_id);
+	guid_age_id(hash, 0, id->debug_id);
+	return 0;
+}
+
+static int identify_elf(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
+{
+	id->format = SYM_FMT_ELF;
+	size_t header_len = in->len > EI_CLASS && in->data[EI_CLASS] == ELFCLASS64 ? sizeof(Elf64_Ehdr)
+										   : sizeof(Elf32_Ehdr);
+	if (in->len < header_len)
+		return say(err, errlen, -EINVAL, "truncated ELF header");
+	pthread_once(&elf_once, elf_init);
+	if (!elf_usable)
+		return say(err, errlen, -ENOSYS, "libelf version mismatch");
+	uint8_t *copy = NULL, *image = in->writable;
+	if (!image) {
+		if (!(copy = malloc(in->len)))
+			return say(err, errlen, -ENOMEM, "out of memory");
+		memcpy(copy, in->data, in->len);
+		image = copy;
+	}
+	int rc;
+	Elf *elf = elf_memory((char *)image, in->len);
+	if (!elf) {
+		rc = say(err, errlen, -EINVAL, "malformed ELF: %s", elf_errmsg(-1));
+	} else {
+		rc = elf_identity(elf, in->len, id, err, errlen);
+		elf_end(elf);
+	}
+	free(copy);
+	return rc;
+}
+
+/* ---- Mach-O --------------------------------------------------------------- */
+
+#define MACHO_LC_SEGMENT 0x1
+#define MACHO_LC_SEGMENT_64 0x19
+#define MACHO_LC_UUID 0x1b
+
+struct macho {
+	const uint8_t *d;
+	size_t len;
+	int big_endian;
+};
+
+static uint32_t mo32(const struct macho *m, size_t off)
+{
+	return m->big_endian ? be32(m->d + off) : le32(m->d + off);
+}
+
+static uint64_t mo64(const struct macho *m, size_t off)
+{
+	return m->big_endian ? be64(m->d + off) : le64(m->d + off);
+}
+
+/* Segments must lie inside the file, which also catches truncation. */
+static int macho_segment_ok(const struct macho *m, size_t off, uint32_t cmd, uint32_t size)
+{
+	if (cmd == MACHO_LC_SEGMENT && size >= 56)
+		return in_bounds(m->len, mo32(m, off + 32), mo32(m, off + 36));
+	if (cmd == MACHO_LC_SEGMENT_64 && size >= 72)
+		return in_bounds(m->len, mo64(m, off + 40), mo64(m, off + 48));
+	return 1;
+}
+
+static int identify_macho(const struct input *in, int is64, int big_endian, struct sym_identity *id, char *err,
+			  size_t errlen)
+{
+	struct macho m = {in->data, in->len, big_endian};
+	size_t header = is64 ? 32 : 28;
+	id->format = SYM_FMT_MACHO;
+	if (m.len < header)
+		return say(err, errlen, -EINVAL, "truncated Mach-O header");
+	uint32_t ncmds = mo32(&m, 16), sizeofcmds = mo32(&m, 20);
+	if (!in_bounds(m.len, header, sizeofcmds))
+		return say(err, errlen, -EINVAL, "truncated Mach-O: load commands beyond end of file");
+	const uint8_t *uuid = NULL;
+	size_t off = header, end = header + sizeofcmds;
+	for (uint32_t i = 0; i < ncmds; i++) {
+		if (end - off < 8)
+			return say(err, errlen, -EINVAL, "Mach-O load command %u beyond sizeofcmds", i);
+		uint32_t cmd = mo32(&m, off), size = mo32(&m, off + 4);
+		if (size < 8 || size > end - off)
+			return say(err, errlen, -EINVAL, "Mach-O load command %u has bad size %u", i, size);
+		if (!macho_segment_ok(&m, off, cmd, size))
+			return say(err, errlen, -EINVAL, "truncated Mach-O: segment beyond end of file");
+		if (cmd == MACHO_LC_UUID && size >= 24 && !uuid)
+			uuid = m.d + off + 8;
+		off += size;
+	}
+	if (!uuid)
+		return say(err, errlen, -EINVAL, "Mach-O without LC_UUID");
+	for (int i = 0; i < 16; i++)
+		snprintf(id->debug_id + 2 * i, 3, "%02X", uuid[i]);
+	id->debug_id[32] = '0';
+	id->debug_id[33] = '\0';
+	return 0;
+}
+
+/* ---- Breakpad text ------------------------------------------------------- */
+
+#define MODULE_LINE_MAX 1024
+
+/* Splits off the next space-terminated token of `*rest`; NULL if empty. */
+static char *next_token(char **rest)
+{
+	char *tok = *rest, *space = strchr(tok, ' ');
+	if (!space || space == tok)
+		return NULL;
+	*space = '\0';
+	*rest = space + 1;
+	return tok;
+}
+
+static int identify_breakpad(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
+{
+	id->format = SYM_FMT_BREAKPAD;
+	const uint8_t *nl = memchr(in->data, '\n', in->len);
+	size_t n = nl ? (size_t)(nl - in->data) : in->len;
+	if (n > 0 && in->data[n - 1] == '\r')
+		n--;
+	if (n >= MODULE_LINE_MAX)
+		return say(err, errlen, -EINVAL, "Breakpad MODULE line too long");
+	if (memchr(in->data, '\0', n))
+		return say(err, errlen, -EINVAL, "NUL byte in Breakpad MODULE line");
+	char line[MODULE_LINE_MAX];
+	memcpy(line, in->data, n);
+	line[n] = '\0';
+	char *rest = line + strlen("MODULE ");
+	char *os = next_token(&rest), *arch = os ? next_token(&rest) : NULL;
+	char *debug_id = arch ? next_token(&rest) : NULL;
+	if (!debug_id || !*rest)
+		return say(err, errlen, -EINVAL, "malformed Breakpad MODULE line");
+	if (key_normalize_id(debug_id, id->debug_id) < 0)
+		return say(err, errlen, -EINVAL, "invalid debug id '%.40s' in MODULE line", debug_id);
+	if (strlen(rest) >= sizeof id->name)
+		return say(err, errlen, -EINVAL, "module name too long in MODULE line");
+	snprintf(id->name, sizeof id->name, "%s", rest);
+	return 0;
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+/* Java class files share the fat Mach-O magic; a fat header's architecture
+ * count is small where a class file has its version number. */
+static const char *describe_cafebabe(const uint8_t *d, size_t len)
+{
+	return len >= 8 && be32(d + 4) < 45 ? "fat Mach-O" : "Java class file";
+}
+
+static const char *describe_text(const uint8_t *d, size_t len)
+{
+	size_t i = 0;
+	if (starts_with(d, len, "\xef\xbb\xbf", 3))
+		i = 3;
+	while (i < len && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+		i++;
+	if (i < len && d[i] == '<')
+		return len - i >= 5 && strncasecmp((const char *)d + i, "<?xml", 5) == 0 ? "XML document"
+										 : "HTML page";
+	if (i < len && d[i] == '{')
+		return "JSON document";
+	if (starts_with(d + i, len - i, "PATH:", 5) || starts_with(d + i, len - i, "MSG:", 4))
+		return "symbol server file pointer (file.ptr)";
+	return "unrecognised content";
+}
+
+/* What a file we cannot identify looks like, for the fetcher's log line:
+ * typically an upstream's error page or a body still compressed. */
+static const char *describe_unknown(const uint8_t *d, size_t len)
+{
+	if (len == 0)
+		return "empty file";
+	if (starts_with(d, len, "MSCF", 4))
+		return "cabinet (compressed) data";
+	if (starts_with(d, len, "\x1f\x8b", 2))
+		return "gzip data";
+	if (starts_with(d, len, "\x28\xb5\x2f\xfd", 4))
+		return "zstd data";
+	if (starts_with(d, len, "\xca\xfe\xba\xbe", 4) || starts_with(d, len, "\xca\xfe\xba\xbf", 4))
+		return describe_cafebabe(d, len);
+	return describe_text(d, len);
+}
+
+static int identify_input(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
+{
+	const uint8_t *d = in->data;
+	size_t len = in->len;
+	if (starts_with(d, len, "Microsoft C/C++ ", 16))
+		return identify_pdb(in, id, err, errlen);
+	if (starts_with(d, len, "MZ", 2))
+		return identify_pe(in, id, err, errlen);
+	if (starts_with(d, len, "\x7f" "ELF", 4))
+		return identify_elf(in, id, err, errlen);
+	if (starts_with(d, len, "\xfe\xed\xfa\xce", 4) || starts_with(d, len, "\xce\xfa\xed\xfe", 4))
+		return identify_macho(in, 0, d[0] == 0xfe, id, err, errlen);
+	if (starts_with(d, len, "\xfe\xed\xfa\xcf", 4) || starts_with(d, len, "\xcf\xfa\xed\xfe", 4))
+		return identify_macho(in, 1, d[0] == 0xfe, id, err, errlen);
+	if (starts_with(d, len, "MODULE ", 7))
+		return identify_breakpad(in, id, err, errlen);
+	return say(err, errlen, -ENOTSUP, "%s", describe_unknown(d, len));
+}
+
+static int identify_with(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
+{
+	memset(id, 0, sizeof *id);
+	if (err && errlen)
+		err[0] = '\0';
+	int rc = identify_input(in, id, err, errlen);
+	if (rc == -ENOTSUP)
+		id->format = SYM_FMT_UNKNOWN;
+	if (rc < 0) { /* never leave a half-filled identity that might match */
+		id->debug_id[0] = id->alt_id[0] = id->code_id[0] = id->name[0] = '\0';
+	}
+	return rc;
+}
+
+int identify_buffer(const void *data, size_t len, struct sym_identity *id, char *err, size_t errlen)
+{
+	if (!data && len)
+		return say(err, errlen, -EINVAL, "no data");
+	static const uint8_t nothing[1];
+	struct input in = {data ? data : nothing, len, NULL};
+	return identify_with(&in, id, err, errlen);
+}
+
+int identify_fd(int fd, struct sym_identity *id, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return say(err, errlen, -errno, "fstat: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return say(err, errlen, -EINVAL, "not a regular file");
+	if (st.st_size == 0)
+		return identify_buffer(NULL, 0, id, err, errlen);
+	if ((uint64_t)st.st_size > SIZE_MAX)
+		return say(err, errlen, -EFBIG, "file too large to map");
+	size_t len = (size_t)st.st_size;
+	/* Private and writable: copy-on-write pages libelf may use in place. */
+	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return say(err, errlen, -errno, "mmap: %s", strerror(errno));
+	struct input in = {map, len, map};
+	int rc = identify_with(&in, id, err, errlen);
+	munmap(map, len);
+	return rc;
+}
+
+const char *sym_format_name(enum sym_format f)
+{
+	switch (f) {
+	case SYM_FMT_PDB:
+		return "pdb";
+	case SYM_FMT_PE:
+		return "pe";
+	case SYM_FMT_ELF:
+		return "elf";
+	case SYM_FMT_MACHO:
+		return "macho";
+	case SYM_FMT_BREAKPAD:
+		return "breakpad";
+	default:
+		return "unknown";
+	}
+}
+
+int identify_matches(const struct sym_identity *id, const char *want_debug_id)
+{
+	if (!id || !want_debug_id || !*want_debug_id)
+		return 0;
+	return (id->debug_id[0] && strcasecmp(id->debug_id, want_debug_id) == 0) ||
+	       (id->alt_id[0] && strcasecmp(id->alt_id, want_debug_id) == 0);
+}

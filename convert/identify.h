@@ -1,0 +1,42 @@
+/* identify: what a blob of bytes is and which debug id it carries — the check
+ * that lets the fetcher verify an upstream's answer is the file it asked for
+ * (PDB GUID+age, PE timestamp+image size, ELF build-id, Mach-O UUID, Breakpad
+ * MODULE line) before publishing it. Pure functions over bytes; every offset
+ * and size read from the data is bounds-checked, so hostile input is safe. */
+#ifndef SYMBOLD_IDENTIFY_H
+#define SYMBOLD_IDENTIFY_H
+
+#include <stddef.h>
+
+enum sym_format { SYM_FMT_UNKNOWN, SYM_FMT_PDB, SYM_FMT_PE, SYM_FMT_ELF, SYM_FMT_MACHO, SYM_FMT_BREAKPAD };
+
+struct sym_identity {
+	enum sym_format format;
+	char debug_id[41]; /* canonical spelling per common/key.h */
+	char alt_id[41];   /* PDB only: the id with the DBI stream's age when that differs
+			    * from the PDB info stream's age; else "" */
+	char code_id[81];  /* PE: same as debug_id; ELF: full build-id (or .text hash) in lower-case hex; else "" */
+	char name[201];    /* Breakpad: the MODULE line's name; else "" */
+};
+
+/* Returns 0 and fills *id; -EINVAL if the format is recognised but the file is
+ * malformed or truncated (id->format still set, reason in err); -ENOTSUP if the
+ * format is not one of the above (id->format = SYM_FMT_UNKNOWN; err names what
+ * it looks like: "HTML page", "empty file", "gzip data", "unrecognised
+ * content", "MSF 2.0 PDB not supported", "fat Mach-O", ...). Truncation is
+ * detected for PDB (blocks the superblock declares), PE (section data), ELF
+ * (section and segment data) and Mach-O (segment data). */
+int identify_buffer(const void *data, size_t len, struct sym_identity *id, char *err, size_t errlen);
+
+/* The same on an open file (mapped privately; size 0 is an empty file). The
+ * file must not shrink meanwhile. Other negative errno on fstat/mmap failure. */
+int identify_fd(int fd, struct sym_identity *id, char *err, size_t errlen);
+
+/* "pdb", "pe", "elf", "macho", "breakpad", "unknown". */
+const char *sym_format_name(enum sym_format f);
+
+/* 1 if the identity carries the wanted canonical debug id (debug_id or alt_id,
+ * case-insensitively), else 0. */
+int identify_matches(const struct sym_identity *id, const char *want_debug_id);
+
+#endif

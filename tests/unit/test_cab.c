@@ -1,0 +1,280 @@
+/* cab: cabinets made at test time with gcab (MSZIP and stored), extracted and
+ * compared; size limits; truncated, corrupted and non-cabinet input must give
+ * -EINVAL and leave no output file behind. */
+#include "convert/cab.h"
+
+#include "tests/unit/tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PLANNED 44 /* asserts that need gcab, printed as SKIP without it */
+
+static char dir[] = "/tmp/test_cab.XXXXXX";
+static char err[256];
+
+static void path_in(char *out, size_t outlen, const char *name)
+{
+	snprintf(out, outlen, "%s/%s", dir, name);
+}
+
+static int write_file(const char *name, const void *data, size_t len)
+{
+	char path[512];
+	path_in(path, sizeof path, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, data, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Reads a whole file; NULL if absent. */
+static uint8_t *read_file(const char *name, size_t *len)
+{
+	char path[512];
+	path_in(path, sizeof path, name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *data = malloc(n > 0 ? (size_t)n : 1);
+	*len = fread(data, 1, (size_t)n, f);
+	fclose(f);
+	return data;
+}
+
+static int exists(const char *name)
+{
+	char path[512];
+	path_in(path, sizeof path, name);
+	return access(path, F_OK) == 0;
+}
+
+static void remove_file(const char *name)
+{
+	char path[512];
+	path_in(path, sizeof path, name);
+	unlink(path);
+}
+
+static int gcab(const char *options, const char *cab, const char *files)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "cd '%s' && gcab -c %s -n '%s' %s >/dev/null 2>&1", dir, options, cab, files);
+	return system(cmd);
+}
+
+static int extract(const char *cab, const char *out, uint64_t max)
+{
+	char cab_path[512], out_path[512];
+	path_in(cab_path, sizeof cab_path, cab);
+	path_in(out_path, sizeof out_path, out);
+	err[0] = '\0';
+	return cab_extract(cab_path, out_path, max, err, sizeof err);
+}
+
+/* 1 if the file `name` holds exactly `len` bytes equal to `want`. */
+static int same_bytes(const char *name, const uint8_t *want, size_t len)
+{
+	size_t got_len = 0;
+	uint8_t *got = read_file(name, &got_len);
+	int same = got && got_len == len && memcmp(got, want, len) == 0;
+	free(got);
+	return same;
+}
+
+/* Compressible but not trivial: several 32 KiB CFDATA blocks of text with
+ * pseudo-random runs, so MSZIP really has work to do. */
+static uint8_t *make_payload(size_t len)
+{
+	uint8_t *p = malloc(len);
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (i / 64) % 3 ? (uint8_t)("symbold payload "[i % 16]) : (uint8_t)x;
+	}
+	return p;
+}
+
+#define PAYLOAD_LEN 200000
+
+static void test_roundtrip(const uint8_t *payload)
+{
+	is_int(gcab("-z", "zip.cab", "payload.bin"), 0, "gcab made an MSZIP cabinet");
+	is_int(extract("zip.cab", "out", UINT64_MAX), 0, "MSZIP: extracted (%s)", err);
+	ok(same_bytes("out", payload, PAYLOAD_LEN), "MSZIP: bytes match");
+	struct stat st;
+	char path[512];
+	path_in(path, sizeof path, "out");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0600) == 0600, "MSZIP: output readable and writable by owner");
+
+	is_int(gcab("", "stored.cab", "payload.bin"), 0, "gcab made a stored cabinet");
+	is_int(extract("stored.cab", "out", UINT64_MAX), 0, "stored: extracted (%s)", err);
+	ok(same_bytes("out", payload, PAYLOAD_LEN), "stored: bytes match");
+
+	write_file("out", "stale content that is longer than nothing", 40);
+	is_int(gcab("-z", "small.cab", "small.txt"), 0, "gcab made a small cabinet");
+	is_int(extract("small.cab", "out", UINT64_MAX), 0, "small: extracted over an old file (%s)", err);
+	ok(same_bytes("out", (const uint8_t *)"hello, cabinet\n", 15), "small: old content truncated away");
+
+	is_int(gcab("-z", "two.cab", "small.txt payload.bin"), 0, "gcab made a two-file cabinet");
+	is_int(extract("two.cab", "out", UINT64_MAX), 0, "two files: extracted (%s)", err);
+	ok(same_bytes("out", (const uint8_t *)"hello, cabinet\n", 15), "two files: the first one");
+
+	is_int(gcab("-z", "empty.cab", "empty.txt"), 0, "gcab made a cabinet of an empty file");
+	is_int(extract("empty.cab", "out", 0), 0, "empty file: extracted under a 0-byte limit (%s)", err);
+	ok(same_bytes("out", (const uint8_t *)"", 0), "empty file: empty output");
+}
+
+static void test_limits(void)
+{
+	remove_file("out");
+	is_int(extract("zip.cab", "out", PAYLOAD_LEN - 1), -EFBIG, "limit one byte short: -EFBIG (%s)", err);
+	ok(!exists("out"), "limit: no output left");
+	is_int(extract("zip.cab", "out", PAYLOAD_LEN), 0, "limit exactly the size: extracted (%s)", err);
+	remove_file("out");
+	is_int(extract("stored.cab", "out", 1000), -EFBIG, "stored over limit: -EFBIG");
+	ok(!exists("out"), "stored over limit: no output left");
+}
+
+/* Writes a damaged copy of `src` as bad.cab. */
+static void damage(const uint8_t *src, size_t len, size_t keep, long flip_at)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	memcpy(copy, src, len);
+	if (flip_at >= 0)
+		copy[flip_at] ^= 0x5a;
+	write_file("bad.cab", copy, keep);
+	free(copy);
+}
+
+/* Every truncation must fail as corrupt data, with nothing left behind. */
+static void test_truncations(void)
+{
+	size_t len;
+	uint8_t *cab = read_file("zip.cab", &len);
+	int wrong = 0, leftovers = 0;
+	size_t cuts[] = {0, 1, 4, 20, 35, 36, 44, 60, 80, 100, len / 4, len / 2, len - 1000, len - 8, len - 1};
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		damage(cab, len, cuts[i], -1);
+		int rc = extract("bad.cab", "out", UINT64_MAX);
+		if (rc != -EINVAL) {
+			printf("# cut at %zu/%zu: %d (%s)\n", cuts[i], len, rc, err);
+			wrong++;
+		}
+		leftovers += exists("out");
+		remove_file("out");
+	}
+	is_int(wrong, 0, "truncated cabinets: -EINVAL every time");
+	is_int(leftovers, 0, "truncated cabinets: no output left");
+	damage(cab, len, len / 2, -1);
+	extract("bad.cab", "out", UINT64_MAX);
+	ok(strstr(err, "truncated") != NULL, "truncated: reason says so (%s)", err);
+	free(cab);
+}
+
+static void expect_corrupt(const char *what, const char *cab_name, long flip_at)
+{
+	size_t len;
+	uint8_t *cab = read_file(cab_name, &len);
+	damage(cab, len, len, flip_at < 0 ? (long)len + flip_at : flip_at);
+	is_int(extract("bad.cab", "out", UINT64_MAX), -EINVAL, "%s: -EINVAL (%s)", what, err);
+	ok(!exists("out"), "%s: no output left", what);
+	free(cab);
+}
+
+static void test_corruptions(void)
+{
+	expect_corrupt("signature damaged", "zip.cab", 0);
+	expect_corrupt("MSZIP data flipped mid-stream", "zip.cab", 5000);
+	expect_corrupt("MSZIP data flipped near the end", "zip.cab", -100);
+	expect_corrupt("stored data flipped", "stored.cab", 100000);
+	expect_corrupt("folder's data offset damaged", "zip.cab", 0x27); /* high byte of coffCabStart */
+
+	/* Without checksums only the decompressor can notice: break the first
+	 * MSZIP block's "CK" signature and zero its CFDATA checksum. */
+	size_t len;
+	uint8_t *cab = read_file("zip.cab", &len);
+	uint32_t data_at = cab[36] | cab[37] << 8 | cab[38] << 16 | (uint32_t)cab[39] << 24;
+	ok(data_at + 10 < len && cab[data_at + 8] == 'C' && cab[data_at + 9] == 'K', "MSZIP block found at %u", data_at);
+	if (data_at + 10 < len) {
+		memset(cab + data_at, 0, 4);
+		cab[data_at + 8] = 'X';
+	}
+	write_file("bad.cab", cab, len);
+	free(cab);
+	is_int(extract("bad.cab", "out", UINT64_MAX), -EINVAL, "MSZIP block damaged, no checksum: -EINVAL (%s)", err);
+	ok(!exists("out"), "MSZIP block damaged: no output left");
+
+	write_file("page.cab", "<html><body>404</body></html>", 29);
+	is_int(extract("page.cab", "out", UINT64_MAX), -EINVAL, "HTML page: -EINVAL (%s)", err);
+	ok(!exists("out"), "HTML page: no output");
+	is_str(err, "not a cabinet (no MSCF signature)", "HTML page: reason names the signature");
+}
+
+static void test_io_errors(void)
+{
+	size_t len;
+	uint8_t *cab = read_file("small.cab", &len);
+	cab[28] = cab[29] = 0; /* cFiles */
+	write_file("nofile.cab", cab, len);
+	free(cab);
+	is_int(extract("nofile.cab", "out", UINT64_MAX), -ENOENT, "cabinet without files: -ENOENT (%s)", err);
+	ok(!exists("out"), "cabinet without files: no output");
+
+	int rc = extract("no-such.cab", "out", UINT64_MAX);
+	is_int(rc, -ENOENT, "missing cabinet: -ENOENT (%s)", err);
+	rc = extract("zip.cab", "no-such-dir/out", UINT64_MAX);
+	ok(rc < 0 && rc != -EINVAL, "unwritable output: an I/O errno (%d, %s)", rc, err);
+}
+
+static void skip_all(const char *why)
+{
+	for (int i = 0; i < PLANNED; i++)
+		printf("ok %d # SKIP %s\n", ++tap_n, why);
+}
+
+int main(void)
+{
+	ok(cab_is_cabinet("MSCF\0\0\0\0", 8), "cab_is_cabinet: MSCF");
+	ok(!cab_is_cabinet("MSC", 3), "cab_is_cabinet: too short");
+	ok(!cab_is_cabinet("<html>", 6), "cab_is_cabinet: HTML");
+	ok(!cab_is_cabinet(NULL, 0), "cab_is_cabinet: nothing");
+
+	if (system("command -v gcab >/dev/null 2>&1") != 0) {
+		skip_all("gcab missing");
+		return tap_done();
+	}
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	uint8_t *payload = make_payload(PAYLOAD_LEN);
+	write_file("payload.bin", payload, PAYLOAD_LEN);
+	write_file("small.txt", "hello, cabinet\n", 15);
+	write_file("empty.txt", "", 0);
+
+	test_roundtrip(payload);
+	test_limits();
+	test_truncations();
+	test_corruptions();
+	test_io_errors();
+	free(payload);
+
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	return tap_done();
+}
