@@ -18,6 +18,8 @@ void tree_init(struct tree *t)
 	t->root.prev = t->root.next = &t->root;
 	t->next_serial = FUSE_ROOT_ID + 1;
 	t->started = time(NULL);
+	t->uid = getuid();
+	t->gid = getgid();
 }
 
 static void node_free(struct node *n)
@@ -155,8 +157,8 @@ void node_stat(const struct tree *t, const struct node *n, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = n->serial;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = t->uid;
+	st->st_gid = t->gid;
 	st->st_blksize = 4096;
 	switch (n->kind) {
 	case NODE_SYMFILE:

@@ -49,6 +49,8 @@ struct tree {
 	struct node root; /* also the head of the list of live nodes */
 	uint64_t next_serial;
 	time_t started;
+	uid_t uid; /* the daemon's: files belong to whoever mounted them */
+	gid_t gid;
 };
 
 void tree_init(struct tree *t);
