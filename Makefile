@@ -54,6 +54,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
 run: deps
 	$(MAKE) all
 	mkdir -p symbols
+	fusermount3 -uz symbols 2>/dev/null || true  # a mount left by a killed daemon
 	$(BUILD)/symbold -f symbols
 
 # The suite runs twice: against the plain build and against ASan + UBSan.

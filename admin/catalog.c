@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct catalog {
 	sqlite3 *db;
@@ -49,6 +50,8 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 		free(c);
 		return -EIO;
 	}
+	/* it holds server secrets; SQLite gives its -wal and -shm files the same mode */
+	chmod(path, 0600);
 	pthread_mutex_init(&c->mu, NULL);
 	*out = c;
 	return 0;
