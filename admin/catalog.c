@@ -290,9 +290,13 @@ static int negative_row(sqlite3_stmt *st, void *ctx)
 int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx)
 {
 	struct negative_each e = {fn, ctx};
-	/* expired rows are dropped here rather than by a timer */
-	exec_sql(c, "DELETE FROM negative WHERE until < strftime('%s','now')", "");
+	catalog_negative_expire(c);
 	return each_row(c, "SELECT path, until FROM negative", negative_row, &e, "");
+}
+
+int catalog_negative_expire(struct catalog *c)
+{
+	return exec_sql(c, "DELETE FROM negative WHERE until <= strftime('%s','now')", "");
 }
 
 struct meta_out {

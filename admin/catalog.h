@@ -67,6 +67,8 @@ int catalog_file_count(struct catalog *c, long long *count, long long *bytes);
 int catalog_negative_put(struct catalog *c, const char *relpath, time_t until);
 typedef int (*catalog_negative_fn)(const char *relpath, time_t until, void *ctx);
 int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx);
+/* Deletes the rows whose time has passed. */
+int catalog_negative_expire(struct catalog *c);
 
 /* Small named values (e.g. "defaults_seeded"). get returns -ENOENT if unset. */
 int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t outlen);

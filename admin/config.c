@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/text.h"
+
 static void data_home(char *out, size_t outlen)
 {
 	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
@@ -48,14 +50,16 @@ static int set_path(char *dst, size_t size, const char *key, const char *value, 
 	return 0;
 }
 
-static int set_number(double *out, const char *key, const char *value, double lo, double hi, char *err,
-		      size_t errlen)
+static int set_number(double *out, const char *key, const char *value, double lo, double hi, int whole,
+		      char *err, size_t errlen)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(value, &end);
 	if (errno || end == value || *end || !isfinite(v) || v < lo || v > hi)
 		return snprintf(err, errlen, "%s: want a number in %g..%g, got '%s'", key, lo, hi, value), -EINVAL;
+	if (whole && v != (double)(long long)v) /* the range keeps the cast defined */
+		return snprintf(err, errlen, "%s: want a whole number, got '%s'", key, value), -EINVAL;
 	*out = v;
 	return 0;
 }
@@ -74,32 +78,22 @@ int options_set(struct options *o, const char *key, const char *value, char *err
 	PATH_OPT(reprocess_cmd)
 	PATH_OPT(admin_group)
 #undef PATH_OPT
-#define NUM_OPT(name, lo, hi, assign)                                                                      \
+#define NUM_OPT(name, lo, hi, whole, assign)                                                               \
 	if (strcmp(key, #name) == 0) {                                                                     \
-		if ((rc = set_number(&v, key, value, lo, hi, err, errlen)) < 0)                            \
+		if ((rc = set_number(&v, key, value, lo, hi, whole, err, errlen)) < 0)                     \
 			return rc;                                                                         \
 		assign;                                                                                    \
 		return 0;                                                                                  \
 	}
-	NUM_OPT(wait, 0, 86400, o->wait = v)
-	NUM_OPT(negative_ttl, 0, 30 * 86400, o->negative_ttl = (int)v)
-	NUM_OPT(default_servers, 0, 1, o->default_servers = (int)v)
-	NUM_OPT(workers, 1, 64, o->workers = (int)v)
-	NUM_OPT(max_file_size, 1024, 1e13, o->max_file_size = (long long)v)
-	NUM_OPT(log_lines, 10, 10000000, o->log_lines = (int)v)
+	NUM_OPT(wait, 0, 86400, 0, o->wait = v)
+	NUM_OPT(negative_ttl, 0, 30 * 86400, 1, o->negative_ttl = (int)v)
+	NUM_OPT(default_servers, 0, 1, 1, o->default_servers = (int)v)
+	NUM_OPT(workers, 1, 64, 1, o->workers = (int)v)
+	NUM_OPT(max_file_size, 1024, 1e13, 1, o->max_file_size = (long long)v)
+	NUM_OPT(log_lines, 10, 10000000, 1, o->log_lines = (int)v)
 #undef NUM_OPT
 	snprintf(err, errlen, "unknown option '%s'", key);
 	return -EINVAL;
-}
-
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	char *e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-		*--e = '\0';
-	return s;
 }
 
 struct ini_state {
@@ -114,10 +108,10 @@ struct ini_state {
 static int ini_section(struct ini_state *st, char *s, char *err, size_t errlen)
 {
 	char *end = strchr(s, ']');
-	if (!end || trim(end + 1)[0])
+	if (!end || text_trim(end + 1)[0])
 		return snprintf(err, errlen, "malformed section header"), -EINVAL;
 	*end = '\0';
-	s = trim(s + 1);
+	s = text_trim(s + 1);
 	st->in_section = 1;
 	if (strcmp(s, "symbold") == 0) {
 		st->current = NULL;
@@ -125,7 +119,7 @@ static int ini_section(struct ini_state *st, char *s, char *err, size_t errlen)
 	}
 	if (strncmp(s, "server", 6) != 0 || (s[6] != ' ' && s[6] != '\t'))
 		return snprintf(err, errlen, "unknown section [%s]: want [symbold] or [server NAME]", s), -EINVAL;
-	const char *name = trim(s + 6);
+	const char *name = text_trim(s + 6);
 	if (!srvconf_valid_name(name))
 		return snprintf(err, errlen, "bad server name '%s'", name), -EINVAL;
 	for (size_t i = 0; i < st->n; i++)
@@ -143,7 +137,7 @@ static int ini_section(struct ini_state *st, char *s, char *err, size_t errlen)
 
 static int ini_line(struct ini_state *st, char *line, char *err, size_t errlen)
 {
-	char *s = trim(line);
+	char *s = text_trim(line);
 	if (!*s || *s == '#' || *s == ';')
 		return 0;
 	if (*s == '[')
@@ -154,7 +148,7 @@ static int ini_line(struct ini_state *st, char *line, char *err, size_t errlen)
 	if (!st->in_section)
 		return snprintf(err, errlen, "key outside a section"), -EINVAL;
 	*eq = '\0';
-	char *key = trim(s), *value = trim(eq + 1);
+	char *key = text_trim(s), *value = text_trim(eq + 1);
 	if (st->current)
 		return srvconf_set(&st->current->cfg, key, value, err, errlen);
 	return options_set(st->o, key, value, err, errlen);
@@ -179,9 +173,12 @@ int config_load(struct options *o, struct config_server **servers, size_t *nserv
 		else
 			rc = ini_line(&st, line, reason, sizeof reason);
 	}
-	fclose(f);
-	if (rc < 0)
+	if (rc == 0 && ferror(f)) { /* e.g. EISDIR: unreadable, not empty */
+		rc = errno ? -errno : -EIO;
+		snprintf(err, errlen, "%s: %s", o->config, strerror(-rc));
+	} else if (rc < 0)
 		snprintf(err, errlen, "%s:%d: %s", o->config, lineno, reason);
+	fclose(f);
 	for (size_t i = 0; rc == 0 && i < st.n; i++)
 		if ((rc = srvconf_check(&st.servers[i].cfg, reason, sizeof reason)) < 0)
 			snprintf(err, errlen, "%s: [server %s]: %s", o->config, st.servers[i].name, reason);

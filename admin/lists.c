@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
+
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one. */
 static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
 {
@@ -26,6 +28,10 @@ static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
 	for (size_t i = 1; i < n; i++)
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
+	/* no overlong forms, UTF-16 surrogates or code points above U+10FFFF */
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) || (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] >= 0x90))
+		return 0;
 	return n;
 }
 
@@ -66,16 +72,6 @@ static int normalise_entry(const char *entry, char **out, char *reason, size_t r
 	return *out ? 0 : -ENOMEM;
 }
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	char *e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 static int add_entry(struct patlist *l, char *entry)
 {
 	char **grown = realloc(l->entries, (l->n + 1) * sizeof *grown);
@@ -88,6 +84,8 @@ static int add_entry(struct patlist *l, char *entry)
 
 static int parse_line(struct patlist *l, char *line, size_t len, char *reason, size_t rlen)
 {
+	if (len && line[len - 1] == '\r') /* CRLF: the CR is part of the line ending */
+		line[--len] = '\0';
 	if (len > LIST_LINE_MAX)
 		return snprintf(reason, rlen, "line longer than %d bytes", LIST_LINE_MAX), -EINVAL;
 	int rc = check_bytes(line, len, reason, rlen);
@@ -96,7 +94,7 @@ static int parse_line(struct patlist *l, char *line, size_t len, char *reason, s
 	char *hash = strchr(line, '#');
 	if (hash)
 		*hash = '\0';
-	char *entry = trim(line), *norm;
+	char *entry = text_trim(line), *norm;
 	if (!*entry)
 		return 0;
 	rc = normalise_entry(entry, &norm, reason, rlen);
@@ -110,13 +108,10 @@ int patlist_parse(struct patlist *out, const char *text, char *err, size_t errle
 	struct patlist l = {NULL, 0, strdup(text)};
 	char *copy = strdup(text), reason[256] = "";
 	int rc = l.text && copy ? 0 : -ENOMEM, lineno = 0;
-	for (char *line = copy, *next; rc == 0 && line && *line; line = next) {
-		char *nl = strchr(line, '\n');
-		next = nl ? nl + 1 : NULL;
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		line[len] = '\0';
+	char *cursor = copy, *line;
+	while (rc == 0 && (line = text_next_line(&cursor))) {
 		lineno++;
-		rc = parse_line(&l, line, len, reason, sizeof reason);
+		rc = parse_line(&l, line, strlen(line), reason, sizeof reason);
 	}
 	free(copy);
 	if (rc < 0) {

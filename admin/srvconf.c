@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
+
 enum field_kind { F_STR, F_INT, F_BOOL, F_TYPE, F_LAYOUT };
 
 struct field {
@@ -146,8 +148,8 @@ static int set_field(struct server_config *c, const struct field *f, const char 
 			return snprintf(err, errlen, "%s: want 0 or 1, got '%s'", f->key, value), -EINVAL;
 		*(int *)base = b;
 		return 0;
-	case F_TYPE:
-		idx = lookup_name(type_names, COUNT(type_names), value);
+	case F_TYPE: /* "" is no type yet: what srvconf_render writes for it */
+		idx = value[0] ? lookup_name(type_names, COUNT(type_names), value) : 0;
 		if (idx < 0)
 			return snprintf(err, errlen, "type: want symsrv, http, s3, debuginfod or dir, got '%s'", value),
 			       -EINVAL;
@@ -176,30 +178,15 @@ int srvconf_set(struct server_config *c, const char *key, const char *value, cha
 	return set_field(c, f, value, err, errlen);
 }
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	char *e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 int srvconf_parse(struct server_config *c, const char *text, char *err, size_t errlen)
 {
-	char *copy = strdup(text), *save = NULL, reason[256];
+	char *copy = strdup(text), *cursor = copy, *line, reason[256];
 	if (!copy)
 		return -ENOMEM;
 	int lineno = 0, rc = 0;
-	/* strtok_r would skip empty lines and miscount; walk by hand */
-	for (char *line = copy; line && rc == 0; line = save) {
-		char *nl = strchr(line, '\n');
-		save = nl ? nl + 1 : NULL;
-		if (nl)
-			*nl = '\0';
+	while (rc == 0 && (line = text_next_line(&cursor))) {
 		lineno++;
-		char *s = trim(line);
+		char *s = text_trim(line);
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 		char *eq = strchr(s, '=');
@@ -209,7 +196,7 @@ int srvconf_parse(struct server_config *c, const char *text, char *err, size_t e
 			break;
 		}
 		*eq = '\0';
-		rc = srvconf_set(c, trim(s), trim(eq + 1), reason, sizeof reason);
+		rc = srvconf_set(c, text_trim(s), text_trim(eq + 1), reason, sizeof reason);
 		if (rc < 0)
 			snprintf(err, errlen, "line %d: %s", lineno, reason);
 	}

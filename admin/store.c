@@ -50,18 +50,58 @@ static int clean_tmp(struct store *s)
 	return 0;
 }
 
+/* A pending row, copied out of the catalog: its callbacks run under the
+ * catalog's lock and must not call back into it. */
+struct pending_copy {
+	char *relpath, *server, *url, *source_format;
+	long long size;
+	time_t fetched;
+};
+
+struct pending_copies {
+	struct pending_copy *v;
+	size_t n;
+};
+
+static int copy_pending(const char *relpath, const struct file_meta *m, void *ctx)
+{
+	struct pending_copies *pc = ctx;
+	struct pending_copy *grown = realloc(pc->v, (pc->n + 1) * sizeof *grown);
+	if (!grown)
+		return -ENOMEM;
+	pc->v = grown;
+	struct pending_copy *p = &grown[pc->n++];
+	*p = (struct pending_copy){strdup(relpath), strdup(m->server), strdup(m->url), strdup(m->source_format),
+				   m->size, m->fetched};
+	return p->relpath && p->server && p->url && p->source_format ? 0 : -ENOMEM;
+}
+
 /* A publish that crashed after its pending row: finished if the rename
  * happened (the file is complete: it was fsynced before), dropped if not. */
-static int recover_pending(const char *relpath, const struct file_meta *m, void *ctx)
+static int recover_pending(struct store *s, const struct pending_copy *p)
 {
-	struct store *s = ctx;
 	struct stat st;
-	if (fstatat(s->rootfd, relpath, &st, 0) == 0 && S_ISREG(st.st_mode)) {
-		struct file_meta done = *m;
-		done.size = st.st_size;
-		return catalog_file_commit(s->cat, relpath, &done);
+	if (fstatat(s->rootfd, p->relpath, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+		struct file_meta done = {p->server, p->url, p->source_format, st.st_size, p->fetched};
+		return catalog_file_commit(s->cat, p->relpath, &done);
 	}
-	return catalog_pending_delete(s->cat, relpath);
+	return catalog_pending_delete(s->cat, p->relpath);
+}
+
+static int recover(struct store *s)
+{
+	struct pending_copies pc = {NULL, 0};
+	int rc = catalog_pending_each(s->cat, copy_pending, &pc);
+	for (size_t i = 0; i < pc.n; i++) {
+		if (rc == 0)
+			rc = recover_pending(s, &pc.v[i]);
+		free(pc.v[i].relpath);
+		free(pc.v[i].server);
+		free(pc.v[i].url);
+		free(pc.v[i].source_format);
+	}
+	free(pc.v);
+	return rc;
 }
 
 int store_open(struct store **out, const char *root, struct catalog *cat, char *err, size_t errlen)
@@ -83,7 +123,7 @@ int store_open(struct store **out, const char *root, struct catalog *cat, char *
 		snprintf(err, errlen, "store %s: %s", root, strerror(errno));
 		goto fail;
 	}
-	if ((rc = clean_tmp(s)) < 0 || (rc = catalog_pending_each(cat, recover_pending, s)) < 0) {
+	if ((rc = clean_tmp(s)) < 0 || (rc = recover(s)) < 0) {
 		snprintf(err, errlen, "store %s: recovery failed: %s", root, strerror(-rc));
 		goto fail;
 	}

@@ -16,7 +16,7 @@
 #include "fetch/source.h"
 #include "fetch/transfer.h"
 
-#define FLUSH_INTERVAL 5.0      /* seconds between counter flushes */
+#define FLUSH_INTERVAL 5.0      /* seconds between housekeeping rounds */
 #define FAILURE_WINDOW 60.0     /* failures counted towards a blackout within... */
 #define FAILURES_TO_BLACKOUT 3  /* ...this many of them */
 #define BLACKOUT_FIRST 30.0     /* seconds; doubles while it keeps failing */
@@ -365,6 +365,16 @@ static void advance(struct fetcher *f, struct job *j)
 
 /* ---- the worker side ---- */
 
+/* Gives a job back to the transfer thread, with j->work saying how it went. */
+static void hand_back(struct fetcher *f, struct job *j)
+{
+	pthread_mutex_lock(&f->mu);
+	j->next = f->worked;
+	f->worked = j;
+	pthread_mutex_unlock(&f->mu);
+	curl_multi_wakeup(f->multi);
+}
+
 static void work_main(void *arg)
 {
 	struct job *j = arg;
@@ -379,11 +389,7 @@ static void work_main(void *arg)
 		j->work = publish_from_dir(f->store, j->target, &j->pub);
 	else
 		j->work = publish_download(f->store, &j->pub);
-	pthread_mutex_lock(&f->mu);
-	j->next = f->worked;
-	f->worked = j;
-	pthread_mutex_unlock(&f->mu);
-	curl_multi_wakeup(f->multi);
+	hand_back(f, j);
 }
 
 static void submit_work(struct fetcher *f, struct job *j)
@@ -393,10 +399,7 @@ static void submit_work(struct fetcher *f, struct job *j)
 		return;
 	j->work = WORK_FAIL_DOWNLOAD;
 	snprintf(j->pub.reason, sizeof j->pub.reason, "no worker available");
-	pthread_mutex_lock(&f->mu);
-	j->next = f->worked;
-	f->worked = j;
-	pthread_mutex_unlock(&f->mu);
+	hand_back(f, j);
 }
 
 /* A file.ptr named another place: fetch that, from the same server. */
@@ -575,9 +578,30 @@ static double expire_waiters(struct fetcher *f)
 	return next;
 }
 
-static void flush_counters(void *arg)
+/* Periodic housekeeping on a worker: counters to the catalog, expired
+ * negative-cache rows out of it. */
+static void housekeeping(void *arg)
 {
-	registry_flush(arg);
+	struct fetcher *f = arg;
+	registry_flush(f->reg);
+	catalog_negative_expire(f->cat);
+}
+
+/* Drops expired negative-cache entries, so a stream of distinct missing keys
+ * cannot grow memory without end. */
+static void negative_sweep(struct fetcher *f)
+{
+	time_t now = clock_wall();
+	size_t slot;
+	pthread_mutex_lock(&f->mu);
+	struct hmap_entry *e = hmap_first(&f->negative, &slot);
+	while (e) {
+		struct hmap_entry *next = hmap_next(&f->negative, e, &slot);
+		if (*(time_t *)e->value <= now)
+			free(hmap_del(&f->negative, e->key));
+		e = next;
+	}
+	pthread_mutex_unlock(&f->mu);
 }
 
 static struct job *reversed(struct job *j)
@@ -614,7 +638,8 @@ static int fetch_turn(struct fetcher *f)
 	run_transfers(f);
 	double next = expire_waiters(f), now = clock_mono();
 	if (now >= f->next_flush) {
-		pool_submit(f->pool, flush_counters, f->reg);
+		negative_sweep(f);
+		pool_submit(f->pool, housekeeping, f);
 		f->next_flush = now + FLUSH_INTERVAL;
 	}
 	long curl_ms = -1;

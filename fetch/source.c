@@ -153,8 +153,12 @@ int source_parse_ptr(const char *content, size_t len, char *out, size_t outlen, 
 	for (char *p = where; *p; p++)
 		if (*p == '\\')
 			*p = '/';
-	if (strstr(where, "/../") || strncmp(where, "../", 3) == 0)
-		return snprintf(err, errlen, "file.ptr path climbs out with '..'"), -EINVAL;
+	for (const char *p = where; *p;) { /* no '..' component anywhere, first, inside or last */
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return snprintf(err, errlen, "file.ptr path climbs out with '..'"), -EINVAL;
+		p += n + (p[n] == '/');
+	}
 	snprintf(out, outlen, "%s", where);
 	if (strncasecmp(where, "http://", 7) == 0 || strncasecmp(where, "https://", 8) == 0)
 		return PTR_URL;
