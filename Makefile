@@ -26,7 +26,12 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS := $(BUILD)/bench/readall
 
-.PHONY: all deps run check test asan bench clean
+MAKEFLAGS += --no-print-directory
+ASAN_FLAGS := BUILD=build-asan OPT=-O1 \
+	SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+
+.PHONY: all deps run check test asan asan-build bench clean
+.SECONDARY:
 all: $(BUILD)/symbold $(UNIT_BINS) $(BENCH_BINS)
 
 deps:
@@ -57,17 +62,21 @@ run: deps
 	fusermount3 -uz symbols 2>/dev/null || true  # a mount left by a killed daemon
 	$(BUILD)/symbold -f symbols
 
-# The suite runs twice: against the plain build and against ASan + UBSan.
+# The suite runs twice, against the plain build and against ASan + UBSan,
+# and ends with one line: "N passed, M failed".
 check: deps
-	$(MAKE) test
-	$(MAKE) asan
+	$(MAKE) all
+	$(MAKE) asan-build
+	tests/run --build $(BUILD) --build build-asan
 
 test: all
 	tests/run --build $(BUILD)
 
-asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 \
-		SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" test
+asan: asan-build
+	tests/run --build build-asan
+
+asan-build:
+	$(MAKE) $(ASAN_FLAGS) all
 
 bench: deps
 	$(MAKE) all
