@@ -30,7 +30,9 @@ MAKEFLAGS += --no-print-directory
 ASAN_FLAGS := BUILD=build-asan OPT=-O1 \
 	SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
-.PHONY: all deps run check test asan asan-build bench clean
+PREFIX ?= /usr/local
+
+.PHONY: all deps run check test asan asan-build bench install clean
 .SECONDARY:
 all: $(BUILD)/symbold $(UNIT_BINS) $(BENCH_BINS)
 
@@ -81,6 +83,9 @@ asan-build:
 bench: deps
 	$(MAKE) all
 	bench/run --build $(BUILD)
+
+install: all
+	install -D -m 0755 $(BUILD)/symbold $(DESTDIR)$(PREFIX)/bin/symbold
 
 clean:
 	rm -rf build build-asan

@@ -31,6 +31,8 @@ struct cmdline {
 	char *pairs[64]; /* "key=value" as given */
 	int npairs;
 	int overflow;
+	char *positional[2]; /* [SOURCE] MOUNTPOINT */
+	int npositional;
 };
 
 static int is_own_option(const char *arg)
@@ -44,11 +46,18 @@ static int is_own_option(const char *arg)
 	return 0;
 }
 
-/* fuse_opt_parse callback: keeps our options, passes the rest to FUSE. */
+/* fuse_opt_parse callback: keeps our options and the positional arguments,
+ * passes the rest to FUSE. */
 static int take_option(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	(void)outargs;
 	struct cmdline *c = data;
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (c->npositional == 2)
+			return c->overflow = 1, 0;
+		c->positional[c->npositional++] = strdup(arg);
+		return 0;
+	}
 	if (key != FUSE_OPT_KEY_OPT || !is_own_option(arg))
 		return 1;
 	if (c->npairs == (int)(sizeof c->pairs / sizeof c->pairs[0]))
@@ -78,7 +87,7 @@ static int apply_cmdline(struct options *o, const struct cmdline *c, int only_co
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [-f] [-d] [-o OPTION[,OPTION...]] MOUNTPOINT\n\n"
+	printf("usage: %s [-f] [-d] [-o OPTION[,OPTION...]] [SOURCE] MOUNTPOINT\n\n"
 	       "symbold options (see docs/CONFIG.md):\n"
 	       "    -o store=DIR           local symbol store\n"
 	       "    -o db=FILE             SQLite catalog\n"
@@ -187,7 +196,8 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = {0};
-	struct cmdline cmd = {{0}, 0, 0};
+	struct cmdline cmd;
+	memset(&cmd, 0, sizeof cmd);
 	struct options o;
 	struct config_server *servers = NULL;
 	size_t nservers = 0;
@@ -196,7 +206,13 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	int rc = 1;
 
-	if (fuse_opt_parse(&args, &cmd, NULL, take_option) < 0 || cmd.overflow)
+	if (fuse_opt_parse(&args, &cmd, NULL, take_option) < 0 || cmd.overflow) {
+		fprintf(stderr, "usage: %s [-f] [-o OPTIONS] [SOURCE] MOUNTPOINT (--help for more)\n", argv[0]);
+		goto out;
+	}
+	/* mount(8) and fstab call "symbold SOURCE MOUNTPOINT -o ...": the source
+	 * names nothing here, the mount point is the last positional argument */
+	if (cmd.npositional && fuse_opt_add_arg(&args, cmd.positional[cmd.npositional - 1]) != 0)
 		goto out;
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		goto out;
@@ -248,6 +264,8 @@ out_log:
 out:
 	for (int i = 0; i < cmd.npairs; i++)
 		free(cmd.pairs[i]);
+	for (int i = 0; i < cmd.npositional; i++)
+		free(cmd.positional[i]);
 	free(servers);
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);

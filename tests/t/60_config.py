@@ -48,7 +48,9 @@ def xdg_and_user_config(t):
     os.makedirs(os.path.join(home, ".config", "symbold"))
     with open(os.path.join(home, ".config", "symbold", "symbold.conf"), "w") as f:
         f.write(ini({"default_servers": 0}, {"local": {"type": "dir", "url": up}}))
-    d = Symbold(t, args=[], env=clean_env(home, XDG_DATA_HOME=data)).start()
+    # the form mount(8) uses for an fstab line: a SOURCE before the mount point
+    d = Symbold(t, args=["symbold"], env=clean_env(home, XDG_DATA_HOME=data)).start()
+    t.ok(os.path.ismount(d.mnt), "symbold SOURCE MOUNTPOINT (the fstab form) mounts")
     t.ok(os.path.isfile(os.path.join(data, "symbold", "catalog.db")), "XDG_DATA_HOME holds the catalog")
     t.eq(os.listdir(d.path(".symbold", "servers")), ["local"], "~/.config/symbold/symbold.conf is read")
     t.eq(read(d.path("x.pdb", debug_id, "x.pdb")), read(f"{up}/x.pdb/{debug_id}/x.pdb"), "a dir server serves")
