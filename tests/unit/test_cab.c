@@ -3,6 +3,7 @@
  * -EINVAL and leave no output file behind. */
 #include "convert/cab.h"
 
+#include "tests/unit/files.h"
 #include "tests/unit/tap.h"
 
 #include <errno.h>
@@ -23,33 +24,19 @@ static void path_in(char *out, size_t outlen, const char *name)
 	snprintf(out, outlen, "%s/%s", dir, name);
 }
 
-static int write_file(const char *name, const void *data, size_t len)
+static int write_in(const char *name, const void *data, size_t len)
 {
 	char path[512];
 	path_in(path, sizeof path, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, data, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -1;
+	return write_file(path, data, len);
 }
 
-/* Reads a whole file; NULL if absent. */
-static uint8_t *read_file(const char *name, size_t *len)
+/* Reads a whole file of the test directory; NULL if absent. */
+static uint8_t *read_in(const char *name, size_t *len)
 {
 	char path[512];
 	path_in(path, sizeof path, name);
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *data = malloc(n > 0 ? (size_t)n : 1);
-	*len = fread(data, 1, (size_t)n, f);
-	fclose(f);
-	return data;
+	return read_file(path, len);
 }
 
 static int exists(const char *name)
@@ -86,7 +73,7 @@ static int extract(const char *cab, const char *out, uint64_t max)
 static int same_bytes(const char *name, const uint8_t *want, size_t len)
 {
 	size_t got_len = 0;
-	uint8_t *got = read_file(name, &got_len);
+	uint8_t *got = read_in(name, &got_len);
 	int same = got && got_len == len && memcmp(got, want, len) == 0;
 	free(got);
 	return same;
@@ -123,7 +110,7 @@ static void test_roundtrip(const uint8_t *payload)
 	is_int(extract("stored.cab", "out", UINT64_MAX), 0, "stored: extracted (%s)", err);
 	ok(same_bytes("out", payload, PAYLOAD_LEN), "stored: bytes match");
 
-	write_file("out", "stale content that is longer than nothing", 40);
+	write_in("out", "stale content that is longer than nothing", 40);
 	is_int(gcab("-z", "small.cab", "small.txt"), 0, "gcab made a small cabinet");
 	is_int(extract("small.cab", "out", UINT64_MAX), 0, "small: extracted over an old file (%s)", err);
 	ok(same_bytes("out", (const uint8_t *)"hello, cabinet\n", 15), "small: old content truncated away");
@@ -155,7 +142,7 @@ static void damage(const uint8_t *src, size_t len, size_t keep, long flip_at)
 	memcpy(copy, src, len);
 	if (flip_at >= 0)
 		copy[flip_at] ^= 0x5a;
-	write_file("bad.cab", copy, keep);
+	write_in("bad.cab", copy, keep);
 	free(copy);
 }
 
@@ -163,7 +150,7 @@ static void damage(const uint8_t *src, size_t len, size_t keep, long flip_at)
 static void test_truncations(void)
 {
 	size_t len;
-	uint8_t *cab = read_file("zip.cab", &len);
+	uint8_t *cab = read_in("zip.cab", &len);
 	int wrong = 0, leftovers = 0;
 	size_t cuts[] = {0, 1, 4, 20, 35, 36, 44, 60, 80, 100, len / 4, len / 2, len - 1000, len - 8, len - 1};
 	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
@@ -187,7 +174,7 @@ static void test_truncations(void)
 static void expect_corrupt(const char *what, const char *cab_name, long flip_at)
 {
 	size_t len;
-	uint8_t *cab = read_file(cab_name, &len);
+	uint8_t *cab = read_in(cab_name, &len);
 	damage(cab, len, len, flip_at < 0 ? (long)len + flip_at : flip_at);
 	is_int(extract("bad.cab", "out", UINT64_MAX), -EINVAL, "%s: -EINVAL (%s)", what, err);
 	ok(!exists("out"), "%s: no output left", what);
@@ -205,19 +192,19 @@ static void test_corruptions(void)
 	/* Without checksums only the decompressor can notice: break the first
 	 * MSZIP block's "CK" signature and zero its CFDATA checksum. */
 	size_t len;
-	uint8_t *cab = read_file("zip.cab", &len);
+	uint8_t *cab = read_in("zip.cab", &len);
 	uint32_t data_at = cab[36] | cab[37] << 8 | cab[38] << 16 | (uint32_t)cab[39] << 24;
 	ok(data_at + 10 < len && cab[data_at + 8] == 'C' && cab[data_at + 9] == 'K', "MSZIP block found at %u", data_at);
 	if (data_at + 10 < len) {
 		memset(cab + data_at, 0, 4);
 		cab[data_at + 8] = 'X';
 	}
-	write_file("bad.cab", cab, len);
+	write_in("bad.cab", cab, len);
 	free(cab);
 	is_int(extract("bad.cab", "out", UINT64_MAX), -EINVAL, "MSZIP block damaged, no checksum: -EINVAL (%s)", err);
 	ok(!exists("out"), "MSZIP block damaged: no output left");
 
-	write_file("page.cab", "<html><body>404</body></html>", 29);
+	write_in("page.cab", "<html><body>404</body></html>", 29);
 	is_int(extract("page.cab", "out", UINT64_MAX), -EINVAL, "HTML page: -EINVAL (%s)", err);
 	ok(!exists("out"), "HTML page: no output");
 	is_str(err, "not a cabinet (no MSCF signature)", "HTML page: reason names the signature");
@@ -226,9 +213,9 @@ static void test_corruptions(void)
 static void test_io_errors(void)
 {
 	size_t len;
-	uint8_t *cab = read_file("small.cab", &len);
+	uint8_t *cab = read_in("small.cab", &len);
 	cab[28] = cab[29] = 0; /* cFiles */
-	write_file("nofile.cab", cab, len);
+	write_in("nofile.cab", cab, len);
 	free(cab);
 	is_int(extract("nofile.cab", "out", UINT64_MAX), -ENOENT, "cabinet without files: -ENOENT (%s)", err);
 	ok(!exists("out"), "cabinet without files: no output");
@@ -261,9 +248,9 @@ int main(void)
 		return 1;
 	}
 	uint8_t *payload = make_payload(PAYLOAD_LEN);
-	write_file("payload.bin", payload, PAYLOAD_LEN);
-	write_file("small.txt", "hello, cabinet\n", 15);
-	write_file("empty.txt", "", 0);
+	write_in("payload.bin", payload, PAYLOAD_LEN);
+	write_in("small.txt", "hello, cabinet\n", 15);
+	write_in("empty.txt", "", 0);
 
 	test_roundtrip(payload);
 	test_limits();

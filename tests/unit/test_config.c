@@ -3,6 +3,7 @@
  * sections, comments, and errors as "FILE:LINE: reason". */
 #include "admin/config.h"
 
+#include "tests/unit/files.h"
 #include "tests/unit/tap.h"
 
 #include <errno.h>
@@ -14,17 +15,6 @@
 
 static char err[1024];
 static char tmpdir[64];
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		printf("# cannot write %s\n", path);
-		return;
-	}
-	fputs(text, f);
-	fclose(f);
-}
 
 static int set(struct options *o, const char *key, const char *value)
 {
@@ -76,7 +66,7 @@ static void test_defaults(void)
 	snprintf(conf, sizeof conf, "%s/.config/symbold", home);
 	mkdir(conf, 0700);
 	snprintf(conf, sizeof conf, "%s/.config/symbold/symbold.conf", home);
-	write_file(conf, "[symbold]\n");
+	write_text(conf, "[symbold]\n");
 	options_defaults(&o);
 	is_str(o.config, etc ? "/etc/symbold/symbold.conf" : conf, "~/.config/symbold/symbold.conf when present");
 	unlink(conf);
@@ -195,7 +185,7 @@ static void load(struct loaded *l, const char *path, const char *text)
 	options_defaults(&l->o);
 	snprintf(l->o.config, sizeof l->o.config, "%s", path);
 	if (text)
-		write_file(path, text);
+		write_text(path, text);
 	err[0] = '\0';
 	l->servers = (struct config_server *)0x1;
 	l->n = 99;

@@ -3,6 +3,7 @@
  * like, and the fixture generator tests/fixtures/mksym.py read back. */
 #include "convert/identify.h"
 
+#include "tests/unit/files.h"
 #include "tests/unit/tap.h"
 
 #include <errno.h>
@@ -735,16 +736,6 @@ static void test_mutations(void)
 }
 
 /* ---- identify_fd ------------------------------------------------------------------- */
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, data, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -1;
-}
 
 static int identify_path(const char *path)
 {

@@ -6,6 +6,7 @@
 #include "admin/catalog.h"
 #include "admin/store.h"
 
+#include "tests/unit/files.h"
 #include "tests/unit/tap.h"
 
 #include <dirent.h>
@@ -24,26 +25,16 @@ static char tmpdir[64], root[128], dbpath[128], err[512];
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static void write_file(const char *path, const char *text)
+/* The file's text into out; its length, or -errno. */
+static int read_into(const char *path, char *out, size_t outlen)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		printf("# cannot write %s\n", path);
-	if (fd >= 0)
-		close(fd);
-}
-
-static int read_file(const char *path, char *out, size_t outlen)
-{
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
+	size_t len;
+	char *data = read_file(path, &len);
+	if (!data)
 		return -errno;
-	ssize_t n = read(fd, out, outlen - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	out[n] = '\0';
-	return (int)n;
+	snprintf(out, outlen, "%s", data);
+	free(data);
+	return (int)len;
 }
 
 static int count_entries(const char *dir)
@@ -173,7 +164,7 @@ static void test_commit(void)
 	is_int(store_commit(s, path, REL, &META), 0, "store_commit");
 	char full[PATH_MAX];
 	snprintf(full, sizeof full, "%s/%s", root, REL);
-	is_int(read_file(full, buf, sizeof buf), 5, "the file is at its relpath");
+	is_int(read_into(full, buf, sizeof buf), 5, "the file is at its relpath");
 	is_str(buf, "hello", "with its content");
 	ok(access(path, F_OK) < 0 && errno == ENOENT, "the temp file is gone");
 	snprintf(tmp, sizeof tmp, "%s/%s", root, STORE_TMPDIR);
@@ -202,7 +193,7 @@ static void test_commit(void)
 	is_int(write(fd, "hello again", 11), 11, "write a second temp file");
 	close(fd);
 	is_int(store_commit(s, path, REL, &META), 0, "commit over an existing file");
-	is_int(read_file(full, buf, sizeof buf), 11, "the new content is there");
+	is_int(read_into(full, buf, sizeof buf), 11, "the new content is there");
 	is_int(file_count(c, &bytes), 1, "still one file in the catalog");
 
 	/* a bad relpath fails and cleans up */
@@ -257,7 +248,7 @@ static void test_list_and_errors(void)
 		return;
 	}
 	snprintf(p, sizeof p, "%s/.hidden", root);
-	write_file(p, "x");
+	write_text(p, "x");
 	snprintf(p, sizeof p, "%s/.symbold-dir", root);
 	mkdir(p, 0755);
 
@@ -300,9 +291,9 @@ static void test_recovery(void)
 	/* (a) leftovers in .tmp */
 	snprintf(tmp, sizeof tmp, "%s/%s", root, STORE_TMPDIR);
 	snprintf(p, sizeof p, "%s/123-4", tmp);
-	write_file(p, "half a file");
+	write_text(p, "half a file");
 	snprintf(p, sizeof p, "%s/999-0", tmp);
-	write_file(p, "another");
+	write_text(p, "another");
 	is_int(count_entries(tmp), 2, "two leftover temp files");
 
 	/* (b) a pending row whose rename happened */
@@ -315,7 +306,7 @@ static void test_recovery(void)
 	snprintf(p, sizeof p, "%s/ntdll.pdb/1234567890ABCDEF1234567890ABCDEF1", root);
 	mkdir(p, 0755);
 	snprintf(p, sizeof p, "%s/%s", root, done);
-	write_file(p, "complete");
+	write_text(p, "complete");
 
 	/* (c) a pending row whose rename did not happen */
 	const char *lost = "lost.pdb/1234567890ABCDEF1234567890ABCDEF1/lost.pdb";
