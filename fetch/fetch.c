@@ -267,6 +267,28 @@ static void next_server(struct job *j)
 	j->hops = 0;
 }
 
+/* This server failed this key (the attempt is already logged): count it in
+ * the failure's stage, and go on with the next server. A failure means the
+ * key may exist after all: no negative caching for this job. */
+static void fail_server(struct fetcher *f, struct job *j, struct server *s, enum stat_counter stage)
+{
+	server_count(s, STAT_FAILED, 1);
+	server_count(s, stage, 1);
+	j->unsure = 1;
+	next_server(j);
+	advance(f, j);
+}
+
+/* The server says this candidate is not there: try its next one. A server
+ * that answered at all counts as asked (for the negative cache). */
+static void server_missed(struct fetcher *f, struct job *j, struct server *s)
+{
+	j->asked += j->ci == 0;
+	server_count(s, STAT_NOT_FOUND, 1);
+	j->ci++;
+	advance(f, j);
+}
+
 static void submit_work(struct fetcher *f, struct job *j);
 
 static void start_transfer(struct fetcher *f, struct job *j, struct server *s, struct upstream *u)
@@ -285,9 +307,7 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 			close(fd);
 		unlink(j->pub.tmp_path);
 		j->pub.tmp_path[0] = '\0';
-		j->unsure = 1;
-		next_server(j);
-		advance(f, j);
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD);
 		return;
 	}
 	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
@@ -308,9 +328,7 @@ static void start_attempt(struct fetcher *f, struct job *j, struct server *s)
 	struct upstream *u = upstream_of(f, s);
 	if (!u) {
 		log_attempt(j, s, "failed", 0, 0, "out of memory");
-		j->unsure = 1;
-		next_server(j);
-		advance(f, j);
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD);
 		return;
 	}
 	if (u->active >= s->cfg.concurrency) {
@@ -419,11 +437,7 @@ static void follow_redirect(struct fetcher *f, struct job *j, struct server *s)
 	if (rc < 0) {
 		log_attempt(j, s, "failed", 0, 0,
 			    rc == -ELOOP ? "file.ptr chain too long" : "file.ptr target not reachable from this server");
-		server_count(s, STAT_FAILED, 1);
-		server_count(s, STAT_FAIL_DOWNLOAD, 1);
-		j->unsure = 1;
-		next_server(j);
-		advance(f, j);
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD);
 		return;
 	}
 	j->pub.kind = CAND_PLAIN;
@@ -450,21 +464,14 @@ static void after_work(struct fetcher *f, struct job *j)
 		return;
 	case WORK_MISS:
 		log_attempt(j, s, "miss", 0, 0, j->pub.reason);
-		j->asked += j->ci == 0;
-		server_count(s, STAT_NOT_FOUND, 1);
-		j->ci++;
-		advance(f, j);
+		server_missed(f, j, s);
 		return;
 	default:
 		log_attempt(j, s, j->work == WORK_FAIL_VERIFY ? "verify-failed"
 				  : j->work == WORK_FAIL_CONVERSION ? "conversion-failed"
 								    : "failed",
 			    0, 0, j->pub.reason);
-		server_count(s, STAT_FAILED, 1);
-		server_count(s, stage[j->work], 1);
-		j->unsure = 1;
-		next_server(j);
-		advance(f, j);
+		fail_server(f, j, s, stage[j->work]);
 	}
 }
 
@@ -505,17 +512,10 @@ static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 	unlink(j->pub.tmp_path);
 	j->pub.tmp_path[0] = '\0';
 	log_attempt(j, s, attempt_outcome_name(o), status, j->sink.bytes, reason);
-	if (o == ATTEMPT_MISS) {
-		j->asked += j->ci == 0;
-		server_count(s, STAT_NOT_FOUND, 1);
-		j->ci++;
-	} else {
-		server_count(s, STAT_FAILED, 1);
-		server_count(s, STAT_FAIL_DOWNLOAD, 1);
-		j->unsure = 1;
-		next_server(j);
-	}
-	advance(f, j);
+	if (o == ATTEMPT_MISS)
+		server_missed(f, j, s);
+	else
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD);
 }
 
 static void run_transfers(struct fetcher *f)
