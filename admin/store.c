@@ -14,6 +14,8 @@ struct store {
 	int rootfd;
 	struct catalog *cat;
 	atomic_ulong tmp_seq;
+	/* what the catalog records, kept here so a stats read never waits for it */
+	atomic_llong files, bytes;
 };
 
 static int mkdir_p(const char *path)
@@ -127,6 +129,13 @@ int store_open(struct store **out, const char *root, struct catalog *cat, char *
 		snprintf(err, errlen, "store %s: recovery failed: %s", root, strerror(-rc));
 		goto fail;
 	}
+	long long files = 0, bytes = 0;
+	if ((rc = catalog_file_count(cat, &files, &bytes)) < 0) {
+		snprintf(err, errlen, "store %s: cannot count its files: %s", root, strerror(-rc));
+		goto fail;
+	}
+	atomic_init(&s->files, files);
+	atomic_init(&s->bytes, bytes);
 	*out = s;
 	return 0;
 fail:
@@ -244,7 +253,11 @@ int store_commit(struct store *s, const char *tmp_path, const char *relpath, con
 	}
 	if ((rc = fsync_path(s->rootfd, dir, O_DIRECTORY)) < 0)
 		return rc;
-	return catalog_file_commit(s->cat, relpath, m);
+	if ((rc = catalog_file_commit(s->cat, relpath, m)) < 0)
+		return rc;
+	atomic_fetch_add(&s->files, 1);
+	atomic_fetch_add(&s->bytes, m->size);
+	return 0;
 }
 
 int store_statfs(struct store *s, struct statvfs *sv)
@@ -252,7 +265,8 @@ int store_statfs(struct store *s, struct statvfs *sv)
 	return fstatvfs(s->rootfd, sv) < 0 ? -errno : 0;
 }
 
-int store_usage(struct store *s, long long *files, long long *bytes)
+void store_usage(struct store *s, long long *files, long long *bytes)
 {
-	return catalog_file_count(s->cat, files, bytes);
+	*files = atomic_load(&s->files);
+	*bytes = atomic_load(&s->bytes);
 }

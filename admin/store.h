@@ -41,7 +41,7 @@ int store_commit(struct store *s, const char *tmp_path, const char *relpath, con
 /* The file system the store lives on (for statfs on the mount). */
 int store_statfs(struct store *s, struct statvfs *sv);
 
-/* Bytes the store's files take, as the catalog counts them. */
-int store_usage(struct store *s, long long *files, long long *bytes);
+/* The files symbold has stored and their bytes (from memory: no I/O). */
+void store_usage(struct store *s, long long *files, long long *bytes);
 
 #endif

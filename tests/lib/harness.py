@@ -152,7 +152,8 @@ http {{
   }}
 }}
 """)
-        self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", conf, "-e", f"{self.dir}/error.log"],
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"  # sbin may not be on a CI PATH
+        self.proc = subprocess.Popen([nginx, "-p", self.dir, "-c", conf, "-e", f"{self.dir}/error.log"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         tap.defer(self.stop)
         if not wait_for(self._listening, 10):
