@@ -29,7 +29,9 @@ static const char schema[] =
 	"  size INTEGER, fetched INTEGER);"
 	"CREATE TABLE IF NOT EXISTS pending(path TEXT PRIMARY KEY, server TEXT, url TEXT, source_format TEXT,"
 	"  size INTEGER, fetched INTEGER);"
-	"CREATE TABLE IF NOT EXISTS negative(path TEXT PRIMARY KEY, until INTEGER NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS negative(path TEXT PRIMARY KEY, until INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS skiplist(server TEXT NOT NULL COLLATE NOCASE, pair TEXT NOT NULL,"
+	"  reason TEXT NOT NULL, added INTEGER NOT NULL, until INTEGER NOT NULL, PRIMARY KEY(server, pair));";
 
 int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen)
 {
@@ -52,7 +54,13 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 	}
 	/* it holds server secrets; SQLite gives its -wal and -shm files the same mode */
 	chmod(path, 0600);
-	pthread_mutex_init(&c->mu, NULL);
+	/* recursive: a row callback may read or write the catalog itself (SQLite
+	 * allows statements on one connection to nest) */
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&c->mu, &attr);
+	pthread_mutexattr_destroy(&attr);
 	*out = c;
 	return 0;
 }
@@ -110,6 +118,15 @@ static int exec_locked(struct catalog *c, const char *sql, const char *types, ..
 	return rc;
 }
 
+/* Ends the transaction begun by the caller: COMMIT if rc is 0, else ROLLBACK. */
+static int finish_txn(struct catalog *c, int rc)
+{
+	if (rc == 0)
+		return exec_locked(c, "COMMIT", "");
+	exec_locked(c, "ROLLBACK", "");
+	return rc;
+}
+
 /* The same, taking the lock. */
 static int exec_sql(struct catalog *c, const char *sql, const char *types, ...)
 {
@@ -132,9 +149,55 @@ int catalog_server_upsert(struct catalog *c, const struct catalog_server *s)
 				     s->whitelist ? s->whitelist : "", s->blacklist ? s->blacklist : "");
 }
 
+static int server_delete_locked(struct catalog *c, const char *name)
+{
+	int rc = exec_locked(c, "BEGIN IMMEDIATE", "");
+	if (rc == 0)
+		rc = exec_locked(c, "DELETE FROM servers WHERE name=?", "t", name);
+	if (rc == 0)
+		rc = exec_locked(c, "DELETE FROM skiplist WHERE server=?", "t", name);
+	return finish_txn(c, rc);
+}
+
 int catalog_server_delete(struct catalog *c, const char *name)
 {
-	return exec_sql(c, "DELETE FROM servers WHERE name=?", "t", name);
+	pthread_mutex_lock(&c->mu);
+	int rc = server_delete_locked(c, name);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+int catalog_server_set_config(struct catalog *c, const char *name, const char *config)
+{
+	return exec_sql(c, "UPDATE servers SET config=? WHERE name=?", "tt", config, name);
+}
+
+int catalog_server_set_list(struct catalog *c, const char *name, const char *column, const char *text)
+{
+	if (strcmp(column, "whitelist") == 0)
+		return exec_sql(c, "UPDATE servers SET whitelist=? WHERE name=?", "tt", text, name);
+	if (strcmp(column, "blacklist") == 0)
+		return exec_sql(c, "UPDATE servers SET blacklist=? WHERE name=?", "tt", text, name);
+	return -EINVAL;
+}
+
+static int skiplist_replace_locked(struct catalog *c, const char *server, const struct catalog_skip *v, size_t n)
+{
+	int rc = exec_locked(c, "BEGIN IMMEDIATE", "");
+	if (rc == 0)
+		rc = exec_locked(c, "DELETE FROM skiplist WHERE server=?", "t", server);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = exec_locked(c, "INSERT INTO skiplist VALUES(?,?,?,?,?)", "tttii", server, v[i].pair, v[i].reason,
+				 (long long)v[i].added, (long long)v[i].until);
+	return finish_txn(c, rc);
+}
+
+int catalog_skiplist_replace(struct catalog *c, const char *server, const struct catalog_skip *v, size_t n)
+{
+	pthread_mutex_lock(&c->mu);
+	int rc = skiplist_replace_locked(c, server, v, n);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 int catalog_counters_save(struct catalog *c, const char *name, const uint64_t v[STAT_COUNTERS])
@@ -215,10 +278,7 @@ static int file_commit_locked(struct catalog *c, const char *relpath, const stru
 		rc = exec_locked(c, "DELETE FROM pending WHERE path=?", "t", relpath);
 	if (rc == 0)
 		rc = exec_locked(c, "DELETE FROM negative WHERE path=?", "t", relpath);
-	if (rc == 0)
-		return exec_locked(c, "COMMIT", "");
-	exec_locked(c, "ROLLBACK", "");
-	return rc;
+	return finish_txn(c, rc);
 }
 
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m)
@@ -268,6 +328,26 @@ int catalog_file_count(struct catalog *c, long long *count, long long *bytes)
 	*count = v[0];
 	*bytes = v[1];
 	return rc;
+}
+
+struct skip_each {
+	catalog_skip_fn fn;
+	void *ctx;
+};
+
+static int skip_row(sqlite3_stmt *st, void *ctx)
+{
+	struct skip_each *e = ctx;
+	struct catalog_skip row = {col_text(st, 0), col_text(st, 1), (time_t)sqlite3_column_int64(st, 2),
+				   (time_t)sqlite3_column_int64(st, 3)};
+	return e->fn(&row, e->ctx);
+}
+
+int catalog_skiplist_each(struct catalog *c, const char *server, catalog_skip_fn fn, void *ctx)
+{
+	struct skip_each e = {fn, ctx};
+	return each_row(c, "SELECT pair, reason, added, until FROM skiplist WHERE server=? ORDER BY pair", skip_row,
+			&e, "t", server);
 }
 
 int catalog_negative_put(struct catalog *c, const char *relpath, time_t until)

@@ -49,9 +49,21 @@ void catalog_close(struct catalog *c);
  * `created`, lists and counters stay. */
 int catalog_server_upsert(struct catalog *c, const struct catalog_server *s);
 int catalog_server_delete(struct catalog *c, const char *name);
+int catalog_server_set_config(struct catalog *c, const char *name, const char *config);
+/* column: "whitelist" or "blacklist" */
+int catalog_server_set_list(struct catalog *c, const char *name, const char *column, const char *text);
 typedef int (*catalog_server_fn)(const struct catalog_server *s, void *ctx);
 int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx);
 int catalog_counters_save(struct catalog *c, const char *name, const uint64_t counters[STAT_COUNTERS]);
+
+/* A server's skiplist, replaced whole. */
+struct catalog_skip {
+	const char *pair, *reason;
+	time_t added, until;
+};
+int catalog_skiplist_replace(struct catalog *c, const char *server, const struct catalog_skip *v, size_t n);
+typedef int (*catalog_skip_fn)(const struct catalog_skip *e, void *ctx);
+int catalog_skiplist_each(struct catalog *c, const char *server, catalog_skip_fn fn, void *ctx);
 
 /* Files. A publish is: pending_add (before the rename) then file_commit
  * (after the file is durable), so a crash in between is finished at start. */

@@ -135,9 +135,8 @@ void patlist_free(struct patlist *l)
 
 int patlist_match(const struct patlist *l, const struct sym_key *k)
 {
-	char keystr[KEY_NAME_MAX + KEY_ID_MAX + 2];
-	snprintf(keystr, sizeof keystr, "%s/%s", k->debug_file, k->debug_id);
-	key_lower(keystr); /* the id part of entries is canonical: compare it case-blind too */
+	char keystr[KEY_PAIR_MAX];
+	key_pair(k, keystr);
 	for (size_t i = 0; i < l->n; i++) {
 		const char *e = l->entries[i];
 		if (strchr(e, '/') ? strcasecmp(e, keystr) == 0 : fnmatch(e, k->debug_file, FNM_CASEFOLD) == 0)

@@ -19,48 +19,55 @@ struct registry {
 	int log_lines;
 };
 
-void server_get(struct server *s)
+/* A conf from stored text. -EINVAL (reason in err) if it does not parse. */
+static int conf_from_text(const char *config, const char *whitelist, const char *blacklist,
+			  struct server_conf **out, char *err, size_t errlen)
 {
-	atomic_fetch_add(&s->refs, 1);
+	struct server_conf *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	atomic_init(&c->refs, 1);
+	srvconf_init(&c->cfg);
+	int rc = srvconf_parse(&c->cfg, config, err, errlen);
+	if (rc == 0 && (rc = patlist_parse(&c->whitelist, whitelist, err, errlen)) == 0)
+		rc = patlist_parse(&c->blacklist, blacklist, err, errlen);
+	if (rc < 0) {
+		server_conf_put(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
 }
 
-void server_put(struct server *s)
+static int load_skip(const struct catalog_skip *row, void *ctx)
 {
-	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
-		return;
-	patlist_free(&s->whitelist);
-	patlist_free(&s->blacklist);
-	logring_free(&s->log);
-	free(s);
-}
-
-void server_count(struct server *s, enum stat_counter c, uint64_t delta)
-{
-	atomic_fetch_add(&s->counters[c], delta);
-	atomic_store(&s->dirty, 1);
+	struct server *s = ctx;
+	struct skip_entry e = {row->added, row->until, ""};
+	snprintf(e.reason, sizeof e.reason, "%s", row->reason);
+	return skiplist_put(&s->skip, row->pair, &e);
 }
 
 /* Builds a server object from a catalog row. A row that no longer parses
  * (written by a newer version, or edited by hand) is skipped with a log line
  * rather than stopping the daemon. */
-static int server_from_row(const struct catalog_server *row, int log_lines, struct server **out)
+static int server_from_row(struct catalog *cat, const struct catalog_server *row, int log_lines,
+			   struct server **out)
 {
 	char err[300];
 	struct server *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->mu, NULL);
+	skiplist_init(&s->skip);
 	snprintf(s->name, sizeof s->name, "%s", row->name);
 	snprintf(s->origin, sizeof s->origin, "%s", row->origin);
 	s->created = row->created;
-	srvconf_init(&s->cfg);
 	int rc = logring_init(&s->log, (size_t)log_lines);
-	if (rc == 0 && srvconf_parse(&s->cfg, row->config, err, sizeof err) < 0)
-		rc = -EINVAL;
-	if (rc == 0 && patlist_parse(&s->whitelist, row->whitelist, err, sizeof err) < 0)
-		rc = -EINVAL;
-	if (rc == 0 && patlist_parse(&s->blacklist, row->blacklist, err, sizeof err) < 0)
-		rc = -EINVAL;
+	if (rc == 0)
+		rc = conf_from_text(row->config, row->whitelist, row->blacklist, &s->conf, err, sizeof err);
+	if (rc == 0)
+		rc = catalog_skiplist_each(cat, s->name, load_skip, s);
 	if (rc < 0) {
 		if (rc == -EINVAL)
 			log_msg("server %s: stored configuration unusable, skipped: %s", row->name, err);
@@ -77,7 +84,7 @@ static int add_row(const struct catalog_server *row, void *ctx)
 {
 	struct registry *r = ctx;
 	struct server *s;
-	int rc = server_from_row(row, r->log_lines, &s);
+	int rc = server_from_row(r->cat, row, r->log_lines, &s);
 	if (rc == -EINVAL)
 		return 0;
 	if (rc < 0)
@@ -185,11 +192,13 @@ static int sync_default_servers(struct catalog *cat, int wanted)
 		return prune_origin(cat, "default", NULL, 0);
 	for (size_t i = 0; i < default_server_count; i++) {
 		const struct default_server *d = &default_servers[i];
+		char tombstone[128], value[8];
+		snprintf(tombstone, sizeof tombstone, "default_removed:%s", d->name);
 		int exists = server_exists(cat, d->name);
 		if (exists < 0)
 			return exists;
-		if (exists)
-			continue;
+		if (exists || catalog_meta_get(cat, tombstone, value, sizeof value) == 0)
+			continue; /* there, or deliberately removed by an operator */
 		struct catalog_server row = {d->name, "default", clock_wall(), d->config, d->whitelist, "", {0}};
 		int rc = catalog_server_upsert(cat, &row);
 		if (rc < 0)
@@ -233,30 +242,47 @@ void registry_close(struct registry *r)
 	free(r);
 }
 
+struct ranked {
+	struct server *s;
+	int priority;
+};
+
 static int by_priority(const void *a, const void *b)
 {
-	const struct server *x = *(struct server *const *)a, *y = *(struct server *const *)b;
-	if (x->cfg.priority != y->cfg.priority)
-		return x->cfg.priority < y->cfg.priority ? -1 : 1;
-	return strcasecmp(x->name, y->name);
+	const struct ranked *x = a, *y = b;
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return strcasecmp(x->s->name, y->s->name);
 }
 
 int registry_snapshot(struct registry *r, struct server ***out)
 {
 	pthread_mutex_lock(&r->mu);
 	int n = r->n;
-	struct server **v = malloc((size_t)(n ? n : 1) * sizeof *v);
-	if (v) {
-		for (int i = 0; i < n; i++) {
-			v[i] = r->v[i];
-			server_get(v[i]);
-		}
+	struct ranked *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+	for (int i = 0; v && i < n; i++) {
+		v[i].s = r->v[i];
+		server_get(v[i].s);
 	}
 	pthread_mutex_unlock(&r->mu);
-	if (!v)
+	struct server **sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+	if (!v || !sorted) {
+		for (int i = 0; v && i < n; i++)
+			server_put(v[i].s);
+		free(v);
+		free(sorted);
 		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		struct server_conf *c = server_conf_get(v[i].s);
+		v[i].priority = c->cfg.priority;
+		server_conf_put(c);
+	}
 	qsort(v, (size_t)n, sizeof *v, by_priority);
-	*out = v;
+	for (int i = 0; i < n; i++)
+		sorted[i] = v[i].s;
+	free(v);
+	*out = sorted;
 	return n;
 }
 
@@ -278,6 +304,64 @@ struct server *registry_find(struct registry *r, const char *name)
 	return found;
 }
 
+struct skip_rows {
+	struct catalog_skip *v;
+	size_t n;
+};
+
+static int collect_skip(const char *pair, const struct skip_entry *e, void *ctx)
+{
+	struct skip_rows *rows = ctx;
+	rows->v[rows->n++] = (struct catalog_skip){strdup(pair), strdup(e->reason), e->added, e->until};
+	return rows->v[rows->n - 1].pair && rows->v[rows->n - 1].reason ? 0 : -ENOMEM;
+}
+
+static void free_skip_rows(struct skip_rows *rows)
+{
+	for (size_t i = 0; i < rows->n; i++) {
+		free((char *)rows->v[i].pair);
+		free((char *)rows->v[i].reason);
+	}
+	free(rows->v);
+}
+
+/* Copies the skiplist out under the server's lock, writes it without. */
+static int save_skiplist(struct catalog *cat, struct server *s)
+{
+	struct skip_rows rows = {NULL, 0};
+	pthread_mutex_lock(&s->mu);
+	int dirty = s->skip_dirty, rc = 0;
+	s->skip_dirty = 0;
+	size_t n = dirty ? skiplist_size(&s->skip, clock_wall()) : 0;
+	if (dirty && !(rows.v = calloc(n ? n : 1, sizeof *rows.v)))
+		rc = -ENOMEM;
+	if (dirty && rc == 0)
+		rc = skiplist_each(&s->skip, collect_skip, &rows);
+	pthread_mutex_unlock(&s->mu);
+	if (dirty && rc == 0)
+		rc = catalog_skiplist_replace(cat, s->name, rows.v, rows.n);
+	free_skip_rows(&rows);
+	if (rc < 0) {
+		pthread_mutex_lock(&s->mu);
+		s->skip_dirty = 1; /* next time */
+		pthread_mutex_unlock(&s->mu);
+	}
+	return rc;
+}
+
+static int save_counters(struct catalog *cat, struct server *s)
+{
+	if (!atomic_exchange(&s->dirty, 0))
+		return 0;
+	uint64_t c[STAT_COUNTERS];
+	for (int k = 0; k < STAT_COUNTERS; k++)
+		c[k] = atomic_load(&s->counters[k]);
+	if (catalog_counters_save(cat, s->name, c) == 0)
+		return 0;
+	atomic_store(&s->dirty, 1);
+	return -EIO;
+}
+
 int registry_flush(struct registry *r)
 {
 	struct server **v;
@@ -285,16 +369,227 @@ int registry_flush(struct registry *r)
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
-		if (!atomic_exchange(&v[i]->dirty, 0))
+		if (atomic_load(&v[i]->removed))
 			continue;
-		uint64_t c[STAT_COUNTERS];
-		for (int k = 0; k < STAT_COUNTERS; k++)
-			c[k] = atomic_load(&v[i]->counters[k]);
-		if (catalog_counters_save(r->cat, v[i]->name, c) < 0) {
-			atomic_store(&v[i]->dirty, 1);
+		if (save_counters(r->cat, v[i]) < 0 || save_skiplist(r->cat, v[i]) < 0)
 			rc = -EIO;
-		}
 	}
 	registry_release(v, n);
 	return rc;
+}
+
+/* ---- changes ---- */
+
+static int add_server(struct registry *r, struct server *s)
+{
+	pthread_mutex_lock(&r->mu);
+	struct server **grown = realloc(r->v, (size_t)(r->n + 1) * sizeof *grown);
+	if (grown) {
+		r->v = grown;
+		r->v[r->n++] = s;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return grown ? 0 : -ENOMEM;
+}
+
+int registry_create(struct registry *r, const char *name, char *err, size_t errlen)
+{
+	if (!srvconf_valid_name(name))
+		return snprintf(err, errlen, "'%s': a server name is 1-64 of A-Z a-z 0-9 . _ -", name), -EINVAL;
+	struct server *old = registry_find(r, name);
+	if (old) {
+		server_put(old);
+		return snprintf(err, errlen, "server %s exists", name), -EEXIST;
+	}
+	struct server_config cfg;
+	struct buf text = BUF_INIT;
+	srvconf_init(&cfg);
+	cfg.enabled = 0; /* until a config that validates is written */
+	int rc = srvconf_render(&cfg, &text, 0);
+	struct catalog_server row = {name, "control", clock_wall(), text.data, "", "", {0}};
+	struct server *s = NULL;
+	if (rc == 0)
+		rc = catalog_server_upsert(r->cat, &row);
+	if (rc == 0)
+		rc = server_from_row(r->cat, &row, r->log_lines, &s);
+	if (rc == 0 && (rc = add_server(r, s)) < 0)
+		server_put(s);
+	buf_free(&text);
+	if (rc < 0)
+		return snprintf(err, errlen, "creating server %s: %s", name, strerror(-rc)), rc;
+	log_server(&s->log, s->name, "server created (disabled until its config is written)");
+	return 0;
+}
+
+int registry_remove(struct registry *r, const char *name)
+{
+	struct server *s = NULL;
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < r->n && !s; i++) {
+		if (strcasecmp(r->v[i]->name, name) == 0) {
+			s = r->v[i];
+			r->v[i] = r->v[--r->n];
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (!s)
+		return -ENOENT;
+	atomic_store(&s->removed, 1);
+	int rc = catalog_server_delete(r->cat, s->name);
+	if (rc == 0 && strcmp(s->origin, "default") == 0) {
+		char tombstone[128];
+		snprintf(tombstone, sizeof tombstone, "default_removed:%s", s->name);
+		rc = catalog_meta_set(r->cat, tombstone, "1");
+	}
+	log_msg("server %s: removed (its stored symbols stay)", s->name);
+	server_put(s); /* the registry's reference; fetches holding others finish first */
+	return rc;
+}
+
+/* Installs a new conf: the old one lives on in the fetches that hold it. */
+static void swap_conf(struct server *s, struct server_conf *c)
+{
+	pthread_mutex_lock(&s->mu);
+	struct server_conf *old = s->conf;
+	s->conf = c;
+	pthread_mutex_unlock(&s->mu);
+	server_conf_put(old);
+}
+
+/* A copy of the current conf, to change and install. */
+static int conf_copy(struct server *s, struct server_conf **out, char *err, size_t errlen)
+{
+	struct server_conf *cur = server_conf_get(s);
+	struct server_conf *c = calloc(1, sizeof *c);
+	int rc = c ? 0 : -ENOMEM;
+	if (rc == 0) {
+		atomic_init(&c->refs, 1);
+		c->cfg = cur->cfg;
+		rc = patlist_parse(&c->whitelist, cur->whitelist.text ? cur->whitelist.text : "", err, errlen);
+		if (rc == 0)
+			rc = patlist_parse(&c->blacklist, cur->blacklist.text ? cur->blacklist.text : "", err, errlen);
+	}
+	server_conf_put(cur);
+	if (rc < 0) {
+		server_conf_put(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+static int count_entries(const struct patlist *l)
+{
+	return (int)l->n;
+}
+
+static int set_pattern_list(struct registry *r, struct server *s, enum list_kind kind, const char *text, char *err,
+			    size_t errlen)
+{
+	struct patlist parsed;
+	struct server_conf *c;
+	int rc = patlist_parse(&parsed, text, err, errlen);
+	if (rc < 0)
+		return rc;
+	if ((rc = conf_copy(s, &c, err, errlen)) < 0) {
+		patlist_free(&parsed);
+		return rc;
+	}
+	struct patlist *slot = kind == LIST_WHITELIST ? &c->whitelist : &c->blacklist;
+	patlist_free(slot);
+	*slot = parsed;
+	rc = catalog_server_set_list(r->cat, s->name, list_kind_name(kind), text);
+	if (rc < 0) {
+		server_conf_put(c);
+		return snprintf(err, errlen, "saving the %s failed", list_kind_name(kind)), rc;
+	}
+	log_server(&s->log, s->name, "%s changed: %d entries", list_kind_name(kind), count_entries(slot));
+	swap_conf(s, c);
+	return 0;
+}
+
+static int set_skiplist(struct server *s, const char *text, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = skiplist_replace(&s->skip, text, s->conf->cfg.skiplist_ttl, clock_wall(), err, errlen);
+	size_t n = rc == 0 ? skiplist_size(&s->skip, clock_wall()) : 0;
+	s->skip_dirty |= rc == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (rc == 0)
+		log_server(&s->log, s->name, "skiplist changed: %zu entries", n);
+	return rc;
+}
+
+int registry_set_list(struct registry *r, struct server *s, enum list_kind kind, const char *text, char *err,
+		      size_t errlen)
+{
+	char reason[300] = "";
+	int rc = kind == LIST_SKIPLIST ? set_skiplist(s, text, reason, sizeof reason)
+				       : set_pattern_list(r, s, kind, text, reason, sizeof reason);
+	if (rc == -EINVAL)
+		log_server(&s->log, s->name, "%s edit refused, list unchanged: %s", list_kind_name(kind), reason);
+	snprintf(err, errlen, "%s", reason);
+	return rc;
+}
+
+/* The keys that decide how a server is reached: changing any of them means
+ * proving the connection again. */
+static int same_connection(const struct server_config *a, const struct server_config *b)
+{
+	return a->type == b->type && strcmp(a->url, b->url) == 0 && srvconf_layout(a) == srvconf_layout(b) &&
+	       strcmp(a->prefix, b->prefix) == 0 && strcmp(a->proxy, b->proxy) == 0 &&
+	       strcmp(a->proxy_user, b->proxy_user) == 0 && strcmp(a->proxy_password, b->proxy_password) == 0 &&
+	       strcmp(a->user, b->user) == 0 && strcmp(a->password, b->password) == 0 &&
+	       strcmp(a->s3_bucket, b->s3_bucket) == 0 && strcmp(a->s3_region, b->s3_region) == 0 &&
+	       strcmp(a->s3_access_key, b->s3_access_key) == 0 &&
+	       strcmp(a->s3_secret_key, b->s3_secret_key) == 0 && strcmp(a->ca_file, b->ca_file) == 0 &&
+	       a->verify_tls == b->verify_tls;
+}
+
+/* "***" is how a secret is shown: written back, it means "keep it". */
+static void keep_hidden_secrets(struct server_config *c, const struct server_config *cur)
+{
+	if (strcmp(c->password, "***") == 0)
+		memcpy(c->password, cur->password, sizeof c->password);
+	if (strcmp(c->proxy_password, "***") == 0)
+		memcpy(c->proxy_password, cur->proxy_password, sizeof c->proxy_password);
+	if (strcmp(c->s3_secret_key, "***") == 0)
+		memcpy(c->s3_secret_key, cur->s3_secret_key, sizeof c->s3_secret_key);
+}
+
+int registry_parse_config(struct server *s, const char *text, struct server_config *out, int *validate,
+			  char *err, size_t errlen)
+{
+	struct server_conf *cur = server_conf_get(s);
+	srvconf_init(out);
+	int rc = srvconf_parse(out, text, err, errlen);
+	if (rc == 0) {
+		keep_hidden_secrets(out, &cur->cfg);
+		rc = srvconf_check(out, err, errlen);
+	}
+	*validate = rc == 0 && out->enabled && (!cur->cfg.enabled || !same_connection(out, &cur->cfg));
+	server_conf_put(cur);
+	return rc;
+}
+
+int registry_set_config(struct registry *r, struct server *s, const struct server_config *cfg)
+{
+	struct server_conf *c;
+	struct buf text = BUF_INIT;
+	char err[300];
+	int rc = conf_copy(s, &c, err, sizeof err);
+	if (rc < 0)
+		return rc;
+	c->cfg = *cfg;
+	if ((rc = srvconf_render(cfg, &text, 0)) == 0)
+		rc = catalog_server_set_config(r->cat, s->name, text.data);
+	buf_free(&text);
+	if (rc < 0) {
+		server_conf_put(c);
+		return rc;
+	}
+	swap_conf(s, c);
+	log_server(&s->log, s->name, "config changed: type %s, url %s, %s", srvconf_type_name(cfg->type), cfg->url,
+		   cfg->enabled ? "enabled" : "disabled");
+	return 0;
 }

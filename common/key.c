@@ -83,6 +83,15 @@ void key_lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+void key_pair(const struct sym_key *k, char out[KEY_PAIR_MAX])
+{
+	snprintf(out, KEY_PAIR_MAX, "%s/%s", k->debug_file, k->debug_id);
+	char *slash = strchr(out, '/');
+	*slash = '\0';
+	key_lower(out);
+	*slash = '/';
+}
+
 void key_relpath(const struct sym_key *k, char out[KEY_PATH_MAX])
 {
 	char df[KEY_NAME_MAX + 1], f[KEY_NAME_MAX + 1];

@@ -46,6 +46,11 @@ int key_wants_sym(const struct sym_key *k);
  * case: the store path and the coalescing identity. */
 void key_relpath(const struct sym_key *k, char out[KEY_PATH_MAX]);
 
+/* The key's "debug_file/ID" pair — debug file in lower case, canonical id —
+ * the form list entries name a key by. */
+#define KEY_PAIR_MAX (KEY_NAME_MAX + KEY_ID_MAX + 2)
+void key_pair(const struct sym_key *k, char out[KEY_PAIR_MAX]);
+
 /* Lower-cases ASCII in place. */
 void key_lower(char *s);
 

@@ -39,8 +39,10 @@ struct job {
 	struct waiter *waiters; /* under f->mu */
 	struct job *next;       /* in f->incoming, f->worked or an upstream's queue */
 	enum job_phase phase;
-	/* the servers to ask, in order, and where we are */
+	/* the servers to ask, in order, each with the conf it had when the job
+	 * began, and where we are */
 	struct server **servers;
+	struct server_conf **confs;
 	int nservers, si, ci;
 	int asked;  /* servers that answered, hit or miss */
 	int unsure; /* a server failed or was skipped: a miss is not certain */
@@ -52,6 +54,12 @@ struct job {
 	struct publish_job pub;
 	enum work_result work;
 };
+
+/* The settings of the server the job is at. */
+static const struct server_config *cfg_of(const struct job *j)
+{
+	return &j->confs[j->si]->cfg;
+}
 
 /* A server's scheduling state; touched only by the transfer thread. */
 struct upstream {
@@ -99,6 +107,9 @@ static void job_free(struct job *j)
 {
 	if (j->pub.tmp_path[0])
 		unlink(j->pub.tmp_path);
+	for (int i = 0; j->confs && i < j->nservers; i++)
+		server_conf_put(j->confs[i]);
+	free(j->confs);
 	registry_release(j->servers, j->nservers);
 	free(j);
 }
@@ -202,12 +213,17 @@ static struct upstream *upstream_of(struct fetcher *f, const struct server *s)
 
 static int eligible(struct fetcher *f, struct job *j, struct server *s)
 {
-	if (!s->cfg.enabled || !source_supported(&s->cfg))
+	const struct server_conf *c = j->confs[j->si];
+	if (!c->cfg.enabled || !source_supported(&c->cfg))
 		return 0;
-	if (s->cfg.whitelist_enabled && !patlist_match(&s->whitelist, &j->key))
+	if (c->cfg.whitelist_enabled && !patlist_match(&c->whitelist, &j->key))
 		return 0;
-	if (patlist_match(&s->blacklist, &j->key))
+	if (patlist_match(&c->blacklist, &j->key))
 		return 0;
+	if (server_skipped(s, &j->key, NULL, 0)) {
+		j->unsure = 1; /* skipped, not absent */
+		return 0;
+	}
 	struct upstream *u = upstream_of(f, s);
 	if (!u)
 		return 0;
@@ -268,12 +284,17 @@ static void next_server(struct job *j)
 }
 
 /* This server failed this key (the attempt is already logged): count it in
- * the failure's stage, and go on with the next server. A failure means the
- * key may exist after all: no negative caching for this job. */
-static void fail_server(struct fetcher *f, struct job *j, struct server *s, enum stat_counter stage)
+ * the failure's stage — and towards the key's skiplist when the failure is
+ * the key's rather than the server's setup or ours — and go on with the next
+ * server. A failure means the key may exist after all: no negative caching
+ * for this job. */
+static void fail_server(struct fetcher *f, struct job *j, struct server *s, enum stat_counter stage,
+			const char *blame_key)
 {
 	server_count(s, STAT_FAILED, 1);
 	server_count(s, stage, 1);
+	if (blame_key)
+		server_failed(s, &j->key, blame_key);
 	j->unsure = 1;
 	next_server(j);
 	advance(f, j);
@@ -297,7 +318,7 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 	CURL *e = NULL;
 	if (fd >= 0) {
 		j->sink = (struct transfer_sink){fd, 0, f->cfg.max_file_size, 0, 0, NULL};
-		e = transfer_new(&s->cfg, j->target, source_same_origin(&s->cfg, j->target), &j->sink);
+		e = transfer_new(cfg_of(j), j->target, source_same_origin(cfg_of(j), j->target), &j->sink);
 	}
 	if (!e || curl_multi_add_handle(f->multi, e) != CURLM_OK) {
 		log_attempt(j, s, "failed", 0, 0, fd < 0 ? "cannot create a temp file" : "cannot start a transfer");
@@ -307,7 +328,7 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 			close(fd);
 		unlink(j->pub.tmp_path);
 		j->pub.tmp_path[0] = '\0';
-		fail_server(f, j, s, STAT_FAIL_DOWNLOAD);
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, NULL);
 		return;
 	}
 	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
@@ -321,17 +342,17 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 static void start_attempt(struct fetcher *f, struct job *j, struct server *s)
 {
 	j->started = clock_mono();
-	if (s->cfg.type == SRV_DIR) {
+	if (cfg_of(j)->type == SRV_DIR) {
 		submit_work(f, j);
 		return;
 	}
 	struct upstream *u = upstream_of(f, s);
 	if (!u) {
 		log_attempt(j, s, "failed", 0, 0, "out of memory");
-		fail_server(f, j, s, STAT_FAIL_DOWNLOAD);
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, NULL);
 		return;
 	}
-	if (u->active >= s->cfg.concurrency) {
+	if (u->active >= cfg_of(j)->concurrency) {
 		j->phase = PHASE_SLOT;
 		j->next = NULL;
 		if (u->queue_tail)
@@ -344,10 +365,11 @@ static void start_attempt(struct fetcher *f, struct job *j, struct server *s)
 	start_transfer(f, j, s, u);
 }
 
-static int attempt_target(struct job *j, struct server *s, const char *rel)
+static int attempt_target(struct job *j, const char *rel)
 {
-	return s->cfg.type == SRV_DIR ? source_dir_path(&s->cfg, rel, j->target, sizeof j->target)
-				      : source_url(&s->cfg, rel, j->target, sizeof j->target);
+	const struct server_config *c = cfg_of(j);
+	return c->type == SRV_DIR ? source_dir_path(c, rel, j->target, sizeof j->target)
+				  : source_url(c, rel, j->target, sizeof j->target);
 }
 
 /* Moves j to its next attempt: the next candidate of this server, or the
@@ -368,11 +390,11 @@ static void advance(struct fetcher *f, struct job *j)
 			next_server(j);
 			continue;
 		}
-		if (source_candidate(&s->cfg, &j->key, j->ci, rel, sizeof rel, &j->pub.kind) < 0) {
+		if (source_candidate(cfg_of(j), &j->key, j->ci, rel, sizeof rel, &j->pub.kind) < 0) {
 			next_server(j);
 			continue;
 		}
-		if (attempt_target(j, s, rel) < 0) {
+		if (attempt_target(j, rel) < 0) {
 			j->ci++;
 			continue;
 		}
@@ -403,7 +425,7 @@ static void work_main(void *arg)
 	j->pub.max_size = f->cfg.max_file_size;
 	j->pub.server = s->name;
 	j->pub.url = j->target;
-	if (s->cfg.type == SRV_DIR && j->pub.tmp_path[0] == '\0')
+	if (cfg_of(j)->type == SRV_DIR && j->pub.tmp_path[0] == '\0')
 		j->work = publish_from_dir(f->store, j->target, &j->pub);
 	else
 		j->work = publish_download(f->store, &j->pub);
@@ -426,18 +448,18 @@ static void follow_redirect(struct fetcher *f, struct job *j, struct server *s)
 	int rc = 0;
 	if (++j->hops > MAX_PTR_HOPS)
 		rc = -ELOOP;
-	else if (j->pub.redirect_kind == PTR_URL && s->cfg.type != SRV_DIR)
+	else if (j->pub.redirect_kind == PTR_URL && cfg_of(j)->type != SRV_DIR)
 		snprintf(j->target, sizeof j->target, "%s", j->pub.redirect);
 	else if (j->pub.redirect_kind == PTR_RELATIVE)
-		rc = attempt_target(j, s, j->pub.redirect);
-	else if (j->pub.redirect_kind == PTR_LOCAL && s->cfg.type == SRV_DIR)
+		rc = attempt_target(j, j->pub.redirect);
+	else if (j->pub.redirect_kind == PTR_LOCAL && cfg_of(j)->type == SRV_DIR)
 		snprintf(j->target, sizeof j->target, "%s", j->pub.redirect);
 	else
 		rc = -EXDEV;
 	if (rc < 0) {
-		log_attempt(j, s, "failed", 0, 0,
-			    rc == -ELOOP ? "file.ptr chain too long" : "file.ptr target not reachable from this server");
-		fail_server(f, j, s, STAT_FAIL_DOWNLOAD);
+		const char *why = rc == -ELOOP ? "file.ptr chain too long" : "file.ptr target not reachable from here";
+		log_attempt(j, s, "failed", 0, 0, why);
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, why);
 		return;
 	}
 	j->pub.kind = CAND_PLAIN;
@@ -454,8 +476,10 @@ static void after_work(struct fetcher *f, struct job *j)
 	};
 	switch (j->work) {
 	case WORK_STORED:
-		log_attempt(j, s, "stored", s->cfg.type == SRV_DIR ? 0 : 200, j->pub.stored_bytes, j->pub.reason);
+		log_attempt(j, s, "stored", cfg_of(j)->type == SRV_DIR ? 0 : 200, j->pub.stored_bytes, j->pub.reason);
 		server_count(s, STAT_OK, 1);
+		server_succeeded(s, &j->key);
+		server_latency_add(s, (clock_mono() - j->started) * 1000);
 		job_finish(f, j, 0);
 		return;
 	case WORK_REDIRECT:
@@ -471,15 +495,15 @@ static void after_work(struct fetcher *f, struct job *j)
 				  : j->work == WORK_FAIL_CONVERSION ? "conversion-failed"
 								    : "failed",
 			    0, 0, j->pub.reason);
-		fail_server(f, j, s, stage[j->work]);
+		fail_server(f, j, s, stage[j->work], j->pub.reason);
 	}
 }
 
 /* ---- transfers ---- */
 
-static void start_queued(struct fetcher *f, struct server *s, struct upstream *u)
+static void start_queued(struct fetcher *f, struct upstream *u)
 {
-	while (u->queue_head && u->active < s->cfg.concurrency) {
+	while (u->queue_head && u->active < cfg_of(u->queue_head)->concurrency) {
 		struct job *j = u->queue_head;
 		u->queue_head = j->next;
 		if (!u->queue_head)
@@ -504,7 +528,7 @@ static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 	server_count(s, STAT_BYTES, (uint64_t)j->sink.bytes);
 	atomic_fetch_add(&f->counters.bytes, (unsigned long long)j->sink.bytes);
 	note_health(u, s, o == ATTEMPT_TRANSIENT);
-	start_queued(f, s, u);
+	start_queued(f, u);
 	if (o == ATTEMPT_HIT) {
 		submit_work(f, j);
 		return;
@@ -515,7 +539,7 @@ static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 	if (o == ATTEMPT_MISS)
 		server_missed(f, j, s);
 	else
-		fail_server(f, j, s, STAT_FAIL_DOWNLOAD);
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, attempt_blames_key(o) ? reason : NULL);
 }
 
 static void run_transfers(struct fetcher *f)
@@ -542,12 +566,16 @@ static void job_begin(struct fetcher *f, struct job *j)
 		return;
 	}
 	int n = registry_snapshot(f->reg, &j->servers);
-	if (n < 0) {
+	if (n < 0 || !(j->confs = calloc((size_t)(n ? n : 1), sizeof *j->confs))) {
+		if (n >= 0)
+			registry_release(j->servers, n);
 		j->servers = NULL;
 		job_finish(f, j, -EIO);
 		return;
 	}
 	j->nservers = n;
+	for (int i = 0; i < n; i++)
+		j->confs[i] = server_conf_get(j->servers[i]);
 	advance(f, j);
 }
 

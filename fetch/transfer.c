@@ -97,7 +97,7 @@ static enum attempt_outcome from_curl_error(CURLcode rc, const struct transfer_s
 	}
 	if (sink->write_errno) {
 		snprintf(reason, len, "writing the download: %s", strerror(sink->write_errno));
-		return ATTEMPT_FAILED;
+		return ATTEMPT_LOCAL;
 	}
 	snprintf(reason, len, "%s", curl_easy_strerror(rc));
 	switch (rc) {
@@ -107,6 +107,7 @@ static enum attempt_outcome from_curl_error(CURLcode rc, const struct transfer_s
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
 	case CURLE_LOGIN_DENIED:
+		return ATTEMPT_DENIED;
 	case CURLE_TOO_MANY_REDIRECTS:
 		return ATTEMPT_FAILED;
 	default:
@@ -132,7 +133,7 @@ enum attempt_outcome transfer_outcome(CURLcode rc, const struct transfer_sink *s
 	}
 	if (s == 401 || s == 403) {
 		snprintf(reason, len, "access denied (HTTP %ld): check user/password", s);
-		return ATTEMPT_FAILED;
+		return ATTEMPT_DENIED;
 	}
 	snprintf(reason, len, "HTTP %ld", s);
 	return s >= 500 || s == 429 || s == 408 ? ATTEMPT_TRANSIENT : ATTEMPT_FAILED;
@@ -140,6 +141,11 @@ enum attempt_outcome transfer_outcome(CURLcode rc, const struct transfer_sink *s
 
 const char *attempt_outcome_name(enum attempt_outcome o)
 {
-	static const char *const names[] = {"hit", "miss", "transient", "failed"};
+	static const char *const names[] = {"hit", "miss", "transient", "failed", "denied", "failed"};
 	return names[o];
+}
+
+int attempt_blames_key(enum attempt_outcome o)
+{
+	return o == ATTEMPT_TRANSIENT || o == ATTEMPT_FAILED;
 }

@@ -25,8 +25,15 @@ enum attempt_outcome {
 	ATTEMPT_HIT,       /* 200 and a body */
 	ATTEMPT_MISS,      /* the server says it has no such file (404, 410) */
 	ATTEMPT_TRANSIENT, /* timeouts, refused or reset connections, 5xx, 429 */
-	ATTEMPT_FAILED,    /* will not get better by retrying: auth, TLS, size, local disk */
+	ATTEMPT_FAILED,    /* this file will not come this way: too large, other 4xx */
+	ATTEMPT_DENIED,    /* the server's setup, not the file: credentials, TLS, the URL */
+	ATTEMPT_LOCAL,     /* our side: the temp file could not be written */
 };
+
+/* 1 if the outcome counts against the key on that server (its skiplist):
+ * never a miss (that is the negative cache), never the server's setup or
+ * our disk. */
+int attempt_blames_key(enum attempt_outcome o);
 
 /* A configured easy handle for `url`, or NULL. `sink` must outlive it. */
 CURL *transfer_new(const struct server_config *c, const char *url, int send_credentials,

@@ -28,6 +28,7 @@ static const struct ctl_name names[] = {
 	{CTL_SERVER, "log", CTL_SRV_LOG},
 	{CTL_SERVER, "whitelist", CTL_SRV_WHITELIST},
 	{CTL_SERVER, "blacklist", CTL_SRV_BLACKLIST},
+	{CTL_SERVER, "skiplist", CTL_SRV_SKIPLIST},
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -143,19 +144,29 @@ static int render_server_stats(const struct server *s, struct buf *out)
 			  since);
 }
 
+static int render_config(struct server *s, struct buf *out)
+{
+	struct server_conf *c = server_conf_get(s);
+	int rc = srvconf_render(&c->cfg, out, 1);
+	server_conf_put(c);
+	return rc;
+}
+
 static int render_server_file(struct server *s, enum ctl_id file, struct buf *out)
 {
 	switch (file) {
 	case CTL_SRV_CONFIG:
-		return srvconf_render(&s->cfg, out, 1);
+		return render_config(s, out);
 	case CTL_SRV_STATS:
 		return render_server_stats(s, out);
 	case CTL_SRV_LOG:
 		return logring_render(&s->log, out);
 	case CTL_SRV_WHITELIST:
-		return buf_puts(out, s->whitelist.text ? s->whitelist.text : "");
+		return server_render_list(s, LIST_WHITELIST, out);
 	case CTL_SRV_BLACKLIST:
-		return buf_puts(out, s->blacklist.text ? s->blacklist.text : "");
+		return server_render_list(s, LIST_BLACKLIST, out);
+	case CTL_SRV_SKIPLIST:
+		return server_render_list(s, LIST_SKIPLIST, out);
 	default:
 		return -ENOENT;
 	}

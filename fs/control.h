@@ -29,6 +29,7 @@ enum ctl_id {
 	CTL_SRV_LOG,
 	CTL_SRV_WHITELIST,
 	CTL_SRV_BLACKLIST,
+	CTL_SRV_SKIPLIST,
 };
 
 /* What the FUSE layer counts; the stats file shows it. */

@@ -37,7 +37,7 @@ def main():
          ".symbold lists its files")
     t.eq(sorted(os.listdir(d.path(".symbold", "servers"))), ["corp", "spare"], "servers/ lists the servers")
     t.eq(sorted(os.listdir(d.path(".symbold", "servers", "corp"))),
-         ["blacklist", "config", "log", "stats", "whitelist"], "a server directory lists its files")
+         ["blacklist", "config", "log", "skiplist", "stats", "whitelist"], "a server directory lists its files")
     t.ok(d.ctl("version").startswith("symbold "), "version")
     t.ok("servers/NAME/" in d.ctl("README") and "stats" in d.ctl("README"), "README explains the tree")
     t.eq(try_read(d.path(".symbold", "servers", "nosuch", "config"))[1], errno.ENOENT, "an unknown server: ENOENT")
