@@ -478,11 +478,6 @@ static int conf_copy(struct server *s, struct server_conf **out, char *err, size
 	return 0;
 }
 
-static int count_entries(const struct patlist *l)
-{
-	return (int)l->n;
-}
-
 static int set_pattern_list(struct registry *r, struct server *s, enum list_kind kind, const char *text, char *err,
 			    size_t errlen)
 {
@@ -503,7 +498,7 @@ static int set_pattern_list(struct registry *r, struct server *s, enum list_kind
 		server_conf_put(c);
 		return snprintf(err, errlen, "saving the %s failed", list_kind_name(kind)), rc;
 	}
-	log_server(&s->log, s->name, "%s changed: %d entries", list_kind_name(kind), count_entries(slot));
+	log_server(&s->log, s->name, "%s changed: %zu entries", list_kind_name(kind), slot->n);
 	swap_conf(s, c);
 	return 0;
 }
@@ -517,6 +512,17 @@ static int set_skiplist(struct server *s, const char *text, char *err, size_t er
 	pthread_mutex_unlock(&s->mu);
 	if (rc == 0)
 		log_server(&s->log, s->name, "skiplist changed: %zu entries", n);
+	return rc;
+}
+
+int registry_check_list(enum list_kind kind, const char *text, char *err, size_t errlen)
+{
+	struct patlist l;
+	if (kind == LIST_SKIPLIST)
+		return skiplist_check(text, err, errlen);
+	int rc = patlist_parse(&l, text, err, errlen);
+	if (rc == 0)
+		patlist_free(&l);
 	return rc;
 }
 
@@ -565,7 +571,9 @@ int registry_parse_config(struct server *s, const char *text, struct server_conf
 	int rc = srvconf_parse(out, text, err, errlen);
 	if (rc == 0) {
 		keep_hidden_secrets(out, &cur->cfg);
-		rc = srvconf_check(out, err, errlen);
+		/* a disabled server may wait for its type; anything set must make sense */
+		if (out->enabled || out->type != SRV_NONE)
+			rc = srvconf_check(out, err, errlen);
 	}
 	*validate = rc == 0 && out->enabled && (!cur->cfg.enabled || !same_connection(out, &cur->cfg));
 	server_conf_put(cur);

@@ -96,6 +96,9 @@ int registry_create(struct registry *r, const char *name, char *err, size_t errl
 /* rmdir: the server goes; stored symbols stay. -ENOENT. */
 int registry_remove(struct registry *r, const char *name);
 
+/* Would `text` be accepted as the list? (nothing changes) -EINVAL with the reason. */
+int registry_check_list(enum list_kind kind, const char *text, char *err, size_t errlen);
+
 /* Replaces a list with `text`; refused whole with -EINVAL and the reason
  * ("line N: ...") in err and in the logs. */
 int registry_set_list(struct registry *r, struct server *s, enum list_kind kind, const char *text, char *err,

@@ -128,20 +128,37 @@ int skiplist_render(struct skiplist *l, struct buf *out, time_t now)
 	return skiplist_each(l, render_one, out);
 }
 
+/* Parses a skiplist's text: a pattern list whose entries are all keys. */
+static int parse_keys(struct patlist *keys, const char *text, char *err, size_t errlen)
+{
+	int rc = patlist_parse(keys, text, err, errlen);
+	for (size_t i = 0; rc == 0 && i < keys->n; i++) {
+		if (!strchr(keys->entries[i], '/')) {
+			snprintf(err, errlen, "'%s': a skiplist holds <debug_file>/<debug_id> keys only",
+				 keys->entries[i]);
+			patlist_free(keys);
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
+int skiplist_check(const char *text, char *err, size_t errlen)
+{
+	struct patlist keys;
+	int rc = parse_keys(&keys, text, err, errlen);
+	if (rc == 0)
+		patlist_free(&keys);
+	return rc;
+}
+
 int skiplist_replace(struct skiplist *l, const char *text, int ttl, time_t now, char *err, size_t errlen)
 {
 	struct patlist keys;
 	struct hmap kept;
-	int rc = patlist_parse(&keys, text, err, errlen);
+	int rc = parse_keys(&keys, text, err, errlen);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < keys.n; i++)
-		if (!strchr(keys.entries[i], '/')) {
-			snprintf(err, errlen, "'%s': a skiplist holds <debug_file>/<debug_id> keys only",
-				 keys.entries[i]);
-			patlist_free(&keys);
-			return -EINVAL;
-		}
 	hmap_init(&kept);
 	for (size_t i = 0; i < keys.n && rc == 0; i++) {
 		struct skip_entry *old = hmap_get(&l->entries, keys.entries[i]), *e = malloc(sizeof *e);

@@ -48,6 +48,9 @@ int skiplist_render(struct skiplist *l, struct buf *out, time_t now);
  * if the text is not a list of keys; the list is then unchanged. */
 int skiplist_replace(struct skiplist *l, const char *text, int ttl, time_t now, char *err, size_t errlen);
 
+/* Is `text` a list of keys? -EINVAL with "line N: ..." / the bad entry. */
+int skiplist_check(const char *text, char *err, size_t errlen);
+
 typedef int (*skiplist_fn)(const char *pair, const struct skip_entry *e, void *ctx);
 int skiplist_each(struct skiplist *l, skiplist_fn fn, void *ctx);
 

@@ -60,6 +60,19 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
+int buf_resize(struct buf *b, size_t len)
+{
+	if (len > b->len) {
+		if (buf_reserve(b, len - b->len) < 0)
+			return -ENOMEM;
+		memset(b->data + b->len, 0, len - b->len);
+	}
+	b->len = len;
+	if (b->data)
+		b->data[len] = '\0';
+	return 0;
+}
+
 void buf_free(struct buf *b)
 {
 	free(b->data);

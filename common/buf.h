@@ -20,6 +20,8 @@ int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Makes the buffer `len` bytes long: shorter, or longer with zero bytes. */
+int buf_resize(struct buf *b, size_t len);
 void buf_free(struct buf *b);
 /* Hands the bytes to the caller (who frees them) and empties the buffer. */
 char *buf_steal(struct buf *b);

@@ -14,7 +14,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	size_t len = size * nmemb;
 	long status = 0;
 	curl_easy_getinfo(sink->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200)
+	if (status != 200 || sink->fd < 0)
 		return len;
 	if (sink->bytes + (long long)len > sink->max) {
 		sink->too_large = 1;

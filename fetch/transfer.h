@@ -13,7 +13,7 @@
 #include "admin/srvconf.h"
 
 struct transfer_sink {
-	int fd;           /* where a 200's body goes */
+	int fd;           /* where a 200's body goes; -1: nowhere */
 	long long bytes;  /* body bytes written */
 	long long max;    /* refuse bodies larger than this */
 	int write_errno;  /* set when a write to fd failed */

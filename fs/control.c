@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "fetch/probe.h"
 
 #define SYMBOLD_VERSION "0.1.0"
 
@@ -192,4 +194,100 @@ int control_render(const struct control *c, enum ctl_id file, const char *server
 	int rc = render_server_file(s, file, out);
 	server_put(s);
 	return rc;
+}
+
+/* ---- writing ---- */
+
+static enum list_kind list_of(enum ctl_id file)
+{
+	return file == CTL_SRV_WHITELIST ? LIST_WHITELIST : file == CTL_SRV_BLACKLIST ? LIST_BLACKLIST : LIST_SKIPLIST;
+}
+
+static const char *file_name(enum ctl_id file)
+{
+	return file == CTL_SRV_CONFIG ? "config" : list_kind_name(list_of(file));
+}
+
+int control_writable(enum ctl_id file)
+{
+	return file == CTL_SRV_CONFIG || file == CTL_SRV_WHITELIST || file == CTL_SRV_BLACKLIST ||
+	       file == CTL_SRV_SKIPLIST;
+}
+
+/* Does `text` parse as the content of `file`? (no change anywhere) */
+static int check_text(enum ctl_id file, const char *text, char *err, size_t errlen)
+{
+	if (file != CTL_SRV_CONFIG)
+		return registry_check_list(list_of(file), text, err, errlen);
+	struct server_config scratch;
+	srvconf_init(&scratch);
+	return srvconf_parse(&scratch, text, err, errlen);
+}
+
+static void log_refusal(const struct control *c, const char *server, enum ctl_id file, const char *reason)
+{
+	struct server *s = registry_find(c->reg, server);
+	if (s) {
+		log_server(&s->log, s->name, "%s edit refused, %s unchanged: %s", file_name(file), file_name(file),
+			   reason);
+		server_put(s);
+	}
+}
+
+int control_check_partial(const struct control *c, enum ctl_id file, const char *server, const char *text,
+			  size_t len, char *err, size_t errlen)
+{
+	while (len && text[len - 1] != '\n')
+		len--; /* the unfinished last line is not judged yet */
+	char *done = strndup(text, len), reason[300];
+	if (!done)
+		return -ENOMEM;
+	int rc = check_text(file, done, reason, sizeof reason);
+	free(done);
+	if (rc == -EINVAL) {
+		snprintf(err, errlen, "%s %s", file_name(file), reason);
+		log_refusal(c, server, file, reason);
+	}
+	return rc;
+}
+
+static int apply_config(const struct control *c, struct server *s, const char *text, char *err, size_t errlen)
+{
+	struct server_config cfg;
+	int validate, rc = registry_parse_config(s, text, &cfg, &validate, err, errlen);
+	if (rc < 0) {
+		log_server(&s->log, s->name, "config refused, nothing changed: %s", err);
+		return rc;
+	}
+	if (validate) {
+		rc = probe_server(&cfg, err, errlen);
+		log_server(&s->log, s->name, "validation %s: %s", rc == 0 ? "passed" : "failed, nothing changed", err);
+		if (rc < 0)
+			return rc;
+	}
+	if ((rc = registry_set_config(c->reg, s, &cfg)) < 0)
+		snprintf(err, errlen, "saving the config failed");
+	return rc;
+}
+
+int control_apply(const struct control *c, enum ctl_id file, const char *server, const char *text, char *err,
+		  size_t errlen)
+{
+	struct server *s = registry_find(c->reg, server);
+	if (!s)
+		return snprintf(err, errlen, "no server %s", server), -ENOENT;
+	int rc = file == CTL_SRV_CONFIG ? apply_config(c, s, text, err, errlen)
+					: registry_set_list(c->reg, s, list_of(file), text, err, errlen);
+	server_put(s);
+	return rc;
+}
+
+int control_add_server(const struct control *c, const char *name, char *err, size_t errlen)
+{
+	return registry_create(c->reg, name, err, errlen);
+}
+
+int control_remove_server(const struct control *c, const char *name)
+{
+	return registry_remove(c->reg, name);
 }

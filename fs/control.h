@@ -62,4 +62,27 @@ int control_list(const struct control *c, enum ctl_id dir, const char *server, c
 /* The current text of a control file. -ENOENT if its server is gone. */
 int control_render(const struct control *c, enum ctl_id file, const char *server, struct buf *out);
 
+/* ---- writing (the rules are the registry's; this carries text to them) ---- */
+
+/* 1 if the file takes writes: config, whitelist, blacklist, skiplist. */
+int control_writable(enum ctl_id file);
+
+/* Checks the finished lines of a text being written to `file` (the last,
+ * unfinished line waits for control_apply), so a bad line fails the write
+ * itself. -EINVAL with "FILE line N: reason" in err, and in the server's log. */
+int control_check_partial(const struct control *c, enum ctl_id file, const char *server, const char *text,
+			  size_t len, char *err, size_t errlen);
+
+/* Applies a text written to `file` of `server`: a list is replaced; a config
+ * is checked, its connection proved (probe) if that changed, and applied.
+ * Blocks on the catalog and the network: run it on a worker. 0, or -EINVAL,
+ * -EHOSTUNREACH, -EACCES, -ENOENT (no such server) with the reason in err and
+ * in the server's log. */
+int control_apply(const struct control *c, enum ctl_id file, const char *server, const char *text, char *err,
+		  size_t errlen);
+
+/* mkdir and rmdir in servers/: a new (disabled) server, or one removed. */
+int control_add_server(const struct control *c, const char *name, char *err, size_t errlen);
+int control_remove_server(const struct control *c, const char *name);
+
 #endif

@@ -3,6 +3,7 @@
  * thread, and an orderly stop. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <grp.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "fetch/fetch.h"
+#include "fs/edit.h"
 #include "fs/ops.h"
 
 /* -o options that are ours rather than FUSE's, in the order given. */
@@ -97,7 +99,8 @@ static void usage(const char *prog)
 	       "    -o default_servers=0|1 configure the public symbol servers (default 1)\n"
 	       "    -o workers=N           threads for unpacking, verifying, storing (default 4)\n"
 	       "    -o max_file_size=BYTES largest file accepted (default 8 GiB)\n"
-	       "    -o log_lines=N         lines kept per log (default 10000)\n\n"
+	       "    -o log_lines=N         lines kept per log (default 10000)\n"
+	       "    -o admin_group=GROUP   may change the control tree besides the owner\n\n"
 	       "FUSE options:\n",
 	       prog);
 	fuse_cmdline_help();
@@ -160,6 +163,28 @@ static int open_state(struct daemon_state *d, const struct options *o, const str
 	return rc;
 }
 
+/* admin_group: a group name or number; its members may change the control tree. */
+static int resolve_admin_group(const char *group, gid_t *gid)
+{
+	char *end;
+	if (!group[0]) {
+		*gid = getgid();
+		return 0;
+	}
+	unsigned long n = strtoul(group, &end, 10);
+	if (!*end && end != group) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	struct group *g = getgrnam(group);
+	if (!g) {
+		fprintf(stderr, "symbold: admin_group %s: no such group\n", group);
+		return -EINVAL;
+	}
+	*gid = g->gr_gid;
+	return 0;
+}
+
 static int load_options(struct options *o, struct cmdline *c, struct config_server **servers, size_t *n)
 {
 	char err[1024] = "";
@@ -182,12 +207,17 @@ static int serve(struct fuse_session *se, struct symfs *fs, struct daemon_state 
 	fs->store = d->store;
 	fs->wait = o->wait;
 	fs->ctl = (struct control){d->reg, d->fetch, d->store, &fs->counters, clock_wall()};
+	if (edit_start(fs) < 0) {
+		close_state(d);
+		return 1;
+	}
 	log_msg("serving: store %s, catalog %s, config %s, wait %.1fs", o->store, o->db,
 		o->config[0] ? o->config : "(none)", o->wait);
 	/* One loop thread: the cached path's only remaining round trips must
 	 * not be handed between threads, and nothing here blocks. */
 	int rc = fuse_session_loop(se);
 	log_msg("stopping");
+	edit_stop(fs);
 	close_state(d);
 	return rc == 0 ? 0 : 1;
 }
@@ -242,6 +272,8 @@ int main(int argc, char **argv)
 	if (getuid() == 0)
 		fuse_opt_add_arg(&args, "-oallow_other"); /* crash processors run as other users */
 	tree_init(&fs.tree);
+	if (resolve_admin_group(o.admin_group, &fs.tree.gid) < 0)
+		goto out_tree;
 	se = fuse_session_new(&args, &symfs_ops, sizeof symfs_ops, &fs);
 	if (!se)
 		goto out_tree;

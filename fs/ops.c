@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/key.h"
+#include "fs/edit.h"
 
 /* Stored files and symbol directories never change once the kernel has seen
  * them: let it keep them a day. Control files change: ask every time. */
@@ -22,10 +23,11 @@ static struct symfs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static double timeout_of(const struct node *n)
+double fs_timeout(const struct node *n)
 {
 	switch (n->kind) {
 	case NODE_CTLFILE:
+	case NODE_SCRATCH:
 		return 0;
 	case NODE_CTLDIR:
 		return CTLDIR_TIMEOUT;
@@ -34,22 +36,30 @@ static double timeout_of(const struct node *n)
 	}
 }
 
-/* Binds `fresh` at (parent, name) and answers the lookup with it. */
-static void reply_node(fuse_req_t req, struct symfs *fs, struct node *parent, const char *name, struct node *fresh)
+void fs_entry_param(struct symfs *fs, struct node *n, struct fuse_entry_param *e)
 {
-	struct node *n = fresh ? tree_bind(&fs->tree, parent, name, fresh) : NULL;
-	if (!n) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
+	memset(e, 0, sizeof *e);
+	e->ino = tree_ino(&fs->tree, n);
+	e->generation = 1;
+	node_stat(&fs->tree, n, &e->attr);
+	e->attr_timeout = e->entry_timeout = fs_timeout(n);
+}
+
+static void reply_entry(fuse_req_t req, struct symfs *fs, struct node *n)
+{
 	struct fuse_entry_param e;
-	memset(&e, 0, sizeof e);
-	e.ino = tree_ino(&fs->tree, n);
-	e.generation = 1;
-	node_stat(&fs->tree, n, &e.attr);
-	e.attr_timeout = e.entry_timeout = timeout_of(n);
+	fs_entry_param(fs, n, &e);
 	if (fuse_reply_entry(req, &e) != 0)
 		tree_forget(&fs->tree, n, 1); /* the kernel never got it */
+}
+
+void fs_reply_node(fuse_req_t req, struct symfs *fs, struct node *parent, const char *name, struct node *fresh)
+{
+	struct node *n = fresh ? tree_bind(&fs->tree, parent, name, fresh) : NULL;
+	if (!n)
+		fuse_reply_err(req, ENOMEM);
+	else
+		reply_entry(req, fs, n);
 }
 
 static struct node *symfile_node(const char *relpath, const struct stat *st)
@@ -78,7 +88,7 @@ static void on_fetched(void *ctx, int status)
 	struct parked_lookup *p = ctx;
 	struct stat st;
 	if (status == 0 && store_stat(p->fs->store, p->relpath, &st) == 0)
-		reply_node(p->req, p->fs, p->parent, p->name, symfile_node(p->relpath, &st));
+		fs_reply_node(p->req, p->fs, p->parent, p->name, symfile_node(p->relpath, &st));
 	else
 		fuse_reply_err(p->req, ENOENT);
 	free(p);
@@ -97,7 +107,7 @@ static void lookup_symfile(fuse_req_t req, struct symfs *fs, struct node *keydir
 	key_relpath(&k, relpath);
 	if (store_stat(fs->store, relpath, &st) == 0 && S_ISREG(st.st_mode)) {
 		atomic_fetch_add(&fs->counters.hits, 1);
-		reply_node(req, fs, keydir, name, symfile_node(relpath, &st));
+		fs_reply_node(req, fs, keydir, name, symfile_node(relpath, &st));
 		return;
 	}
 	atomic_fetch_add(&fs->counters.misses, 1);
@@ -142,7 +152,13 @@ static void lookup_control(fuse_req_t req, struct symfs *fs, struct node *dir, c
 	enum ctl_id id;
 	char server[SRV_NAME_MAX + 1];
 	if (control_lookup(&fs->ctl, dir->ctl, dir->path, name, &id, server) < 0) {
-		fuse_reply_err(req, ENOENT);
+		struct node *scratch = dir->ctl == CTL_SERVER ? tree_scratch_get(&fs->tree, dir->path, name) : NULL;
+		if (!scratch) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		tree_ref(&fs->tree, scratch);
+		reply_entry(req, fs, scratch);
 		return;
 	}
 	struct node *n = ctl_node(fs, id, server);
@@ -150,7 +166,7 @@ static void lookup_control(fuse_req_t req, struct symfs *fs, struct node *dir, c
 		fuse_reply_err(req, ENOENT); /* its server went away meanwhile */
 		return;
 	}
-	reply_node(req, fs, dir, name, n);
+	fs_reply_node(req, fs, dir, name, n);
 }
 
 static void lookup_in_root(fuse_req_t req, struct symfs *fs, const char *name)
@@ -168,7 +184,7 @@ static void lookup_in_root(fuse_req_t req, struct symfs *fs, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	reply_node(req, fs, &fs->tree.root, name, n);
+	fs_reply_node(req, fs, &fs->tree.root, name, n);
 }
 
 static void lookup_keydir(fuse_req_t req, struct symfs *fs, struct node *dir, const char *name)
@@ -179,7 +195,7 @@ static void lookup_keydir(fuse_req_t req, struct symfs *fs, struct node *dir, co
 		return;
 	}
 	snprintf(path, sizeof path, "%s/%s", dir->path, id);
-	reply_node(req, fs, dir, name, node_new(NODE_KEYDIR, path, NULL, 0));
+	fs_reply_node(req, fs, dir, name, node_new(NODE_KEYDIR, path, NULL, 0));
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -226,7 +242,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct node *n = tree_node(&fs->tree, ino);
 	struct stat st;
 	node_stat(&fs->tree, n, &st);
-	fuse_reply_attr(req, &st, timeout_of(n));
+	fuse_reply_attr(req, &st, fs_timeout(n));
 }
 
 /* ---- files ---- */
@@ -235,7 +251,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct symfs *fs = fs_of(req);
 	struct node *n = tree_node(&fs->tree, ino);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+	int writes = (fi->flags & O_ACCMODE) != O_RDONLY;
+	if (writes && !(n->kind == NODE_SCRATCH || (n->kind == NODE_CTLFILE && control_writable(n->ctl)))) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -245,7 +262,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	if (n->kind == NODE_CTLFILE)
+	if (n->kind == NODE_CTLFILE || n->kind == NODE_SCRATCH)
 		fi->direct_io = 1;
 	else
 		fi->keep_cache = 1;
@@ -270,6 +287,19 @@ static void read_symfile(fuse_req_t req, struct symfs *fs, struct node *n, size_
 	close(fd);
 }
 
+/* A control or scratch file: what it holds, or a writer's unapplied text.
+ * The tree lock keeps an apply from swapping the text under the reply. */
+static void read_text(fuse_req_t req, struct symfs *fs, struct node *n, size_t size, off_t off)
+{
+	pthread_mutex_lock(&fs->tree.mu);
+	int own = n->kind == NODE_SCRATCH || n->pending;
+	const char *text = own ? n->data.data : n->content;
+	size_t total = own ? n->data.len : (size_t)n->size;
+	size_t len = off < 0 || (size_t)off >= total ? 0 : total - (size_t)off;
+	fuse_reply_buf(req, len ? text + off : NULL, len < size ? len : size);
+	pthread_mutex_unlock(&fs->tree.mu);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
@@ -277,9 +307,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	struct node *n = tree_node(&fs->tree, ino);
 	if (n->kind == NODE_SYMFILE) {
 		read_symfile(req, fs, n, size, off);
-	} else if (n->kind == NODE_CTLFILE) {
-		size_t len = off >= n->size ? 0 : (size_t)(n->size - off);
-		fuse_reply_buf(req, n->content + (len ? off : 0), len < size ? len : size);
+	} else if (n->kind == NODE_CTLFILE || n->kind == NODE_SCRATCH) {
+		read_text(req, fs, n, size, off);
 	} else {
 		fuse_reply_err(req, EISDIR);
 	}
@@ -336,7 +365,10 @@ static int list_dir(struct symfs *fs, const struct node *n, struct listing *l)
 	case NODE_KEYDIR:
 		return store_list(fs->store, n->path, listing_add, l);
 	case NODE_CTLDIR:
-		return control_list(&fs->ctl, n->ctl, n->path, listing_add, l);
+		rc = control_list(&fs->ctl, n->ctl, n->path, listing_add, l);
+		if (rc == 0 && n->ctl == CTL_SERVER)
+			rc = tree_scratch_list(&fs->tree, n->path, listing_add, l);
+		return rc;
 	default:
 		return -ENOTDIR;
 	}
@@ -403,6 +435,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
+	/* With no-open there is no OPEN to carry O_TRUNC: let the kernel send
+	 * the cut as a SETATTR instead (fs/edit.c). */
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 const struct fuse_lowlevel_ops symfs_ops = {
@@ -417,4 +452,13 @@ const struct fuse_lowlevel_ops symfs_ops = {
 	.readdir = op_readdir,
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
+	.create = edit_create,
+	.write = edit_write,
+	.flush = edit_flush,
+	.fsync = edit_fsync,
+	.setattr = edit_setattr,
+	.unlink = edit_unlink,
+	.rename = edit_rename,
+	.mkdir = edit_mkdir,
+	.rmdir = edit_rmdir,
 };

@@ -11,16 +11,26 @@
 #include "fs/control.h"
 #include "fs/tree.h"
 
+struct editor;
+
 struct symfs {
 	struct tree tree;
 	struct control ctl;
 	struct fs_counters counters;
 	struct fetcher *fetch;
 	struct store *store;
+	struct editor *editor; /* applies control-tree changes (fs/edit.c) */
 	double wait;  /* seconds a lookup may wait for a fetch */
 	int no_open;  /* the kernel takes ENOSYS from open as "no open needed" */
 };
 
 extern const struct fuse_lowlevel_ops symfs_ops;
+
+/* Shared with edit.c: how long the kernel may keep a node's entry and
+ * attributes; the entry that answers with node n (already referenced);
+ * binding `fresh` at (parent, name) and answering a lookup with it. */
+double fs_timeout(const struct node *n);
+void fs_entry_param(struct symfs *fs, struct node *n, struct fuse_entry_param *e);
+void fs_reply_node(fuse_req_t req, struct symfs *fs, struct node *parent, const char *name, struct node *fresh);
 
 #endif

@@ -1,5 +1,6 @@
 #include "fs/tree.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@ void tree_init(struct tree *t)
 	memset(t, 0, sizeof *t);
 	pthread_mutex_init(&t->mu, NULL);
 	hmap_init(&t->children);
+	hmap_init(&t->scratch);
 	t->root.kind = NODE_ROOT;
 	t->root.serial = FUSE_ROOT_ID;
 	t->root.nlookup = 1;
@@ -22,11 +24,12 @@ void tree_init(struct tree *t)
 	t->gid = getgid();
 }
 
-static void node_free(struct node *n)
+void node_free(struct node *n)
 {
 	free(n->name);
 	free(n->path);
 	free(n->content);
+	buf_free(&n->data);
 	free(n);
 }
 
@@ -52,6 +55,7 @@ void tree_destroy(struct tree *t)
 		node_free(n);
 	}
 	hmap_clear(&t->children);
+	hmap_clear(&t->scratch);
 	pthread_mutex_destroy(&t->mu);
 }
 
@@ -88,14 +92,21 @@ struct node *node_new(enum node_kind kind, const char *path, const char *content
 	return n;
 }
 
+/* A node the tree now owns: an inode number, and a place in the live list. */
+static void adopt(struct tree *t, struct node *n)
+{
+	n->serial = t->next_serial++;
+	link_node(t, n);
+}
+
 static int node_same(const struct node *a, const struct node *b)
 {
 	if (a->kind != b->kind || a->ctl != b->ctl || strcmp(a->path, b->path) != 0)
 		return 0;
 	if (a->kind == NODE_SYMFILE)
 		return a->size == b->size && a->mtime == b->mtime;
-	if (a->kind == NODE_CTLFILE)
-		return a->size == b->size && memcmp(a->content, b->content, (size_t)a->size) == 0;
+	if (a->kind == NODE_CTLFILE) /* a node with a writer's unapplied text is the writer's alone */
+		return !a->pending && a->size == b->size && memcmp(a->content, b->content, (size_t)a->size) == 0;
 	return 1;
 }
 
@@ -127,8 +138,7 @@ struct node *tree_bind(struct tree *t, struct node *parent, const char *name, st
 	fresh->parent = parent;
 	fresh->mapped = 1;
 	fresh->nlookup = 1;
-	fresh->serial = t->next_serial++;
-	link_node(t, fresh);
+	adopt(t, fresh);
 	pthread_mutex_unlock(&t->mu);
 	return fresh;
 }
@@ -140,7 +150,7 @@ void tree_forget(struct tree *t, struct node *n, uint64_t count)
 		return;
 	pthread_mutex_lock(&t->mu);
 	n->nlookup = n->nlookup > count ? n->nlookup - count : 0;
-	if (n->nlookup > 0) {
+	if (n->nlookup > 0 || n->linked) {
 		pthread_mutex_unlock(&t->mu);
 		return;
 	}
@@ -153,26 +163,247 @@ void tree_forget(struct tree *t, struct node *n, uint64_t count)
 	node_free(n);
 }
 
-void node_stat(const struct tree *t, const struct node *n, struct stat *st)
+struct node *tree_child(struct tree *t, struct node *parent, const char *name)
+{
+	char key[NAME_MAX + 64];
+	child_key(parent, name, key, sizeof key);
+	pthread_mutex_lock(&t->mu);
+	struct node *n = hmap_get(&t->children, key);
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+void tree_ref(struct tree *t, struct node *n)
+{
+	pthread_mutex_lock(&t->mu);
+	n->nlookup++;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void tree_unmap(struct tree *t, struct node *n)
+{
+	char key[NAME_MAX + 64];
+	pthread_mutex_lock(&t->mu);
+	if (n->mapped) {
+		child_key(n->parent, n->name, key, sizeof key);
+		hmap_del(&t->children, key);
+		n->mapped = 0;
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
+void tree_set_text(struct tree *t, struct node *n, const char *text, size_t len)
+{
+	char *copy = malloc(len + 1);
+	if (!copy) {
+		tree_unmap(t, n); /* cannot keep it current: let the next lookup render it */
+		return;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	pthread_mutex_lock(&t->mu);
+	free(n->content);
+	n->content = copy;
+	n->size = (off_t)len;
+	n->mtime = time(NULL);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- scratch files ---- */
+
+static void scratch_key(const char *server, const char *name, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s", server, name);
+}
+
+struct node *tree_scratch_get(struct tree *t, const char *server, const char *name)
+{
+	char key[NAME_MAX + 80];
+	scratch_key(server, name, key, sizeof key);
+	pthread_mutex_lock(&t->mu);
+	struct node *n = hmap_get(&t->scratch, key);
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+/* Takes the name away from a scratch node; frees it if nothing else holds it. */
+static void unlink_scratch_locked(struct tree *t, const char *key)
+{
+	struct node *n = hmap_del(&t->scratch, key);
+	if (!n)
+		return;
+	n->linked = 0;
+	if (n->nlookup == 0) {
+		unlink_node(n);
+		node_free(n);
+	}
+}
+
+int tree_scratch_link(struct tree *t, const char *server, const char *name, struct node *n)
+{
+	char key[NAME_MAX + 80];
+	scratch_key(server, name, key, sizeof key);
+	char *newname = strdup(name);
+	if (!newname)
+		return -ENOMEM;
+	pthread_mutex_lock(&t->mu);
+	if (hmap_get(&t->scratch, key) != n)
+		unlink_scratch_locked(t, key);
+	int rc = hmap_put(&t->scratch, key, n);
+	if (rc == 0) {
+		free(n->name);
+		n->name = newname;
+		newname = NULL;
+		if (!n->serial)
+			adopt(t, n);
+		n->linked = 1;
+	}
+	pthread_mutex_unlock(&t->mu);
+	free(newname);
+	return rc;
+}
+
+int tree_scratch_unlink(struct tree *t, const char *server, const char *name)
+{
+	char key[NAME_MAX + 80];
+	scratch_key(server, name, key, sizeof key);
+	pthread_mutex_lock(&t->mu);
+	int found = hmap_get(&t->scratch, key) != NULL;
+	unlink_scratch_locked(t, key);
+	pthread_mutex_unlock(&t->mu);
+	return found ? 0 : -ENOENT;
+}
+
+int tree_scratch_rename(struct tree *t, const char *server, const char *from, const char *to)
+{
+	char key[NAME_MAX + 80];
+	scratch_key(server, from, key, sizeof key);
+	pthread_mutex_lock(&t->mu);
+	struct node *n = hmap_del(&t->scratch, key);
+	pthread_mutex_unlock(&t->mu);
+	if (!n)
+		return -ENOENT;
+	int rc = tree_scratch_link(t, server, to, n);
+	if (rc < 0) { /* put it back under its old name */
+		pthread_mutex_lock(&t->mu);
+		if (hmap_put(&t->scratch, key, n) < 0)
+			n->linked = 0; /* cannot: it goes when the kernel lets go */
+		pthread_mutex_unlock(&t->mu);
+	}
+	return rc;
+}
+
+/* Calls fn for every scratch key of `server`, under the tree lock. */
+static int each_scratch_locked(struct tree *t, const char *server, int (*fn)(const char *key, const char *name,
+									   void *ctx),
+			       void *ctx)
+{
+	size_t slot, len = strlen(server);
+	int rc = 0;
+	struct hmap_entry *e = hmap_first(&t->scratch, &slot);
+	while (e && rc == 0) {
+		struct hmap_entry *next = hmap_next(&t->scratch, e, &slot);
+		if (strncmp(e->key, server, len) == 0 && e->key[len] == '/')
+			rc = fn(e->key, e->key + len + 1, ctx);
+		e = next;
+	}
+	return rc;
+}
+
+static int count_one(const char *key, const char *name, void *ctx)
+{
+	(void)key;
+	(void)name;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+size_t tree_scratch_count(struct tree *t, const char *server)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&t->mu);
+	each_scratch_locked(t, server, count_one, &n);
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+struct list_ctx {
+	tree_list_fn fn;
+	void *ctx;
+};
+
+static int list_one(const char *key, const char *name, void *ctx)
+{
+	(void)key;
+	struct list_ctx *l = ctx;
+	return l->fn(name, 0, l->ctx);
+}
+
+int tree_scratch_list(struct tree *t, const char *server, tree_list_fn fn, void *ctx)
+{
+	struct list_ctx l = {fn, ctx};
+	pthread_mutex_lock(&t->mu);
+	int rc = each_scratch_locked(t, server, list_one, &l);
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+static int drop_one(const char *key, const char *name, void *ctx)
+{
+	(void)name;
+	unlink_scratch_locked(ctx, key);
+	return 0;
+}
+
+void tree_scratch_drop(struct tree *t, const char *server)
+{
+	pthread_mutex_lock(&t->mu);
+	each_scratch_locked(t, server, drop_one, t);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Who may do what: symbols are read-only; the control tree is readable by
+ * all and changed by the owner and the admin group; figures are read-only. */
+static mode_t mode_of(const struct node *n)
+{
+	switch (n->kind) {
+	case NODE_SYMFILE:
+		return S_IFREG | 0444;
+	case NODE_CTLFILE:
+		return S_IFREG | (control_writable(n->ctl) ? 0664 : 0444);
+	case NODE_SCRATCH:
+		return S_IFREG | (n->mode & 0777);
+	case NODE_CTLDIR:
+		return S_IFDIR | (n->ctl == CTL_ROOT ? 0555 : 0775);
+	default:
+		return S_IFDIR | 0555;
+	}
+}
+
+void node_stat(struct tree *t, const struct node *n, struct stat *st)
+{
+	pthread_mutex_lock(&t->mu);
+	node_stat_locked(t, n, st);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void node_stat_locked(const struct tree *t, const struct node *n, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = n->serial;
 	st->st_uid = t->uid;
 	st->st_gid = t->gid;
 	st->st_blksize = 4096;
-	switch (n->kind) {
-	case NODE_SYMFILE:
-	case NODE_CTLFILE:
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		st->st_size = n->size;
-		st->st_blocks = (n->size + 511) / 512;
-		st->st_mtime = st->st_ctime = st->st_atime = n->mtime;
-		break;
-	default:
-		st->st_mode = S_IFDIR | 0555;
+	st->st_mode = mode_of(n);
+	if (S_ISDIR(st->st_mode)) {
 		st->st_nlink = 2;
 		st->st_mtime = st->st_ctime = st->st_atime = n->kind == NODE_ROOT ? t->started : n->mtime;
-		break;
+		return;
 	}
+	/* a writer's unapplied text is what the file holds for the kernel */
+	off_t size = n->kind == NODE_SCRATCH || n->pending ? (off_t)n->data.len : n->size;
+	st->st_nlink = 1;
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+	st->st_mtime = st->st_ctime = st->st_atime = n->mtime;
 }

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "common/hmap.h"
 #include "fs/control.h"
 
@@ -26,6 +27,7 @@ enum node_kind {
 	NODE_SYMFILE,   /* <debug_file>/<ID>/<f>   path = the store relpath */
 	NODE_CTLDIR,    /* .symbold directories   path = server name or "" */
 	NODE_CTLFILE,   /* a control file snapshot path = server name or "" */
+	NODE_SCRATCH,   /* an editor's temporary file in a server's directory; path = server name */
 };
 
 struct node {
@@ -39,18 +41,25 @@ struct node {
 	char *path;
 	off_t size;       /* SYMFILE, CTLFILE */
 	time_t mtime;
-	char *content;    /* CTLFILE: the snapshot */
+	char *content;    /* CTLFILE: the snapshot (tree mutex: an apply may replace it) */
+	struct buf data;  /* SCRATCH: its bytes; writable CTLFILE: a writer's text not applied yet */
+	int pending;      /* CTLFILE: `data` holds such a text (tree mutex, as `data` then) */
+	unsigned edits;   /* CTLFILE: bumped by every write, cut and apply (tree mutex) */
+	int cut_only;     /* CTLFILE: the pending text is an O_TRUNC/truncate(2) cut, nothing written yet */
+	int linked;       /* SCRATCH: still has its name (it lives on while the kernel holds it) */
+	mode_t mode;      /* SCRATCH */
 	struct node *prev, *next; /* every live node, for the final cleanup */
 };
 
 struct tree {
 	pthread_mutex_t mu;
 	struct hmap children; /* "parent-address/name" -> node */
+	struct hmap scratch;  /* "server/name" -> linked SCRATCH node */
 	struct node root; /* also the head of the list of live nodes */
 	uint64_t next_serial;
 	time_t started;
 	uid_t uid; /* the daemon's: files belong to whoever mounted them */
-	gid_t gid;
+	gid_t gid; /* admin_group's if set: its members may change the control tree */
 };
 
 void tree_init(struct tree *t);
@@ -59,18 +68,44 @@ void tree_destroy(struct tree *t);
 struct node *tree_node(struct tree *t, fuse_ino_t ino);
 fuse_ino_t tree_ino(struct tree *t, const struct node *n);
 
-/* A new, unbound node; `path` and `content` are copied. NULL on ENOMEM. */
+/* A new, unbound node; `path` and `content` are copied. NULL on ENOMEM.
+ * Freed by the tree once bound; before that, by node_free. */
 struct node *node_new(enum node_kind kind, const char *path, const char *content, size_t size);
+void node_free(struct node *n);
 
 /* Binds `fresh` at (parent, name) and takes one kernel reference on the
  * result: the node already there if it is the same (same kind, same store
  * file, same snapshot text) — `fresh` is then freed — or `fresh` itself. */
 struct node *tree_bind(struct tree *t, struct node *parent, const char *name, struct node *fresh);
 
-/* Drops `n` kernel references; a node nobody references is freed. */
+/* Drops `n` kernel references; a node nobody references (and, for a scratch
+ * file, that no name links) is freed. */
 void tree_forget(struct tree *t, struct node *node, uint64_t n);
+/* The node currently bound at (parent, name), if any; no reference taken. */
+struct node *tree_child(struct tree *t, struct node *parent, const char *name);
+/* One more kernel reference, for answering a lookup with an existing node. */
+void tree_ref(struct tree *t, struct node *n);
+/* The next lookup of n's name gets a new node (n's text is stale). */
+void tree_unmap(struct tree *t, struct node *n);
+/* Replaces a control file's text (an edit that was applied as written). */
+void tree_set_text(struct tree *t, struct node *n, const char *text, size_t len);
 
-/* The attributes the kernel sees. */
-void node_stat(const struct tree *t, const struct node *n, struct stat *st);
+/* Scratch files — what editors create next to the file they edit (sed's
+ * temp file, vim's swap and backup) — by server and name. */
+struct node *tree_scratch_get(struct tree *t, const char *server, const char *name);
+/* Gives n the name, replacing (unlinking) whatever had it. */
+int tree_scratch_link(struct tree *t, const char *server, const char *name, struct node *n);
+int tree_scratch_unlink(struct tree *t, const char *server, const char *name);
+/* mv: the node keeps its identity under the new name (replacing any). */
+int tree_scratch_rename(struct tree *t, const char *server, const char *from, const char *to);
+size_t tree_scratch_count(struct tree *t, const char *server);
+typedef int (*tree_list_fn)(const char *name, int is_dir, void *ctx);
+int tree_scratch_list(struct tree *t, const char *server, tree_list_fn fn, void *ctx);
+/* All scratch files of a removed server. */
+void tree_scratch_drop(struct tree *t, const char *server);
+
+/* The attributes the kernel sees (the second with the tree lock held). */
+void node_stat(struct tree *t, const struct node *n, struct stat *st);
+void node_stat_locked(const struct tree *t, const struct node *n, struct stat *st);
 
 #endif
