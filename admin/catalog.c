@@ -31,7 +31,9 @@ static const char schema[] =
 	"  size INTEGER, fetched INTEGER);"
 	"CREATE TABLE IF NOT EXISTS negative(path TEXT PRIMARY KEY, until INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS skiplist(server TEXT NOT NULL COLLATE NOCASE, pair TEXT NOT NULL,"
-	"  reason TEXT NOT NULL, added INTEGER NOT NULL, until INTEGER NOT NULL, PRIMARY KEY(server, pair));";
+	"  reason TEXT NOT NULL, added INTEGER NOT NULL, until INTEGER NOT NULL, PRIMARY KEY(server, pair));"
+	"CREATE TABLE IF NOT EXISTS log(id INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, line TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS log_by_server ON log(server, id);";
 
 int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen)
 {
@@ -156,6 +158,8 @@ static int server_delete_locked(struct catalog *c, const char *name)
 		rc = exec_locked(c, "DELETE FROM servers WHERE name=?", "t", name);
 	if (rc == 0)
 		rc = exec_locked(c, "DELETE FROM skiplist WHERE server=?", "t", name);
+	if (rc == 0)
+		rc = exec_locked(c, "DELETE FROM log WHERE server=?", "t", name);
 	return finish_txn(c, rc);
 }
 
@@ -377,6 +381,60 @@ int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx)
 int catalog_negative_expire(struct catalog *c)
 {
 	return exec_sql(c, "DELETE FROM negative WHERE until <= strftime('%s','now')", "");
+}
+
+int catalog_begin(struct catalog *c)
+{
+	pthread_mutex_lock(&c->mu);
+	int rc = exec_locked(c, "BEGIN IMMEDIATE", "");
+	if (rc < 0)
+		pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+int catalog_end(struct catalog *c, int rc)
+{
+	rc = finish_txn(c, rc);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+int catalog_log_add(struct catalog *c, const char *server, const char *line)
+{
+	return exec_sql(c, "INSERT INTO log(server, line) VALUES(?,?)", "tt", server, line);
+}
+
+int catalog_log_trim(struct catalog *c, const char *server, int keep)
+{
+	return exec_sql(c,
+			"DELETE FROM log WHERE server=? AND id <= (SELECT id FROM log WHERE server=?"
+			" ORDER BY id DESC LIMIT 1 OFFSET ?)",
+			"tti", server, server, (long long)keep);
+}
+
+struct log_each {
+	catalog_log_fn fn;
+	void *ctx;
+};
+
+static int log_row(sqlite3_stmt *st, void *ctx)
+{
+	struct log_each *e = ctx;
+	return e->fn(col_text(st, 0), col_text(st, 1), e->ctx);
+}
+
+int catalog_log_each(struct catalog *c, const char *server, int limit, catalog_log_fn fn, void *ctx)
+{
+	struct log_each e = {fn, ctx};
+	if (server)
+		return each_row(c,
+				"SELECT server, line FROM (SELECT id, server, line FROM log WHERE server=?"
+				" ORDER BY id DESC LIMIT ?) ORDER BY id",
+				log_row, &e, "ti", server, (long long)limit);
+	return each_row(c,
+			"SELECT server, line FROM (SELECT id, server, line FROM log ORDER BY id DESC LIMIT ?)"
+			" ORDER BY id",
+			log_row, &e, "i", (long long)limit);
 }
 
 struct meta_out {

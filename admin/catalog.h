@@ -82,6 +82,19 @@ int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx);
 /* Deletes the rows whose time has passed. */
 int catalog_negative_expire(struct catalog *c);
 
+/* A batch of changes as one transaction: begin takes the catalog for this
+ * thread until end, which commits (rc 0) or rolls back. */
+int catalog_begin(struct catalog *c);
+int catalog_end(struct catalog *c, int rc);
+
+/* Logs kept across restarts: one row per line, server "" for the daemon's
+ * own lines. trim keeps a server's newest `keep`; each hands out the newest
+ * `limit` lines (of one server, or of all with server NULL), oldest first. */
+int catalog_log_add(struct catalog *c, const char *server, const char *line);
+int catalog_log_trim(struct catalog *c, const char *server, int keep);
+typedef int (*catalog_log_fn)(const char *server, const char *line, void *ctx);
+int catalog_log_each(struct catalog *c, const char *server, int limit, catalog_log_fn fn, void *ctx);
+
 /* Small named values (e.g. "defaults_seeded"). get returns -ENOENT if unset. */
 int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t outlen);
 int catalog_meta_set(struct catalog *c, const char *key, const char *value);

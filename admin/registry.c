@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "admin/defaults.h"
+#include "admin/totals.h"
 #include "common/buf.h"
 #include "common/clock.h"
 
@@ -36,6 +37,24 @@ static int conf_from_text(const char *config, const char *whitelist, const char 
 		return rc;
 	}
 	*out = c;
+	return 0;
+}
+
+static int load_log_line(const char *server, const char *line, void *ctx)
+{
+	(void)server;
+	logring_add(ctx, line);
+	return 0;
+}
+
+/* The global log as it was: every server's lines, tagged, and the daemon's. */
+static int load_global_line(const char *server, const char *line, void *ctx)
+{
+	(void)ctx;
+	char tagged[2200];
+	if (server[0])
+		log_tag(line, server, tagged, sizeof tagged);
+	logring_add(log_global(), server[0] ? tagged : line);
 	return 0;
 }
 
@@ -68,6 +87,8 @@ static int server_from_row(struct catalog *cat, const struct catalog_server *row
 		rc = conf_from_text(row->config, row->whitelist, row->blacklist, &s->conf, err, sizeof err);
 	if (rc == 0)
 		rc = catalog_skiplist_each(cat, s->name, load_skip, s);
+	if (rc == 0)
+		rc = catalog_log_each(cat, s->name, log_lines, load_log_line, &s->log);
 	if (rc < 0) {
 		if (rc == -EINVAL)
 			log_msg("server %s: stored configuration unusable, skipped: %s", row->name, err);
@@ -221,6 +242,10 @@ int registry_open(struct registry **out, struct catalog *cat, const struct optio
 		rc = sync_default_servers(cat, o->default_servers);
 	if (rc == 0)
 		rc = catalog_servers_each(cat, add_row, r);
+	if (rc == 0) {
+		logring_clear(log_global());
+		rc = catalog_log_each(cat, NULL, o->log_lines, load_global_line, NULL);
+	}
 	if (rc < 0) {
 		snprintf(err, errlen, "loading servers: %s", strerror(-rc));
 		registry_close(r);
@@ -362,12 +387,41 @@ static int save_counters(struct catalog *cat, struct server *s)
 	return -EIO;
 }
 
+struct log_batch {
+	struct catalog *cat;
+	int lines;
+};
+
+static int save_log_line(const char *server, const char *line, void *ctx)
+{
+	struct log_batch *b = ctx;
+	b->lines++;
+	return catalog_log_add(b->cat, server, line);
+}
+
+/* New log lines into the catalog in one transaction, then each log trimmed
+ * to log_lines. (Lines of a transaction that fails are lost: logs are kept
+ * as well as the catalog allows, never at the cost of the daemon.) */
+static int save_logs(struct registry *r, struct server **v, int n)
+{
+	struct log_batch b = {r->cat, 0};
+	int rc = catalog_begin(r->cat);
+	if (rc < 0)
+		return rc;
+	rc = catalog_end(r->cat, log_drain(save_log_line, &b));
+	for (int i = 0; rc == 0 && b.lines && i <= n; i++)
+		rc = catalog_log_trim(r->cat, i < n ? v[i]->name : "", r->log_lines);
+	return rc;
+}
+
 int registry_flush(struct registry *r)
 {
 	struct server **v;
 	int n = registry_snapshot(r, &v), rc = 0;
 	if (n < 0)
 		return n;
+	if (save_logs(r, v, n) < 0 || totals_save(r->cat) < 0)
+		rc = -EIO;
 	for (int i = 0; i < n; i++) {
 		if (atomic_load(&v[i]->removed))
 			continue;

@@ -12,6 +12,82 @@ static struct logring global_ring;
 static int global_ready;
 static int global_echo;
 
+/* lines not yet handed to log_drain */
+struct unsaved {
+	struct unsaved *next;
+	char *server, *line;
+};
+static pthread_mutex_t unsaved_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct unsaved *unsaved_head, **unsaved_tail = &unsaved_head;
+static size_t unsaved_count;
+
+static void unsaved_free(struct unsaved *u)
+{
+	free(u->server);
+	free(u->line);
+	free(u);
+}
+
+static void queue_unsaved(const char *server, const char *line)
+{
+	struct unsaved *u = calloc(1, sizeof *u);
+	if (!u || !(u->server = strdup(server)) || !(u->line = strdup(line))) {
+		if (u)
+			unsaved_free(u);
+		return; /* out of memory: the line stays in memory only */
+	}
+	pthread_mutex_lock(&unsaved_mu);
+	*unsaved_tail = u;
+	unsaved_tail = &u->next;
+	if (++unsaved_count > LOG_UNSAVED_MAX) {
+		struct unsaved *old = unsaved_head;
+		unsaved_head = old->next;
+		unsaved_count--;
+		unsaved_free(old);
+	}
+	pthread_mutex_unlock(&unsaved_mu);
+}
+
+int log_drain(log_drain_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&unsaved_mu);
+	struct unsaved *list = unsaved_head;
+	unsaved_head = NULL;
+	unsaved_tail = &unsaved_head;
+	unsaved_count = 0;
+	pthread_mutex_unlock(&unsaved_mu);
+	int rc = 0;
+	while (list) {
+		struct unsaved *u = list;
+		if (rc == 0 && (rc = fn(u->server, u->line, ctx)) != 0) {
+			/* give back what was not taken, ahead of newer lines */
+			pthread_mutex_lock(&unsaved_mu);
+			struct unsaved *last = u;
+			size_t n = 1;
+			while (last->next) {
+				last = last->next;
+				n++;
+			}
+			last->next = unsaved_head;
+			if (!unsaved_head)
+				unsaved_tail = &last->next;
+			unsaved_head = u;
+			unsaved_count += n;
+			pthread_mutex_unlock(&unsaved_mu);
+			return rc;
+		}
+		list = u->next;
+		unsaved_free(u);
+	}
+	return rc;
+}
+
+void log_tag(const char *line, const char *name, char *out, size_t outlen)
+{
+	/* the time stamp is the first 20 characters */
+	snprintf(out, outlen, "%.20s [%s]%s", line, name, strlen(line) > 20 ? line + 20 : "");
+}
+
 int logring_init(struct logring *r, size_t cap)
 {
 	r->lines = calloc(cap ? cap : 1, sizeof *r->lines);
@@ -51,6 +127,15 @@ void logring_add(struct logring *r, const char *line)
 	pthread_mutex_unlock(&r->mu);
 }
 
+void logring_clear(struct logring *r)
+{
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->count; i++)
+		free(r->lines[(r->start + i) % r->cap]);
+	r->start = r->count = 0;
+	pthread_mutex_unlock(&r->mu);
+}
+
 int logring_render(struct logring *r, struct buf *out)
 {
 	int rc = 0;
@@ -78,6 +163,15 @@ void log_shutdown(void)
 	if (global_ready)
 		logring_free(&global_ring);
 	global_ready = 0;
+	pthread_mutex_lock(&unsaved_mu);
+	while (unsaved_head) {
+		struct unsaved *u = unsaved_head;
+		unsaved_head = u->next;
+		unsaved_free(u);
+	}
+	unsaved_tail = &unsaved_head;
+	unsaved_count = 0;
+	pthread_mutex_unlock(&unsaved_mu);
 }
 
 struct logring *log_global(void)
@@ -116,6 +210,7 @@ void log_msg(const char *fmt, ...)
 	format_line(line, sizeof line, "", fmt, ap);
 	va_end(ap);
 	emit_global(line);
+	queue_unsaved("", line);
 }
 
 void log_server(struct logring *ring, const char *name, const char *fmt, ...)
@@ -127,7 +222,7 @@ void log_server(struct logring *ring, const char *name, const char *fmt, ...)
 	va_end(ap);
 	if (ring)
 		logring_add(ring, line);
-	/* same time stamp, the server's name after it */
-	snprintf(tagged, sizeof tagged, "%.20s [%s]%s", line, name, line + 20);
+	log_tag(line, name, tagged, sizeof tagged);
 	emit_global(tagged);
+	queue_unsaved(name, line);
 }

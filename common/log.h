@@ -22,6 +22,7 @@ void logring_free(struct logring *r);
 /* Appends a copy of `line` (no trailing newline), dropping the oldest line
  * when full. */
 void logring_add(struct logring *r, const char *line);
+void logring_clear(struct logring *r);
 /* Appends every line, oldest first, each ending in '\n'. */
 int logring_render(struct logring *r, struct buf *out);
 
@@ -29,6 +30,17 @@ int logring_render(struct logring *r, struct buf *out);
 int log_init(size_t cap, int echo_stderr);
 void log_shutdown(void);
 struct logring *log_global(void);
+
+/* Lines logged since the last drain, oldest first, for whoever keeps logs
+ * across restarts: server is "" for daemon-wide lines. At most
+ * LOG_UNSAVED_MAX wait; beyond that the oldest are not kept. fn returning
+ * non-zero stops the drain, and what it had not taken stays queued. */
+#define LOG_UNSAVED_MAX 100000
+typedef int (*log_drain_fn)(const char *server, const char *line, void *ctx);
+int log_drain(log_drain_fn fn, void *ctx);
+
+/* The global log's form of a server's line: "TIME [name] message". */
+void log_tag(const char *line, const char *name, char *out, size_t outlen);
 
 /* A daemon-wide event: "TIME message" into the global log. */
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

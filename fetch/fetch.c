@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/totals.h"
 #include "common/clock.h"
 #include "common/hmap.h"
 #include "common/log.h"
@@ -777,6 +778,13 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	f->cat = cat;
 	f->cfg = *cfg;
 	f->next_flush = clock_mono() + FLUSH_INTERVAL;
+	totals_track("fetches", &f->counters.jobs);
+	totals_track("coalesced", &f->counters.coalesced);
+	totals_track("fetched", &f->counters.stored);
+	totals_track("fetch_not_found", &f->counters.not_found);
+	totals_track("fetch_failures", &f->counters.failed);
+	totals_track("negative_hits", &f->counters.negative_hits);
+	totals_track("bytes_downloaded", &f->counters.bytes);
 	int rc = catalog_negative_each(cat, load_negative, f);
 	if (rc == 0 && !(f->multi = curl_multi_init()))
 		rc = -ENOMEM;

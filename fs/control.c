@@ -43,25 +43,35 @@ static const char readme[] =
 	"\n"
 	"README       this text\n"
 	"version      the daemon's version\n"
-	"stats        daemon-wide figures, one 'name value' per line:\n"
+	"stats        daemon-wide figures, one 'name value' per line, kept across restarts:\n"
 	"               lookups, hits, misses  symbol lookups the kernel sent and how they were answered\n"
 	"                                      (files already in the kernel's cache never reach the daemon)\n"
 	"               negative_hits          lookups answered 'absent' by the negative cache\n"
 	"               fetches, coalesced     fetches started; requests that joined a running fetch\n"
 	"               fetches_in_flight, fetched, fetch_not_found, fetch_failures\n"
 	"               bytes_downloaded, bytes_served\n"
-	"               store_files, store_bytes, uptime_s\n"
+	"               downloads_ok ... skiplist_size: the servers' figures, summed\n"
+	"               servers, store_files, store_bytes, uptime_s\n"
 	"log          recent events of every server, oldest first\n"
 	"servers/NAME/\n"
 	"  config     the server's settings, key = value (secrets shown as ***)\n"
 	"  stats      bytes_downloaded, downloads_ok, downloads_failed, failures by stage\n"
-	"             (download, verify, conversion), not_found, in_flight, since\n"
+	"             (download, verify, conversion), not_found, transfers_in_flight,\n"
+	"             skiplist_size, latency_p50/p90/p99_ms of downloads, since (creation)\n"
 	"  log        one line per attempt: time, key, outcome, HTTP status, bytes, duration,\n"
 	"             URL, reason\n"
 	"  whitelist  patterns; with whitelist_enabled = 1 only matching names are asked for\n"
 	"  blacklist  patterns never asked for\n"
+	"  skiplist   keys that kept failing, with why and until when; delete a line to retry it\n"
 	"\n"
-	"Every file here is read-only in this version.\n";
+	"Editing: config, whitelist, blacklist and skiplist take echo >>, printf >, cp, sed -i,\n"
+	"vi, truncate. A change applies whole when the file is closed or renamed into place;\n"
+	"a bad line (control character, a '/' that is not a debug_file/debug_id key, over 1024\n"
+	"bytes, not UTF-8) refuses the whole change with EINVAL and says why in log. A config is\n"
+	"written as key = value lines; *** keeps a secret as it is; an enabled server's\n"
+	"connection is proved before the change applies. mkdir servers/NAME makes a server\n"
+	"(disabled until its config is written); rm -r servers/NAME removes it, never its\n"
+	"symbols. Only the owner and admin_group may change anything here.\n";
 
 int control_is_dir(enum ctl_id id)
 {
@@ -110,40 +120,81 @@ int control_list(const struct control *c, enum ctl_id dir, const char *server, c
 	return rc;
 }
 
+/* The figures of one server; the global file shows their sums. */
+struct server_figures {
+	uint64_t counters[STAT_COUNTERS];
+	long long in_flight, skiplist;
+};
+
+static void add_figures(struct server *s, struct server_figures *f)
+{
+	for (int i = 0; i < STAT_COUNTERS; i++)
+		f->counters[i] += atomic_load(&s->counters[i]);
+	f->in_flight += atomic_load(&s->in_flight);
+	f->skiplist += (long long)server_skiplist_size(s);
+}
+
+static int render_figures(const struct server_figures *f, struct buf *out)
+{
+	const uint64_t *v = f->counters;
+	return buf_printf(out,
+			  "downloads_ok %llu\ndownloads_failed %llu\nfailures_download %llu\n"
+			  "failures_verify %llu\nfailures_conversion %llu\nnot_found %llu\n"
+			  "transfers_in_flight %lld\nskiplist_size %lld\n",
+			  (unsigned long long)v[STAT_OK], (unsigned long long)v[STAT_FAILED],
+			  (unsigned long long)v[STAT_FAIL_DOWNLOAD], (unsigned long long)v[STAT_FAIL_VERIFY],
+			  (unsigned long long)v[STAT_FAIL_CONVERSION], (unsigned long long)v[STAT_NOT_FOUND],
+			  f->in_flight, f->skiplist);
+}
+
 static int render_stats(const struct control *c, struct buf *out)
 {
 	const struct fetch_counters *fc = fetch_counters(c->fetch);
+	struct server_figures sum;
+	struct server **v;
 	long long files = 0, bytes = 0;
+	memset(&sum, 0, sizeof sum);
+	int n = registry_snapshot(c->reg, &v);
+	for (int i = 0; i < n; i++)
+		add_figures(v[i], &sum);
+	if (n >= 0)
+		registry_release(v, n);
 	store_usage(c->store, &files, &bytes);
-	return buf_printf(out,
-			  "lookups %llu\nhits %llu\nmisses %llu\nnegative_hits %llu\nfetches %llu\n"
-			  "coalesced %llu\nfetches_in_flight %d\nfetched %llu\nfetch_not_found %llu\nfetch_failures %llu\n"
-			  "bytes_downloaded %llu\nbytes_served %llu\nstore_files %lld\nstore_bytes %lld\n"
-			  "uptime_s %lld\n",
-			  atomic_load(&c->fs->lookups), atomic_load(&c->fs->hits), atomic_load(&c->fs->misses),
-			  atomic_load(&fc->negative_hits), atomic_load(&fc->jobs), atomic_load(&fc->coalesced),
-			  atomic_load(&fc->in_flight), atomic_load(&fc->stored), atomic_load(&fc->not_found),
-			  atomic_load(&fc->failed),
-			  atomic_load(&fc->bytes), atomic_load(&c->fs->bytes_served), files, bytes,
-			  (long long)(clock_wall() - c->started));
+	int rc = buf_printf(out,
+			    "lookups %llu\nhits %llu\nmisses %llu\nnegative_hits %llu\nfetches %llu\n"
+			    "coalesced %llu\nfetches_in_flight %d\nfetched %llu\nfetch_not_found %llu\n"
+			    "fetch_failures %llu\nbytes_downloaded %llu\nbytes_served %llu\n",
+			    atomic_load(&c->fs->lookups), atomic_load(&c->fs->hits), atomic_load(&c->fs->misses),
+			    atomic_load(&fc->negative_hits), atomic_load(&fc->jobs), atomic_load(&fc->coalesced),
+			    atomic_load(&fc->in_flight), atomic_load(&fc->stored), atomic_load(&fc->not_found),
+			    atomic_load(&fc->failed), atomic_load(&fc->bytes), atomic_load(&c->fs->bytes_served));
+	if (rc == 0)
+		rc = render_figures(&sum, out);
+	if (rc == 0)
+		rc = buf_printf(out, "servers %d\nstore_files %lld\nstore_bytes %lld\nuptime_s %lld\n", n < 0 ? 0 : n,
+				files, bytes, (long long)(clock_wall() - c->started));
+	return rc;
 }
 
-static int render_server_stats(const struct server *s, struct buf *out)
+static int render_server_stats(struct server *s, struct buf *out)
 {
 	char since[32];
+	struct server_figures f;
+	double p50, p90, p99;
+	size_t samples;
+	memset(&f, 0, sizeof f);
+	add_figures(s, &f);
+	server_latency_percentiles(s, &p50, &p90, &p99, &samples);
 	clock_fmt_utc(s->created, since);
-	return buf_printf(out,
-			  "bytes_downloaded %llu\ndownloads_ok %llu\ndownloads_failed %llu\n"
-			  "failures_download %llu\nfailures_verify %llu\nfailures_conversion %llu\n"
-			  "not_found %llu\nin_flight %d\nsince %s\n",
-			  (unsigned long long)atomic_load(&s->counters[STAT_BYTES]),
-			  (unsigned long long)atomic_load(&s->counters[STAT_OK]),
-			  (unsigned long long)atomic_load(&s->counters[STAT_FAILED]),
-			  (unsigned long long)atomic_load(&s->counters[STAT_FAIL_DOWNLOAD]),
-			  (unsigned long long)atomic_load(&s->counters[STAT_FAIL_VERIFY]),
-			  (unsigned long long)atomic_load(&s->counters[STAT_FAIL_CONVERSION]),
-			  (unsigned long long)atomic_load(&s->counters[STAT_NOT_FOUND]), atomic_load(&s->in_flight),
-			  since);
+	int rc = buf_printf(out, "bytes_downloaded %llu\n", (unsigned long long)f.counters[STAT_BYTES]);
+	if (rc == 0)
+		rc = render_figures(&f, out);
+	if (rc == 0)
+		rc = buf_printf(out,
+				"latency_p50_ms %.0f\nlatency_p90_ms %.0f\nlatency_p99_ms %.0f\nlatency_samples %zu\n"
+				"since %s\n",
+				p50, p90, p99, samples, since);
+	return rc;
 }
 
 static int render_config(struct server *s, struct buf *out)

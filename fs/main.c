@@ -17,6 +17,7 @@
 #include "admin/config.h"
 #include "admin/registry.h"
 #include "admin/store.h"
+#include "admin/totals.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "fetch/fetch.h"
@@ -154,6 +155,8 @@ static int open_state(struct daemon_state *d, const struct options *o, const str
 		struct fetch_config fc = {o->negative_ttl, o->max_file_size, o->workers};
 		if ((rc = fetch_start(&d->fetch, d->reg, d->store, d->cat, &fc)) < 0)
 			snprintf(err, sizeof err, "starting the fetcher: %s", strerror(-rc));
+		else if ((rc = totals_restore(d->cat)) < 0)
+			snprintf(err, sizeof err, "restoring the totals: %s", strerror(-rc));
 	}
 	if (rc < 0) {
 		fprintf(stderr, "symbold: %s\n", err);
@@ -272,6 +275,10 @@ int main(int argc, char **argv)
 	if (getuid() == 0)
 		fuse_opt_add_arg(&args, "-oallow_other"); /* crash processors run as other users */
 	tree_init(&fs.tree);
+	totals_track("lookups", &fs.counters.lookups);
+	totals_track("hits", &fs.counters.hits);
+	totals_track("misses", &fs.counters.misses);
+	totals_track("bytes_served", &fs.counters.bytes_served);
 	if (resolve_admin_group(o.admin_group, &fs.tree.gid) < 0)
 		goto out_tree;
 	se = fuse_session_new(&args, &symfs_ops, sizeof symfs_ops, &fs);

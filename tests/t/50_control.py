@@ -68,7 +68,8 @@ def main():
     t.eq(d.stat_value("downloads_ok", "corp"), 1, "server stats: downloads_ok")
     t.eq(d.stat_value("bytes_downloaded", "corp"), size, "server stats: bytes_downloaded")
     t.eq(d.stat_value("downloads_failed", "corp"), 0, "server stats: downloads_failed")
-    for key in ("failures_download", "failures_verify", "failures_conversion", "not_found", "in_flight"):
+    for key in ("failures_download", "failures_verify", "failures_conversion", "not_found", "transfers_in_flight",
+                "skiplist_size", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_samples"):
         t.ok(d.stat_value(key, "corp") is not None, f"server stats: {key}")
     t.ok(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", d.stat_value("since", "corp") or ""), "server stats: since")
 
