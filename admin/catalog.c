@@ -317,6 +317,31 @@ int catalog_pending_delete(struct catalog *c, const char *relpath)
 	return exec_sql(c, "DELETE FROM pending WHERE path=?", "t", relpath);
 }
 
+struct file_get {
+	struct file_info *out;
+	int found;
+};
+
+static int file_row(sqlite3_stmt *st, void *ctx)
+{
+	struct file_get *g = ctx;
+	snprintf(g->out->server, sizeof g->out->server, "%s", col_text(st, 0));
+	snprintf(g->out->url, sizeof g->out->url, "%s", col_text(st, 1));
+	snprintf(g->out->source_format, sizeof g->out->source_format, "%s", col_text(st, 2));
+	g->out->size = sqlite3_column_int64(st, 3);
+	g->out->fetched = (time_t)sqlite3_column_int64(st, 4);
+	g->found = 1;
+	return 0;
+}
+
+int catalog_file_get(struct catalog *c, const char *relpath, struct file_info *out)
+{
+	struct file_get g = {out, 0};
+	int rc = each_row(c, "SELECT server, url, source_format, size, fetched FROM files WHERE path=?", file_row, &g,
+			  "t", relpath);
+	return rc < 0 ? rc : g.found ? 0 : -ENOENT;
+}
+
 static int count_row(sqlite3_stmt *st, void *ctx)
 {
 	long long *out = ctx;

@@ -72,6 +72,15 @@ int catalog_file_commit(struct catalog *c, const char *relpath, const struct fil
 typedef int (*catalog_pending_fn)(const char *relpath, const struct file_meta *m, void *ctx);
 int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx);
 int catalog_pending_delete(struct catalog *c, const char *relpath);
+/* Where a stored file came from: fills the caller's buffers; -ENOENT if the
+ * catalog has no row for it (a file another tool dropped in). */
+struct file_info {
+	char server[64], url[1300], source_format[16];
+	long long size;
+	time_t fetched;
+};
+int catalog_file_get(struct catalog *c, const char *relpath, struct file_info *out);
+
 /* How many files the catalog records, and their total size. */
 int catalog_file_count(struct catalog *c, long long *count, long long *bytes);
 

@@ -260,6 +260,11 @@ int store_commit(struct store *s, const char *tmp_path, const char *relpath, con
 	return 0;
 }
 
+int store_file_info(struct store *s, const char *relpath, struct file_info *out)
+{
+	return catalog_file_get(s->cat, relpath, out);
+}
+
 int store_statfs(struct store *s, struct statvfs *sv)
 {
 	return fstatvfs(s->rootfd, sv) < 0 ? -errno : 0;

@@ -38,6 +38,9 @@ int store_tmp_create(struct store *s, char path[PATH_MAX]);
  * temp file is gone afterwards whatever happens. */
 int store_commit(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m);
 
+/* Where the file at relpath came from (the catalog's row); -ENOENT if unknown. */
+int store_file_info(struct store *s, const char *relpath, struct file_info *out);
+
 /* The file system the store lives on (for statfs on the mount). */
 int store_statfs(struct store *s, struct statvfs *sv);
 

@@ -16,6 +16,7 @@
 #include "fetch/publish.h"
 #include "fetch/source.h"
 #include "fetch/transfer.h"
+#include "fetch/verdicts.h"
 
 #define FLUSH_INTERVAL 5.0      /* seconds between housekeeping rounds */
 #define FAILURE_WINDOW 60.0     /* failures counted towards a blackout within... */
@@ -54,6 +55,7 @@ struct job {
 	struct transfer_sink sink;
 	struct publish_job pub;
 	enum work_result work;
+	struct buf summary; /* "server: outcome (reason); ..." of this fetch, for verdicts */
 };
 
 /* The settings of the server the job is at. */
@@ -73,7 +75,7 @@ struct upstream {
 struct fetcher {
 	pthread_mutex_t mu;
 	struct hmap jobs;     /* relpath -> job (mu) */
-	struct hmap negative; /* relpath -> time_t* until (mu) */
+	struct verdicts *verdicts; /* negative cache, last failures */
 	struct job *incoming; /* new jobs (mu) */
 	struct job *worked;   /* jobs back from a worker (mu) */
 	int stopping;         /* (mu) */
@@ -108,6 +110,7 @@ static void job_free(struct job *j)
 {
 	if (j->pub.tmp_path[0])
 		unlink(j->pub.tmp_path);
+	buf_free(&j->summary);
 	for (int i = 0; j->confs && i < j->nservers; i++)
 		server_conf_put(j->confs[i]);
 	free(j->confs);
@@ -122,6 +125,11 @@ static void job_finish(struct fetcher *f, struct job *j, int status)
 	struct waiter *w = j->waiters;
 	j->waiters = NULL;
 	pthread_mutex_unlock(&f->mu);
+	if (status == 0)
+		verdicts_clear(f->verdicts, j->relpath);
+	else if (status != -ESHUTDOWN)
+		verdicts_set_failed(f->verdicts, j->relpath,
+				    j->summary.len ? j->summary.data : "no server may be asked for it");
 	atomic_fetch_add(status == 0 ? &f->counters.stored
 				     : status == -ENOENT ? &f->counters.not_found
 							 : &f->counters.failed,
@@ -131,19 +139,7 @@ static void job_finish(struct fetcher *f, struct job *j, int status)
 	job_free(j);
 }
 
-/* ---- the negative cache ---- */
-
-/* 1 if the key is known to be nowhere. Caller holds f->mu. */
-static int negative_hit(struct fetcher *f, const char *relpath)
-{
-	time_t *until = hmap_get(&f->negative, relpath);
-	if (!until)
-		return 0;
-	if (*until > clock_wall())
-		return 1;
-	free(hmap_del(&f->negative, relpath));
-	return 0;
-}
+/* ---- the negative cache (fetch/verdicts.c keeps it; the catalog too) ---- */
 
 struct negative_task {
 	struct catalog *cat;
@@ -160,21 +156,15 @@ static void persist_negative(void *arg)
 
 static void negative_add(struct fetcher *f, const char *relpath)
 {
-	time_t *until = malloc(sizeof *until);
-	struct negative_task *t = malloc(sizeof *t);
-	if (!until || !t || f->cfg.negative_ttl <= 0) {
-		free(until);
-		free(t);
+	if (f->cfg.negative_ttl <= 0)
 		return;
-	}
-	*until = clock_wall() + f->cfg.negative_ttl;
-	pthread_mutex_lock(&f->mu);
-	free(hmap_del(&f->negative, relpath));
-	if (hmap_put(&f->negative, relpath, until) < 0)
-		free(until);
-	pthread_mutex_unlock(&f->mu);
+	time_t until = clock_wall() + f->cfg.negative_ttl;
+	verdicts_set_negative(f->verdicts, relpath, until);
+	struct negative_task *t = malloc(sizeof *t);
+	if (!t)
+		return;
 	t->cat = f->cat;
-	t->until = *until;
+	t->until = until;
 	snprintf(t->relpath, sizeof t->relpath, "%s", relpath);
 	if (pool_submit(f->pool, persist_negative, t) < 0)
 		free(t);
@@ -182,15 +172,7 @@ static void negative_add(struct fetcher *f, const char *relpath)
 
 static int load_negative(const char *relpath, time_t until, void *ctx)
 {
-	struct fetcher *f = ctx;
-	time_t *v = malloc(sizeof *v);
-	if (!v)
-		return -ENOMEM;
-	*v = until;
-	if (hmap_put(&f->negative, relpath, v) < 0) {
-		free(v);
-		return -ENOMEM;
-	}
+	verdicts_set_negative(ctx, relpath, until);
 	return 0;
 }
 
@@ -212,17 +194,35 @@ static struct upstream *upstream_of(struct fetcher *f, const struct server *s)
 	return u;
 }
 
+/* Why a server's settings and lists keep it from being asked for k, or NULL.
+ * *maybe is set when the server might have the key all the same. */
+static const char *excluded(const struct server_conf *c, struct server *s, const struct sym_key *k, int *maybe,
+			    char *why, size_t whylen)
+{
+	char reason[200];
+	*maybe = 0;
+	if (!c->cfg.enabled)
+		return "disabled";
+	if (!source_supported(&c->cfg))
+		return "its type cannot be fetched from by this version";
+	if (c->cfg.whitelist_enabled && !patlist_match(&c->whitelist, k))
+		return "not whitelisted";
+	if (patlist_match(&c->blacklist, k))
+		return "blacklisted";
+	if (server_skipped(s, k, reason, sizeof reason)) {
+		*maybe = 1; /* skipped, not absent */
+		snprintf(why, whylen, "skiplisted (%s)", reason);
+		return why;
+	}
+	return NULL;
+}
+
 static int eligible(struct fetcher *f, struct job *j, struct server *s)
 {
-	const struct server_conf *c = j->confs[j->si];
-	if (!c->cfg.enabled || !source_supported(&c->cfg))
-		return 0;
-	if (c->cfg.whitelist_enabled && !patlist_match(&c->whitelist, &j->key))
-		return 0;
-	if (patlist_match(&c->blacklist, &j->key))
-		return 0;
-	if (server_skipped(s, &j->key, NULL, 0)) {
-		j->unsure = 1; /* skipped, not absent */
+	char why[256];
+	int maybe;
+	if (excluded(j->confs[j->si], s, &j->key, &maybe, why, sizeof why)) {
+		j->unsure |= maybe;
 		return 0;
 	}
 	struct upstream *u = upstream_of(f, s);
@@ -260,6 +260,18 @@ static void note_health(struct upstream *u, struct server *s, int transient)
 
 /* ---- attempts ---- */
 
+/* The job's summary for verdicts: "server: outcome (reason)" per attempt,
+ * repeats (the misses of one server's candidates) said once. */
+static void note_outcome(struct job *j, struct server *s, const char *outcome, const char *reason)
+{
+	char note[600];
+	snprintf(note, sizeof note, "%s: %s (%s)", s->name, outcome, reason);
+	size_t len = strlen(note);
+	int repeat = j->summary.len >= len && strcmp(j->summary.data + j->summary.len - len, note) == 0;
+	if (!repeat && j->summary.len < 2000)
+		buf_printf(&j->summary, "%s%s", j->summary.len ? "; " : "", note);
+}
+
 static void log_attempt(struct job *j, struct server *s, const char *outcome, long status, long long bytes,
 			const char *reason)
 {
@@ -275,6 +287,7 @@ static void log_attempt(struct job *j, struct server *s, const char *outcome, lo
 		snprintf(st, sizeof st, "%ld", status);
 	log_server(&s->log, s->name, "%s %s %s %lld %.0fms %s %s", j->relpath, outcome, st, bytes,
 		   (clock_mono() - j->started) * 1000, url, reason);
+	note_outcome(j, s, outcome, reason);
 }
 
 static void next_server(struct job *j)
@@ -616,23 +629,6 @@ static void housekeeping(void *arg)
 	catalog_negative_expire(f->cat);
 }
 
-/* Drops expired negative-cache entries, so a stream of distinct missing keys
- * cannot grow memory without end. */
-static void negative_sweep(struct fetcher *f)
-{
-	time_t now = clock_wall();
-	size_t slot;
-	pthread_mutex_lock(&f->mu);
-	struct hmap_entry *e = hmap_first(&f->negative, &slot);
-	while (e) {
-		struct hmap_entry *next = hmap_next(&f->negative, e, &slot);
-		if (*(time_t *)e->value <= now)
-			free(hmap_del(&f->negative, e->key));
-		e = next;
-	}
-	pthread_mutex_unlock(&f->mu);
-}
-
 static struct job *reversed(struct job *j)
 {
 	struct job *out = NULL;
@@ -667,7 +663,7 @@ static int fetch_turn(struct fetcher *f)
 	run_transfers(f);
 	double next = expire_waiters(f), now = clock_mono();
 	if (now >= f->next_flush) {
-		negative_sweep(f);
+		verdicts_sweep(f->verdicts, clock_wall()); /* distinct missing keys must not grow memory */
 		pool_submit(f->pool, housekeeping, f);
 		f->next_flush = now + FLUSH_INTERVAL;
 	}
@@ -731,7 +727,7 @@ int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fet
 	w->done = done;
 	w->ctx = ctx;
 	pthread_mutex_lock(&f->mu);
-	if (f->stopping || negative_hit(f, relpath)) {
+	if (f->stopping || verdicts_negative(f->verdicts, relpath, clock_wall())) {
 		pthread_mutex_unlock(&f->mu);
 		free(w);
 		atomic_fetch_add(&f->counters.negative_hits, 1);
@@ -758,6 +754,32 @@ int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fet
 	return 0;
 }
 
+/* What each server's settings say about k now. */
+static void explain_servers(struct fetcher *f, const struct sym_key *k, struct buf *out)
+{
+	struct server **v;
+	char why[256];
+	int maybe, n = registry_snapshot(f->reg, &v);
+	for (int i = 0; i < n; i++) {
+		struct server_conf *c = server_conf_get(v[i]);
+		const char *reason = excluded(c, v[i], k, &maybe, why, sizeof why);
+		buf_printf(out, "now: %s: %s\n", v[i]->name, reason ? reason : "would be asked");
+		server_conf_put(c);
+	}
+	if (n >= 0)
+		registry_release(v, n);
+}
+
+int fetch_explain(struct fetcher *f, const struct sym_key *k, struct buf *out)
+{
+	char relpath[KEY_PATH_MAX];
+	key_relpath(k, relpath);
+	if (!verdicts_explain(f->verdicts, relpath, clock_wall(), out))
+		return 0;
+	explain_servers(f, k, out);
+	return 1;
+}
+
 const struct fetch_counters *fetch_counters(const struct fetcher *f)
 {
 	return &f->counters;
@@ -771,7 +793,7 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 		return -ENOMEM;
 	pthread_mutex_init(&f->mu, NULL);
 	hmap_init(&f->jobs);
-	hmap_init(&f->negative);
+
 	hmap_init(&f->upstreams);
 	f->reg = reg;
 	f->store = store;
@@ -785,7 +807,9 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	totals_track("fetch_failures", &f->counters.failed);
 	totals_track("negative_hits", &f->counters.negative_hits);
 	totals_track("bytes_downloaded", &f->counters.bytes);
-	int rc = catalog_negative_each(cat, load_negative, f);
+	int rc = verdicts_new(&f->verdicts);
+	if (rc == 0)
+		rc = catalog_negative_each(cat, load_negative, f->verdicts);
 	if (rc == 0 && !(f->multi = curl_multi_init()))
 		rc = -ENOMEM;
 	if (rc == 0)
@@ -824,7 +848,7 @@ void fetch_stop(struct fetcher *f)
 	}
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
-	free_values(&f->negative);
+	verdicts_free(f->verdicts);
 	free_values(&f->upstreams);
 	hmap_clear(&f->jobs);
 	pthread_mutex_destroy(&f->mu);

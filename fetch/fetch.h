@@ -14,6 +14,7 @@
 #include "admin/catalog.h"
 #include "admin/registry.h"
 #include "admin/store.h"
+#include "common/buf.h"
 #include "common/key.h"
 
 struct fetcher;
@@ -55,5 +56,11 @@ void fetch_stop(struct fetcher *f);
 int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx);
 
 const struct fetch_counters *fetch_counters(const struct fetcher *f);
+
+/* Why `k` is missing, as this daemon knows it: its negative-cache entry, how
+ * its last fetch went on each server, and what keeps each server from being
+ * asked now. Appends lines to `out`; returns 1, or 0 if k was never tried
+ * (nothing appended). Memory only: safe on the FUSE loop. */
+int fetch_explain(struct fetcher *f, const struct sym_key *k, struct buf *out);
 
 #endif

@@ -31,6 +31,7 @@ static const struct ctl_name names[] = {
 	{CTL_SERVER, "whitelist", CTL_SRV_WHITELIST},
 	{CTL_SERVER, "blacklist", CTL_SRV_BLACKLIST},
 	{CTL_SERVER, "skiplist", CTL_SRV_SKIPLIST},
+	{CTL_SERVER, "validate", CTL_SRV_VALIDATE},
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -63,6 +64,7 @@ static const char readme[] =
 	"  whitelist  patterns; with whitelist_enabled = 1 only matching names are asked for\n"
 	"  blacklist  patterns never asked for\n"
 	"  skiplist   keys that kept failing, with why and until when; delete a line to retry it\n"
+	"  validate   (not listed) reading it proves the connection now: ok: ... / failed: ...\n"
 	"\n"
 	"Editing: config, whitelist, blacklist and skiplist take echo >>, printf >, cp, sed -i,\n"
 	"vi, truncate. A change applies whole when the file is closed or renamed into place;\n"
@@ -115,7 +117,7 @@ int control_list(const struct control *c, enum ctl_id dir, const char *server, c
 		return rc;
 	}
 	for (size_t i = 0; i < NNAMES && rc == 0; i++)
-		if (names[i].dir == dir)
+		if (names[i].dir == dir && !control_blocks(names[i].id)) /* ls -l must not probe */
 			rc = fn(names[i].name, control_is_dir(names[i].id), ctx);
 	return rc;
 }
@@ -205,6 +207,23 @@ static int render_config(struct server *s, struct buf *out)
 	return rc;
 }
 
+/* Proves the server's current connection: "ok: ..." or "failed: ...". */
+static int render_validate(struct server *s, struct buf *out)
+{
+	char reason[400];
+	struct server_conf *c = server_conf_get(s);
+	int rc = c->cfg.type == SRV_NONE ? (snprintf(reason, sizeof reason, "no type configured"), -EINVAL)
+					 : probe_server(&c->cfg, reason, sizeof reason);
+	server_conf_put(c);
+	log_server(&s->log, s->name, "validation %s: %s", rc == 0 ? "passed" : "failed", reason);
+	return buf_printf(out, "%s: %s\n", rc == 0 ? "ok" : "failed", reason);
+}
+
+int control_blocks(enum ctl_id file)
+{
+	return file == CTL_SRV_VALIDATE;
+}
+
 static int render_server_file(struct server *s, enum ctl_id file, struct buf *out)
 {
 	switch (file) {
@@ -220,6 +239,8 @@ static int render_server_file(struct server *s, enum ctl_id file, struct buf *ou
 		return server_render_list(s, LIST_BLACKLIST, out);
 	case CTL_SRV_SKIPLIST:
 		return server_render_list(s, LIST_SKIPLIST, out);
+	case CTL_SRV_VALIDATE:
+		return render_validate(s, out);
 	default:
 		return -ENOENT;
 	}

@@ -30,6 +30,7 @@ enum ctl_id {
 	CTL_SRV_WHITELIST,
 	CTL_SRV_BLACKLIST,
 	CTL_SRV_SKIPLIST,
+	CTL_SRV_VALIDATE, /* reading it proves the connection now; not listed */
 };
 
 /* What the FUSE layer counts; the stats file shows it. */
@@ -58,6 +59,9 @@ int control_lookup(const struct control *c, enum ctl_id dir, const char *server,
 
 typedef int (*control_list_fn)(const char *name, int is_dir, void *ctx);
 int control_list(const struct control *c, enum ctl_id dir, const char *server, control_list_fn fn, void *ctx);
+
+/* 1 if rendering the file blocks (the network): look it up on a worker. */
+int control_blocks(enum ctl_id file);
 
 /* The current text of a control file. -ENOENT if its server is gone. */
 int control_render(const struct control *c, enum ctl_id file, const char *server, struct buf *out);

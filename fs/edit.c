@@ -41,6 +41,7 @@ enum edit_op {
 	EDIT_RENAME_IN,  /* a scratch file renamed over a control file */
 	EDIT_MKDIR,
 	EDIT_RMDIR,
+	EDIT_LOOKUP, /* a control file whose text takes the network */
 };
 
 struct edit {
@@ -122,6 +123,15 @@ static void run_rmdir(struct edit *e)
 	fuse_reply_err(e->req, -rc);
 }
 
+static void run_lookup(struct edit *e)
+{
+	struct node *n = fs_ctl_node(e->fs, e->file, e->server);
+	if (!n)
+		fuse_reply_err(e->req, ENOENT);
+	else
+		fs_reply_node(e->req, e->fs, e->dir, e->name, n);
+}
+
 static void run_edit(void *arg)
 {
 	struct edit *e = arg;
@@ -143,6 +153,9 @@ static void run_edit(void *arg)
 		break;
 	case EDIT_RMDIR:
 		run_rmdir(e);
+		break;
+	case EDIT_LOOKUP:
+		run_lookup(e);
 		break;
 	}
 	free(e->text);
@@ -676,4 +689,18 @@ void edit_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode
 void edit_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	submit_server_dir(EDIT_RMDIR, req, parent, name);
+}
+
+void edit_lookup_slow(fuse_req_t req, struct symfs *fs, struct node *dir, const char *name, enum ctl_id id)
+{
+	struct edit *e = edit_new(EDIT_LOOKUP, req, fs);
+	if (!e) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	e->dir = dir; /* pinned by the kernel while it looks up in it */
+	e->file = id;
+	snprintf(e->server, sizeof e->server, "%s", dir->path);
+	snprintf(e->name, sizeof e->name, "%s", name);
+	submit(e);
 }

@@ -29,5 +29,8 @@ void edit_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 		 unsigned int flags);
 void edit_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
 void edit_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+/* A lookup of a control file whose text takes the network (validate): made
+ * on the worker, answered from there. */
+void edit_lookup_slow(fuse_req_t req, struct symfs *fs, struct node *dir, const char *name, enum ctl_id id);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "common/key.h"
 #include "fs/edit.h"
+#include "fs/xattr.h"
 
 /* Stored files and symbol directories never change once the kernel has seen
  * them: let it keep them a day. Control files change: ask every time. */
@@ -128,7 +129,7 @@ static void lookup_symfile(fuse_req_t req, struct symfs *fs, struct node *keydir
 
 /* ---- lookups ---- */
 
-static struct node *ctl_node(struct symfs *fs, enum ctl_id id, const char *server)
+struct node *fs_ctl_node(struct symfs *fs, enum ctl_id id, const char *server)
 {
 	struct node *n;
 	if (control_is_dir(id)) {
@@ -161,7 +162,11 @@ static void lookup_control(fuse_req_t req, struct symfs *fs, struct node *dir, c
 		reply_entry(req, fs, scratch);
 		return;
 	}
-	struct node *n = ctl_node(fs, id, server);
+	if (control_blocks(id)) {
+		edit_lookup_slow(req, fs, dir, name, id);
+		return;
+	}
+	struct node *n = fs_ctl_node(fs, id, server);
 	if (!n && !control_is_dir(id)) {
 		fuse_reply_err(req, ENOENT); /* its server went away meanwhile */
 		return;
@@ -461,4 +466,6 @@ const struct fuse_lowlevel_ops symfs_ops = {
 	.rename = edit_rename,
 	.mkdir = edit_mkdir,
 	.rmdir = edit_rmdir,
+	.getxattr = xattr_get,
+	.listxattr = xattr_list,
 };

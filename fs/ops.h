@@ -32,5 +32,8 @@ extern const struct fuse_lowlevel_ops symfs_ops;
 double fs_timeout(const struct node *n);
 void fs_entry_param(struct symfs *fs, struct node *n, struct fuse_entry_param *e);
 void fs_reply_node(fuse_req_t req, struct symfs *fs, struct node *parent, const char *name, struct node *fresh);
+/* A new node for control file or directory `id` of `server`, its text
+ * rendered now; NULL if the server is gone (or no memory). */
+struct node *fs_ctl_node(struct symfs *fs, enum ctl_id id, const char *server);
 
 #endif
