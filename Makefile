@@ -19,7 +19,7 @@ CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror $(SANITIZE) $(PKG_CFLAGS)
 LDFLAGS  += $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread
 
-LIB_SRCS  := $(wildcard common/*.c convert/*.c admin/*.c fetch/*.c) \
+LIB_SRCS  := $(filter-out admin/symbold-admin.c,$(wildcard common/*.c convert/*.c admin/*.c fetch/*.c)) \
              $(filter-out fs/main.c,$(wildcard fs/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -34,7 +34,7 @@ PREFIX ?= /usr/local
 
 .PHONY: all deps run check test asan asan-build bench install clean
 .SECONDARY:
-all: $(BUILD)/symbold $(UNIT_BINS) $(BENCH_BINS)
+all: $(BUILD)/symbold $(BUILD)/symbold-admin $(UNIT_BINS) $(BENCH_BINS)
 
 deps:
 	scripts/install-deps
@@ -49,6 +49,10 @@ $(BUILD)/libsymbold.a: $(LIB_OBJS)
 
 $(BUILD)/symbold: $(BUILD)/obj/fs/main.o $(BUILD)/libsymbold.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# a thin client of the control tree: libc only, none of the daemon's code
+$(BUILD)/symbold-admin: $(BUILD)/obj/admin/symbold-admin.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsymbold.a
 	@mkdir -p $(dir $@)
@@ -86,6 +90,7 @@ bench: deps
 
 install: all
 	install -D -m 0755 $(BUILD)/symbold $(DESTDIR)$(PREFIX)/bin/symbold
+	install -D -m 0755 $(BUILD)/symbold-admin $(DESTDIR)$(PREFIX)/bin/symbold-admin
 
 clean:
 	rm -rf build build-asan

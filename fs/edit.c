@@ -1,5 +1,6 @@
 #include "fs/edit.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -57,6 +59,7 @@ struct edit {
 	char *text;
 	size_t len;
 	int held; /* an orphan cut: no request to answer, a node reference to drop */
+	long appended_at; /* APPLY: the writer only appended, from here on; else -1 */
 };
 
 /* After an apply, the node shows what the file now holds: a list applied as
@@ -79,10 +82,34 @@ static void reply_attr(fuse_req_t req, struct symfs *fs, struct node *n)
 	fuse_reply_attr(req, &st, fs_timeout(n));
 }
 
+/* An append (echo >>) goes onto the text as it is now, not as the writer
+ * first saw it: concurrent appenders each add their lines, none lost. The
+ * edit worker applies one change at a time, so "now" holds until applied. */
+static int rebase_append(struct edit *e)
+{
+	struct buf now = BUF_INIT;
+	if (e->appended_at < 0 || control_render(&e->fs->ctl, e->file, e->server, &now) < 0) {
+		buf_free(&now);
+		return 0;
+	}
+	if (now.len && now.data[now.len - 1] != '\n')
+		buf_append(&now, "\n", 1);
+	int rc = buf_append(&now, e->text + e->appended_at, e->len - (size_t)e->appended_at);
+	if (rc == 0) {
+		free(e->text);
+		e->len = now.len;
+		e->text = buf_steal(&now);
+	}
+	buf_free(&now);
+	return rc;
+}
+
 static int apply(struct edit *e)
 {
 	char err[512] = "";
-	int rc = control_apply(&e->fs->ctl, e->file, e->server, e->text, err, sizeof err);
+	int rc = rebase_append(e);
+	if (rc == 0)
+		rc = control_apply(&e->fs->ctl, e->file, e->server, e->text, err, sizeof err);
 	if (rc < 0)
 		log_msg("%s/%s: %s", e->server, e->target[0] ? e->target : "", err);
 	return rc;
@@ -169,6 +196,7 @@ static struct edit *edit_new(enum edit_op op, fuse_req_t req, struct symfs *fs)
 		e->op = op;
 		e->req = req;
 		e->fs = fs;
+		e->appended_at = -1;
 	}
 	return e;
 }
@@ -186,8 +214,10 @@ static void submit(struct edit *e)
 	free(e);
 }
 
-/* An apply of `text` (taken over) to the control file `n`; req may be NULL. */
-static void submit_apply(fuse_req_t req, struct symfs *fs, struct node *n, char *text, size_t len, int held)
+/* An apply of `text` (taken over) to the control file `n`; req may be NULL.
+ * appended_at >= 0: the writer only appended text[appended_at..]. */
+static void submit_apply(fuse_req_t req, struct symfs *fs, struct node *n, char *text, size_t len, int held,
+			 long appended_at)
 {
 	struct edit *e = edit_new(EDIT_APPLY, req, fs);
 	if (!e) {
@@ -199,6 +229,7 @@ static void submit_apply(fuse_req_t req, struct symfs *fs, struct node *n, char 
 		return;
 	}
 	e->held = held;
+	e->appended_at = appended_at;
 	e->node = n;
 	e->file = n->ctl;
 	snprintf(e->server, sizeof e->server, "%s", n->path);
@@ -323,13 +354,17 @@ static int begin_pending_locked(struct node *n)
 	buf_free(&n->data);
 	int rc = buf_append(&n->data, n->content ? n->content : "", (size_t)n->size);
 	n->pending = rc == 0;
+	n->appending = 1;
+	n->base_len = (size_t)n->size;
 	return rc;
 }
 
-/* The unapplied text of n, handed over (the node has none afterwards).
- * Caller holds the lock. */
-static char *take_pending_locked(struct node *n, size_t *len)
+/* The unapplied text of n, handed over (the node has none afterwards);
+ * *appended_at is where the appended part starts when the writer only
+ * appended, else -1. Caller holds the lock. */
+static char *take_pending_locked(struct node *n, size_t *len, long *appended_at)
 {
+	*appended_at = n->appending ? (long)n->base_len : -1;
 	*len = n->data.len;
 	n->pending = 0;
 	n->cut_only = 0;
@@ -357,6 +392,8 @@ static char *write_pending(struct symfs *fs, struct node *n, off_t off, const ch
 	char *copy = NULL;
 	pthread_mutex_lock(&fs->tree.mu);
 	*rc = begin_pending_locked(n);
+	if (*rc == 0 && (size_t)off != n->data.len)
+		n->appending = 0;
 	if (*rc == 0)
 		*rc = write_at(&n->data, off, buf, size);
 	if (*rc == 0 && !(copy = strndup(n->data.data, n->data.len)))
@@ -441,23 +478,52 @@ void edit_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, of
 		fuse_reply_write(req, size);
 }
 
-/* close() and fsync(): a writer's text is applied now. Not a bare cut,
- * though: `printf ... > list` opens with O_TRUNC and the shell closes a
- * duplicate of the descriptor before printf writes; applying the empty text
- * then would show everyone an empty list. A cut alone waits for the writes,
- * or for the orphan-cut timer. */
+/* Does the closing process still hold the file open through another
+ * descriptor? The shell does that: `printf ... > list` opens the list,
+ * dup2()s it onto stdout and closes the original before printf writes. Read
+ * from /proc by path (readlink does not call into this mount, which is busy
+ * answering this very close). 1 yes, 0 no, -1 cannot tell. */
+static int still_open(struct symfs *fs, pid_t pid, const struct node *n)
+{
+	char dir[64], want[4200], link[4200], entry[64 + NAME_MAX + 2];
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	snprintf(want, sizeof want, "%s/%s/servers/%s/%s", fs->mountpoint, CONTROL_DIR, n->path, n->name);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int found = 0;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		snprintf(entry, sizeof entry, "%s/%s", dir, de->d_name);
+		ssize_t len = readlink(entry, link, sizeof link - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* close() and fsync(): a writer's text is applied now. A bare cut (an
+ * O_TRUNC open with nothing written yet) is applied at the close that ends
+ * the open — not at a shell's close of a duplicate, which would show
+ * everyone an empty list before printf writes; when that cannot be told, the
+ * orphan-cut timer applies it. */
 static void apply_pending(fuse_req_t req, struct symfs *fs, struct node *n)
 {
 	char *text = NULL;
 	size_t len = 0;
+	long appended_at = -1;
 	if (writable_file(n)) {
+		int closing_cut = n->cut_only && still_open(fs, fuse_req_ctx(req)->pid, n) == 0;
 		pthread_mutex_lock(&fs->tree.mu);
-		if (n->pending && !n->cut_only)
-			text = take_pending_locked(n, &len);
+		if (n->pending && (!n->cut_only || closing_cut))
+			text = take_pending_locked(n, &len, &appended_at);
 		pthread_mutex_unlock(&fs->tree.mu);
 	}
 	if (text)
-		submit_apply(req, fs, n, text, len, 0);
+		submit_apply(req, fs, n, text, len, 0, appended_at);
 	else
 		fuse_reply_err(req, 0);
 }
@@ -483,12 +549,13 @@ static void apply_orphan(struct symfs *fs, struct orphan_cut *c)
 {
 	char *text = NULL;
 	size_t len = 0;
+	long appended_at;
 	pthread_mutex_lock(&fs->tree.mu);
 	if (c->n->pending && c->n->edits == c->edits)
-		text = take_pending_locked(c->n, &len);
+		text = take_pending_locked(c->n, &len, &appended_at);
 	pthread_mutex_unlock(&fs->tree.mu);
 	if (text)
-		submit_apply(NULL, fs, c->n, text, len, 1);
+		submit_apply(NULL, fs, c->n, text, len, 1, -1);
 	else
 		tree_forget(&fs->tree, c->n, 1);
 	free(c);
@@ -518,6 +585,7 @@ static int cut_control(struct symfs *fs, struct node *n, off_t size, int has_fil
 	int fresh = !n->pending || n->cut_only, rc = begin_pending_locked(n);
 	if (rc == 0)
 		rc = resize(&n->data, size);
+	n->appending = 0;
 	unsigned edits = ++n->edits;
 	n->cut_only = fresh && !has_file; /* ftruncate() on an open file ends in that file's close */
 	pthread_mutex_unlock(&fs->tree.mu);
@@ -582,7 +650,7 @@ void edit_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	submit_apply(req, fs, n, empty, 0, 0);
+	submit_apply(req, fs, n, empty, 0, 0, -1);
 }
 
 /* mv scratch -> control file: the moment sed -i and vim's rename write apply. */

@@ -275,6 +275,8 @@ int main(int argc, char **argv)
 	if (getuid() == 0)
 		fuse_opt_add_arg(&args, "-oallow_other"); /* crash processors run as other users */
 	tree_init(&fs.tree);
+	if (!realpath(opts.mountpoint, fs.mountpoint))
+		snprintf(fs.mountpoint, sizeof fs.mountpoint, "%s", opts.mountpoint);
 	totals_track("lookups", &fs.counters.lookups);
 	totals_track("hits", &fs.counters.hits);
 	totals_track("misses", &fs.counters.misses);

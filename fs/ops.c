@@ -129,6 +129,19 @@ static void lookup_symfile(fuse_req_t req, struct symfs *fs, struct node *keydir
 
 /* ---- lookups ---- */
 
+/* A writable control file gets a new node at every lookup (fs/tree.c), but
+ * keeps one inode number, as editors (vim) check that the file they write
+ * is the one they read. Derived from its identity; the top bit keeps it
+ * apart from the tree's counted numbers. */
+static uint64_t stable_serial(const char *server, enum ctl_id id)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (const unsigned char *p = (const unsigned char *)server; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ (uint64_t)id) * 1099511628211ULL;
+	return h | (1ULL << 63);
+}
+
 struct node *fs_ctl_node(struct symfs *fs, enum ctl_id id, const char *server)
 {
 	struct node *n;
@@ -143,8 +156,11 @@ struct node *fs_ctl_node(struct symfs *fs, enum ctl_id id, const char *server)
 		n = node_new(NODE_CTLFILE, server, text.data ? text.data : "", text.len);
 		buf_free(&text);
 	}
-	if (n)
+	if (n) {
 		n->ctl = id;
+		if (control_writable(id))
+			n->serial = stable_serial(server, id);
+	}
 	return n;
 }
 

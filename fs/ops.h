@@ -20,6 +20,7 @@ struct symfs {
 	struct fetcher *fetch;
 	struct store *store;
 	struct editor *editor; /* applies control-tree changes (fs/edit.c) */
+	char mountpoint[4096]; /* absolute, as /proc shows paths under it */
 	double wait;  /* seconds a lookup may wait for a fetch */
 	int no_open;  /* the kernel takes ENOSYS from open as "no open needed" */
 };

@@ -95,7 +95,8 @@ struct node *node_new(enum node_kind kind, const char *path, const char *content
 /* A node the tree now owns: an inode number, and a place in the live list. */
 static void adopt(struct tree *t, struct node *n)
 {
-	n->serial = t->next_serial++;
+	if (!n->serial)
+		n->serial = t->next_serial++;
 	link_node(t, n);
 }
 
@@ -105,8 +106,13 @@ static int node_same(const struct node *a, const struct node *b)
 		return 0;
 	if (a->kind == NODE_SYMFILE)
 		return a->size == b->size && a->mtime == b->mtime;
-	if (a->kind == NODE_CTLFILE) /* a node with a writer's unapplied text is the writer's alone */
-		return !a->pending && a->size == b->size && memcmp(a->content, b->content, (size_t)a->size) == 0;
+	/* Every lookup of a writable control file gets its own inode: a writer's
+	 * unapplied bytes (in its node, and in the kernel's page cache of that
+	 * inode) are never what another process reads. */
+	if (a->kind == NODE_CTLFILE && control_writable(a->ctl))
+		return 0;
+	if (a->kind == NODE_CTLFILE)
+		return a->size == b->size && memcmp(a->content, b->content, (size_t)a->size) == 0;
 	return 1;
 }
 

@@ -46,6 +46,8 @@ struct node {
 	int pending;      /* CTLFILE: `data` holds such a text (tree mutex, as `data` then) */
 	unsigned edits;   /* CTLFILE: bumped by every write, cut and apply (tree mutex) */
 	int cut_only;     /* CTLFILE: the pending text is an O_TRUNC/truncate(2) cut, nothing written yet */
+	int appending;    /* CTLFILE: every write so far went at the end (echo >>) ... */
+	size_t base_len;  /* ... of the snapshot text the pending one started from */
 	int linked;       /* SCRATCH: still has its name (it lives on while the kernel holds it) */
 	mode_t mode;      /* SCRATCH */
 	struct node *prev, *next; /* every live node, for the final cleanup */

@@ -276,6 +276,7 @@ class Symbold:
     def __init__(self, tap, servers=None, options=None, mount_opts=None, env=None, args=None, workdir=None):
         self.tap = tap
         self.dir = workdir or tmpdir(tap, "symbold-")
+        os.chmod(self.dir, 0o755)  # other users reach the mount through it
         self.mnt = os.path.join(self.dir, "mnt")
         self.store = os.path.join(self.dir, "store")
         self.db = os.path.join(self.dir, "catalog.db")
