@@ -30,6 +30,20 @@ void totals_track(const char *name, atomic_ullong *counter)
 	pthread_mutex_unlock(&totals_mu);
 }
 
+void totals_untrack(const void *start, size_t len)
+{
+	const char *lo = start, *hi = lo + len;
+	pthread_mutex_lock(&totals_mu);
+	for (int i = 0; i < ntotals;) {
+		const char *p = (const char *)totals[i].counter;
+		if (p >= lo && p < hi)
+			totals[i] = totals[--ntotals];
+		else
+			i++;
+	}
+	pthread_mutex_unlock(&totals_mu);
+}
+
 static void meta_key(const char *name, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "total:%s", name);

@@ -7,6 +7,7 @@
 #define SYMBOLD_TOTALS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "admin/catalog.h"
 
@@ -14,6 +15,9 @@
 
 /* Registers (or re-points) the counter called `name`. */
 void totals_track(const char *name, atomic_ullong *counter);
+/* Stops tracking the counters that live in [start, start + len): their
+ * owner is going (save first). */
+void totals_untrack(const void *start, size_t len);
 /* Sets every tracked counter to its saved total. */
 int totals_restore(struct catalog *c);
 int totals_save(struct catalog *c);

@@ -846,6 +846,10 @@ void fetch_stop(struct fetcher *f)
 		curl_multi_wakeup(f->multi);
 		pthread_join(f->thread, NULL);
 	}
+	/* the counters are saved one last time, and never read again */
+	if (f->cat)
+		totals_save(f->cat);
+	totals_untrack(&f->counters, sizeof f->counters);
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	verdicts_free(f->verdicts);

@@ -46,15 +46,28 @@ static int classify(CURLcode rc, long status, const char *url, const char *curl_
 		return snprintf(reason, len, "proxy credentials refused: HTTP 407"), -EACCES;
 	if (status >= 500)
 		return snprintf(reason, len, "server error: HTTP %ld from %s", status, url), -EHOSTUNREACH;
-	return snprintf(reason, len, "reachable: HTTP %ld from %s", status, url), 0;
+	return snprintf(reason, len, "reachable: HTTP %ld for a symbol that does not exist, %s", status, url), 0;
+}
+
+/* The URL of a symbol that cannot exist, in the server's own layout: a
+ * healthy server we may read answers 404; one that refuses us, 401 or 403
+ * (a bare GET of the root would often be 403 for a forbidden listing). */
+static int probe_url(const struct server_config *c, char *url, size_t len)
+{
+	struct sym_key k;
+	char rel[KEY_PATH_MAX + 8];
+	enum cand_kind kind;
+	if (key_make(&k, "symbold-probe.pdb", "000000000000000000000000000000000", "symbold-probe.pdb") < 0 ||
+	    source_candidate(c, &k, 0, rel, sizeof rel, &kind) < 0)
+		return -EINVAL;
+	return source_url(c, rel, url, len);
 }
 
 static int probe_http(const struct server_config *c, char *reason, size_t len)
 {
-	char url[SRV_URL_MAX + 8], curl_err[CURL_ERROR_SIZE] = "";
-	if (source_url(c, "", url, sizeof url - 1) < 0) /* room for the "/" */
+	char url[SRV_URL_MAX + KEY_PATH_MAX], curl_err[CURL_ERROR_SIZE] = "";
+	if (probe_url(c, url, sizeof url) < 0)
 		return snprintf(reason, len, "url too long"), -EINVAL;
-	strcat(url, "/");
 	/* the body is not wanted: fd -1 makes the sink drop it */
 	struct transfer_sink sink = {-1, 0, 1LL << 20, 0, 0, NULL};
 	CURL *e = transfer_new(c, url, 1, &sink);

@@ -1,7 +1,8 @@
 /* probe: proves that a server configuration can be used before it is
- * applied — a request to its URL through its proxy, with its TLS settings and
- * credentials, must get an HTTP answer that is not a refusal (a dir server's
- * directory must be readable). Blocks its caller for at most about twice the
+ * applied — a request for a symbol that cannot exist, in the server's
+ * layout, through its proxy, with its TLS settings and credentials, must get
+ * an HTTP answer that is not a refusal (404 is the healthy one); a dir
+ * server's directory must be readable. Blocks its caller for at most about twice the
  * server's timeout_s: call it from a worker, never from the FUSE loop or the
  * transfer thread. */
 #ifndef SYMBOLD_PROBE_H

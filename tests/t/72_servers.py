@@ -1,0 +1,145 @@
+"""Servers as directories: mkdir makes one (disabled, empty config); writing
+its config proves the connection first against the real upstream (nginx on
+loopback: reachable, unreachable, auth_basic with right and wrong
+credentials) and applies only then; enabled = 0/1 keeps lists and stats;
+rm -r removes the server and never its symbols; the public defaults are
+readable by all, changeable by the admin group only, and stay removed."""
+import errno
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from harness import Nginx, Symbold, Tap, make_pdb, read, tmpdir, try_read  # noqa: E402
+
+PASSWORD = "s3cret-Pass-42"
+
+
+def write_file(path, text):
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+        return 0
+    except OSError as e:
+        return e.errno
+
+
+def htpasswd(t, user, password):
+    """An nginx auth_basic file, hashed by openssl."""
+    h = subprocess.run(["openssl", "passwd", "-apr1", password], check=True, stdout=subprocess.PIPE)
+    path = os.path.join(tmpdir(t, "auth-"), "htpasswd")
+    with open(path, "w") as f:
+        f.write(f"{user}:{h.stdout.decode().strip()}\n")
+    os.chmod(os.path.dirname(path), 0o755)
+    os.chmod(path, 0o644)
+    return path
+
+
+def config_of(d, name):
+    return dict(line.split(" = ", 1) for line in d.ctl("servers", name, "config").splitlines())
+
+
+def servers_as_directories(t):
+    up = tmpdir(t, "symstore-")
+    guid = "5E17E5E17E5E17E5E17E5E17E5E17E51"
+    debug_id = make_pdb(f"{up}/srv.pdb/{guid}1/srv.pdb", guid, 1)
+    data = read(f"{up}/srv.pdb/{debug_id}/srv.pdb")
+    open_web = Nginx(t, up)
+    locked = Nginx(t, up, extra_locations=f'    auth_basic "symbols"; auth_basic_user_file {htpasswd(t, "crash", PASSWORD)};')
+    d = Symbold(t).start()
+    servers = d.path(".symbold", "servers")
+
+    os.mkdir(f"{servers}/corp")
+    t.eq(os.listdir(servers), ["corp"], "mkdir makes a server")
+    cfg = config_of(d, "corp")
+    t.ok(cfg["enabled"] == "0" and cfg["type"] == "", "a new server is disabled with an empty config")
+    t.eq(try_read(d.path("srv.pdb", debug_id, "srv.pdb"))[1], errno.ENOENT, "a disabled server is never asked")
+    t.eq(len(open_web.requests()), 0, "(no request reached nginx)")
+
+    bad = f"type = symsrv\nurl = http://127.0.0.1:1\n"
+    t.eq(write_file(f"{servers}/corp/config", bad), errno.EHOSTUNREACH, "an unreachable URL: EHOSTUNREACH")
+    t.eq(config_of(d, "corp")["url"], "", "nothing changed")
+    t.ok("validation failed" in d.ctl("servers", "corp", "log"), "the server log says why")
+
+    t.eq(write_file(f"{servers}/corp/config", f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = wrong\n"),
+         errno.EACCES, "wrong credentials: EACCES")
+    t.ok("credentials refused" in d.ctl("servers", "corp", "log").splitlines()[-1], "logged as refused credentials")
+    t.eq(write_file(f"{servers}/corp/config", f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = {PASSWORD}\n"),
+         0, "the right credentials: accepted")
+    cfg = config_of(d, "corp")
+    t.ok(cfg["enabled"] == "1" and cfg["url"] == locked.url and cfg["password"] == "***", "applied, enabled, secret hidden")
+    t.ok("validation passed" in d.ctl("servers", "corp", "log"), "the validation is logged")
+    t.eq(read(d.path("srv.pdb", debug_id, "srv.pdb")), data, "a symbol comes through the authenticated server")
+    t.eq(write_file(f"{servers}/corp/config", "type = symsrv\nurl = ftp://x\n"), errno.EINVAL, "a bad value: EINVAL")
+
+    # lists and stats stay through disable / enable
+    with open(f"{servers}/corp/blacklist", "w") as f:
+        f.write("nothing.pdb\n")
+    ok_before = d.stat_value("downloads_ok", "corp")
+    with open(f"{servers}/corp/config", "a") as f:
+        f.write("enabled = 0\n")
+    t.eq(config_of(d, "corp")["enabled"], "0", "enabled = 0 disables")
+    t.eq(try_read(d.path("srv2.pdb", "A" * 33, "srv2.pdb"))[1], errno.ENOENT, "a disabled server is not asked")
+    t.eq(locked.count("/srv2.pdb/"), 0, "(no request)")
+    with open(f"{servers}/corp/config", "a") as f:
+        f.write("enabled = 1\n")
+    t.eq(config_of(d, "corp")["enabled"], "1", "enabled = 1 enables again")
+    t.eq(config_of(d, "corp")["password"], "***", "the secret was kept through both")
+    t.eq(read(f"{servers}/corp/blacklist"), b"nothing.pdb\n", "the blacklist survived")
+    t.eq(d.stat_value("downloads_ok", "corp"), ok_before, "and the stats")
+
+    # names
+    for name, err in ((".hidden", errno.EINVAL), ("a b", errno.EINVAL), ("corp", errno.EEXIST)):
+        try:
+            os.mkdir(f"{servers}/{name}")
+            got = 0
+        except OSError as e:
+            got = e.errno
+        t.eq(got, err, f"mkdir servers/{name!r}: {errno.errorcode.get(err)}")
+    try:
+        os.mkdir(d.path("srv.pdb", "newdir"))
+        got = 0
+    except OSError as e:
+        got = e.errno
+    t.ok(got in (errno.EACCES, errno.EPERM, errno.EROFS), "mkdir in the symbol tree is refused")
+
+    # rm -r: the server goes, its symbols stay
+    t.eq(subprocess.run(["rm", "-r", f"{servers}/corp"]).returncode, 0, "rm -r servers/corp")
+    t.eq(os.listdir(servers), [], "the server is gone")
+    t.eq(read(d.path("srv.pdb", debug_id, "srv.pdb")), data, "its symbols are still served")
+    t.ok(os.path.exists(f"{d.store}/srv.pdb/{debug_id}/srv.pdb"), "and still in the store")
+    d.stop()
+
+
+def public_defaults(t):
+    home = tmpdir(t, "home-")
+    os.chmod(home, 0o755)
+    work = tmpdir(t, "defaults-")
+    env = dict(os.environ, HOME=home)
+    d = Symbold(t, options={"default_servers": 1}, mount_opts={"admin_group": 4343}, env=env, workdir=work).start()
+    ms = d.path(".symbold", "servers", "microsoft")
+    nobody = ["setpriv", "--reuid=5000", "--regid=5000", "--clear-groups"]
+    member = ["setpriv", "--reuid=5001", "--regid=5001", "--groups=4343"]
+    r = subprocess.run(nobody + ["cat", f"{ms}/whitelist", f"{ms}/stats", f"{ms}/log", f"{ms}/config"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t.ok(r.returncode == 0 and b"ntdll" in r.stdout, "every user reads the public servers' lists, stats, logs")
+    r = subprocess.run(nobody + ["sh", "-c", f"echo x.pdb >> {ms}/whitelist"], stderr=subprocess.PIPE)
+    t.ok(r.returncode != 0 and b"Permission denied" in r.stderr, "others may not change them (EACCES)")
+    r = subprocess.run(member + ["sh", "-c", f"echo mine.pdb >> {ms}/whitelist"], stderr=subprocess.PIPE)
+    t.ok(r.returncode == 0 and b"mine.pdb" in read(f"{ms}/whitelist"), "admin_group may")
+    t.eq(subprocess.run(["rm", "-r", ms]).returncode, 0, "rm -r of a public server")
+    d.stop()
+    d = Symbold(t, options={"default_servers": 1}, env=env, workdir=work).start()
+    names = os.listdir(d.path(".symbold", "servers"))
+    t.ok("microsoft" not in names and "mozilla" in names, "it stays removed after a restart; the others stay")
+    d.stop()
+
+
+def main():
+    t = Tap()
+    servers_as_directories(t)
+    public_defaults(t)
+    t.done()
+
+
+main()
