@@ -14,18 +14,10 @@ void skiplist_init(struct skiplist *l)
 	hmap_init(&l->failures);
 }
 
-static void free_values(struct hmap *m)
-{
-	size_t slot;
-	for (struct hmap_entry *e = hmap_first(m, &slot); e; e = hmap_next(m, e, &slot))
-		free(e->value);
-	hmap_clear(m);
-}
-
 void skiplist_free(struct skiplist *l)
 {
-	free_values(&l->entries);
-	free_values(&l->failures);
+	hmap_clear_free(&l->entries);
+	hmap_clear_free(&l->failures);
 }
 
 const struct skip_entry *skiplist_find(struct skiplist *l, const char *pair, time_t now)
@@ -173,10 +165,10 @@ int skiplist_replace(struct skiplist *l, const char *text, int ttl, time_t now, 
 	}
 	patlist_free(&keys);
 	if (rc < 0) {
-		free_values(&kept);
+		hmap_clear_free(&kept);
 		return rc;
 	}
-	free_values(&l->entries);
+	hmap_clear_free(&l->entries);
 	l->entries = kept;
 	return 0;
 }

@@ -46,6 +46,14 @@ static struct hmap_entry **find_slot(const struct hmap *m, const char *key, size
 	return pp;
 }
 
+void hmap_clear_free(struct hmap *m)
+{
+	for (size_t i = 0; i < m->nslots; i++)
+		for (struct hmap_entry *e = m->slots[i]; e; e = e->next)
+			free(e->value);
+	hmap_clear(m);
+}
+
 void *hmap_get(const struct hmap *m, const char *key)
 {
 	struct hmap_entry **pp = find_slot(m, key, hash_str(key));

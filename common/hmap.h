@@ -21,6 +21,8 @@ struct hmap {
 void hmap_init(struct hmap *m);
 /* Frees the map's own memory; values are left to the caller. */
 void hmap_clear(struct hmap *m);
+/* The same, for a map that owns its values: each is free()d too. */
+void hmap_clear_free(struct hmap *m);
 void *hmap_get(const struct hmap *m, const char *key);
 /* Inserts or replaces; returns 0 or -ENOMEM. */
 int hmap_put(struct hmap *m, const char *key, void *value);

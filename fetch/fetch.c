@@ -827,14 +827,6 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	return 0;
 }
 
-static void free_values(struct hmap *m)
-{
-	size_t slot;
-	for (struct hmap_entry *e = hmap_first(m, &slot); e; e = hmap_next(m, e, &slot))
-		free(e->value);
-	hmap_clear(m);
-}
-
 void fetch_stop(struct fetcher *f)
 {
 	if (!f)
@@ -853,7 +845,7 @@ void fetch_stop(struct fetcher *f)
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	verdicts_free(f->verdicts);
-	free_values(&f->upstreams);
+	hmap_clear_free(&f->upstreams);
 	hmap_clear(&f->jobs);
 	pthread_mutex_destroy(&f->mu);
 	free(f);

@@ -34,20 +34,12 @@ int verdicts_new(struct verdicts **out)
 	return 0;
 }
 
-static void free_values(struct hmap *m)
-{
-	size_t slot;
-	for (struct hmap_entry *e = hmap_first(m, &slot); e; e = hmap_next(m, e, &slot))
-		free(e->value);
-	hmap_clear(m);
-}
-
 void verdicts_free(struct verdicts *v)
 {
 	if (!v)
 		return;
-	free_values(&v->negative);
-	free_values(&v->failed);
+	hmap_clear_free(&v->negative);
+	hmap_clear_free(&v->failed);
 	for (size_t i = 0; i < VERDICTS_RECENT_MAX; i++)
 		free(v->order[i]);
 	pthread_mutex_destroy(&v->mu);
