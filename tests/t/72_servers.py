@@ -103,6 +103,10 @@ def servers_as_directories(t):
         got = e.errno
     t.ok(got in (errno.EACCES, errno.EPERM, errno.EROFS), "mkdir in the symbol tree is refused")
 
+    for f in (d.db, d.db + "-wal"):
+        if os.path.exists(f):
+            t.eq(os.stat(f).st_mode & 0o777, 0o600, f"{os.path.basename(f)} (it holds secrets) is 0600")
+
     # rm -r: the server goes, its symbols stay
     t.eq(subprocess.run(["rm", "-r", f"{servers}/corp"]).returncode, 0, "rm -r servers/corp")
     t.eq(os.listdir(servers), [], "the server is gone")
