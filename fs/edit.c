@@ -62,17 +62,13 @@ struct edit {
 	long appended_at; /* APPLY: the writer only appended, from here on; else -1 */
 };
 
-/* After an apply, the node shows what the file now holds: a list applied as
- * written keeps the writer's text; anything else (a config shows secrets as
- * ***, a skiplist its reasons) is rendered afresh by the next lookup. */
-static void settle_node(struct symfs *fs, struct node *n, enum ctl_id file, int rc, const char *text, size_t len)
+/* After an apply, the writer's node holds what it wrote, so that writing on
+ * after an fsync() continues from there. (Its node is its own: every lookup
+ * of a writable file gets a new one, rendered afresh.) */
+static void settle_node(struct symfs *fs, struct node *n, int rc, const char *text, size_t len)
 {
-	if (!n)
-		return;
-	if (rc == 0 && (file == CTL_SRV_WHITELIST || file == CTL_SRV_BLACKLIST))
+	if (n && rc == 0)
 		tree_set_text(&fs->tree, n, text, len);
-	else
-		tree_unmap(&fs->tree, n);
 }
 
 static void reply_attr(fuse_req_t req, struct symfs *fs, struct node *n)
@@ -108,11 +104,8 @@ static int apply(struct edit *e)
 {
 	char err[512] = "";
 	int rc = rebase_append(e);
-	if (rc == 0)
-		rc = control_apply(&e->fs->ctl, e->file, e->server, e->text, err, sizeof err);
-	if (rc < 0)
-		log_msg("%s/%s: %s", e->server, e->target[0] ? e->target : "", err);
-	return rc;
+	/* a refusal is logged by the rules that made it, with the reason */
+	return rc < 0 ? rc : control_apply(&e->fs->ctl, e->file, e->server, e->text, err, sizeof err);
 }
 
 static void run_rename_in(struct edit *e)
@@ -166,7 +159,7 @@ static void run_edit(void *arg)
 	switch (e->op) {
 	case EDIT_APPLY:
 		rc = apply(e);
-		settle_node(e->fs, e->node, e->file, rc, e->text, e->len);
+		settle_node(e->fs, e->node, rc, e->text, e->len);
 		if (e->req)
 			fuse_reply_err(e->req, -rc);
 		if (e->held)
