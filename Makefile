@@ -7,7 +7,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := fuse3 libcurl sqlite3 libmspack libelf zlib libzstd
+PKGS    := fuse3 libcurl sqlite3 libmspack libelf zlib libzstd libcrypto
 OPT     ?= -O2
 SANITIZE ?=
 

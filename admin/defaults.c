@@ -33,6 +33,7 @@ const struct default_server default_servers[] = {
 	 "chrome_child.dll.pdb\nlibEGL.dll.pdb\nlibGLESv2.dll.pdb\nchrome.dll\nchrome.exe\nchrome_elf.dll\n"},
 	{"debuginfod",
 	 "type = debuginfod\nurl = https://debuginfod.elfutils.org\npriority = 60\n" PUBLIC,
+	 "# every build-id lookup (.build-id/xx/rest.debug, as gdb asks)\n.build-id\n"
 	 "# Linux system libraries\nlibc.so.6\nlibm.so.6\nlibpthread.so.0\nlibdl.so.2\nlibrt.so.1\n"
 	 "ld-linux-x86-64.so.2\nld-linux-aarch64.so.1\nlibstdc++.so.6\nlibgcc_s.so.1\nlibz.so.1\n"
 	 "libssl.so.3\nlibcrypto.so.3\nlibX11.so.6\nlibxcb.so.1\nlibglib-2.0.so.0\nlibgobject-2.0.so.0\n"

@@ -49,17 +49,26 @@ static int check_bytes(const char *line, size_t len, char *reason, size_t rlen)
 	return 0;
 }
 
+/* The id of a "<debug_file>/<id>" key entry: a debug id, or the full
+ * build-id of a ".build-id/<build-id>" key (common/key.h key_pair). */
+static int normalise_key_id(const char *df, const char *id, char out[KEY_BUILD_ID_MAX + 1])
+{
+	if (strcasecmp(df, KEY_BUILD_ID_DIR) == 0)
+		return key_normalize_build_id(id, out);
+	return key_valid_name(df) ? key_normalize_id(id, out) : -EINVAL;
+}
+
 /* Turns one non-empty entry into its normalised form. */
 static int normalise_entry(const char *entry, char **out, char *reason, size_t rlen)
 {
 	const char *slash = strchr(entry, '/');
-	char buf[LIST_LINE_MAX + KEY_ID_MAX + 2];
+	char buf[LIST_LINE_MAX + KEY_BUILD_ID_MAX + 2];
 	if (!slash) {
 		snprintf(buf, sizeof buf, "%s", entry);
 	} else {
-		char df[LIST_LINE_MAX + 1], id[KEY_ID_MAX + 1];
+		char df[LIST_LINE_MAX + 1], id[KEY_BUILD_ID_MAX + 1];
 		snprintf(df, sizeof df, "%.*s", (int)(slash - entry), entry);
-		if (strchr(slash + 1, '/') || !key_valid_name(df) || key_normalize_id(slash + 1, id) < 0)
+		if (strchr(slash + 1, '/') || normalise_key_id(df, slash + 1, id) < 0)
 			return snprintf(reason, rlen, "'%s' has a '/' but is not a <debug_file>/<debug_id> key",
 					entry),
 			       -EINVAL;

@@ -1,7 +1,8 @@
 /* lists: a server's whitelist / blacklist (and later skiplist) as parsed
  * pattern lists — the syntax of SPEC §4 and the one matching rule. An entry is
  * a debug-file name or glob ("ntdll.pdb", "*.pdb", "libxul.so*") or an exact
- * key "<debug_file>/<debug_id>"; "#" starts a comment; matching ignores case. */
+ * key "<debug_file>/<debug_id>" (".build-id/<build-id>" for a build-id key, whose
+ * debug-file name is ".build-id"); "#" starts a comment; matching ignores case. */
 #ifndef SYMBOLD_LISTS_H
 #define SYMBOLD_LISTS_H
 

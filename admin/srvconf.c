@@ -212,6 +212,25 @@ static int has_scheme(const char *url, const char *const *schemes)
 	return 0;
 }
 
+/* The bucket and region become part of a host name (BUCKET.s3.REGION.
+ * amazonaws.com) or a path: letters, digits, '.', '-', '_' only. */
+static int check_s3(const struct server_config *c, char *err, size_t errlen)
+{
+	static const char *const web[] = {"http://", "https://", NULL};
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_";
+	if (!c->s3_bucket[0])
+		return snprintf(err, errlen, "s3_bucket: an s3 server needs a bucket"), -EINVAL;
+	if (strspn(c->s3_bucket, name_chars) != strlen(c->s3_bucket) || c->s3_bucket[0] == '.')
+		return snprintf(err, errlen, "s3_bucket: letters, digits, '.', '-' and '_' only"), -EINVAL;
+	if (strspn(c->s3_region, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+	    strlen(c->s3_region))
+		return snprintf(err, errlen, "s3_region: letters, digits, '-' and '_' only"), -EINVAL;
+	if (c->url[0] && !has_scheme(c->url, web))
+		return snprintf(err, errlen, "url: want the S3 endpoint as an http:// or https:// URL, or none"),
+		       -EINVAL;
+	return 0;
+}
+
 int srvconf_check(const struct server_config *c, char *err, size_t errlen)
 {
 	static const char *const web[] = {"http://", "https://", NULL};
@@ -231,9 +250,7 @@ int srvconf_check(const struct server_config *c, char *err, size_t errlen)
 			return snprintf(err, errlen, "url: want an absolute path or a file:/// URL"), -EINVAL;
 		break;
 	case SRV_S3:
-		if (!c->s3_bucket[0])
-			return snprintf(err, errlen, "s3_bucket: an s3 server needs a bucket"), -EINVAL;
-		break;
+		return check_s3(c, err, errlen);
 	}
 	if (c->proxy[0] && !has_scheme(c->proxy, proxies))
 		return snprintf(err, errlen, "proxy: want an http, https or socks URL"), -EINVAL;

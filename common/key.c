@@ -59,6 +59,7 @@ int key_sym_name(const char *debug_file, char *out, size_t outlen)
 int key_make(struct sym_key *k, const char *debug_file, const char *debug_id, const char *file)
 {
 	char sym[KEY_NAME_MAX + 8];
+	memset(k, 0, sizeof *k); /* a symbol key: no build-id */
 	if (!key_valid_name(debug_file) || !key_valid_name(file))
 		return -ENOENT;
 	if (key_normalize_id(debug_id, k->debug_id) < 0)
@@ -72,9 +73,44 @@ int key_make(struct sym_key *k, const char *debug_file, const char *debug_id, co
 	return 0;
 }
 
+int key_normalize_build_id(const char *hex, char out[KEY_BUILD_ID_MAX + 1])
+{
+	size_t len = strlen(hex);
+	if (len < KEY_BUILD_ID_MIN || len > KEY_BUILD_ID_MAX || len % 2 || !all_hex(hex, len))
+		return -EINVAL;
+	memcpy(out, hex, len + 1);
+	key_lower(out);
+	return 0;
+}
+
+int key_build_id_dir_valid(const char *name)
+{
+	return strlen(name) == 2 && all_hex(name, 2);
+}
+
+int key_make_build_id(struct sym_key *k, const char *xx, const char *name)
+{
+	static const char debug_suffix[] = ".debug";
+	char full[KEY_BUILD_ID_MAX + 1];
+	size_t len = strlen(name), suffix = sizeof debug_suffix - 1;
+	int debuginfo = len > suffix && strcasecmp(name + len - suffix, debug_suffix) == 0;
+	size_t rest = debuginfo ? len - suffix : len;
+	memset(k, 0, sizeof *k);
+	if (!key_build_id_dir_valid(xx) || 2 + rest > KEY_BUILD_ID_MAX)
+		return -ENOENT;
+	snprintf(full, sizeof full, "%s%.*s", xx, (int)rest, name);
+	if (key_normalize_build_id(full, k->build_id) < 0)
+		return -ENOENT;
+	k->kind = KEY_BUILD_ID;
+	k->executable = !debuginfo;
+	snprintf(k->debug_file, sizeof k->debug_file, "%s", KEY_BUILD_ID_DIR);
+	snprintf(k->file, sizeof k->file, "%s%s", k->build_id + 2, debuginfo ? debug_suffix : "");
+	return 0;
+}
+
 int key_wants_sym(const struct sym_key *k)
 {
-	return strcasecmp(k->file, k->debug_file) != 0;
+	return k->kind == KEY_SYMBOL && strcasecmp(k->file, k->debug_file) != 0;
 }
 
 void key_lower(char *s)
@@ -85,6 +121,10 @@ void key_lower(char *s)
 
 void key_pair(const struct sym_key *k, char out[KEY_PAIR_MAX])
 {
+	if (k->kind == KEY_BUILD_ID) {
+		snprintf(out, KEY_PAIR_MAX, "%s/%s", KEY_BUILD_ID_DIR, k->build_id);
+		return;
+	}
 	snprintf(out, KEY_PAIR_MAX, "%s/%s", k->debug_file, k->debug_id);
 	char *slash = strchr(out, '/');
 	*slash = '\0';
@@ -95,6 +135,10 @@ void key_pair(const struct sym_key *k, char out[KEY_PAIR_MAX])
 void key_relpath(const struct sym_key *k, char out[KEY_PATH_MAX])
 {
 	char df[KEY_NAME_MAX + 1], f[KEY_NAME_MAX + 1];
+	if (k->kind == KEY_BUILD_ID) {
+		snprintf(out, KEY_PATH_MAX, "%s/%.2s/%s", KEY_BUILD_ID_DIR, k->build_id, k->file);
+		return;
+	}
 	snprintf(df, sizeof df, "%s", k->debug_file);
 	snprintf(f, sizeof f, "%s", k->file);
 	key_lower(df);

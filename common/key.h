@@ -11,10 +11,25 @@
 #define KEY_ID_MAX 40    /* GUID (32) + age (up to 8 hex digits) */
 #define KEY_PATH_MAX (2 * KEY_NAME_MAX + KEY_ID_MAX + 3)
 
+/* gdb's debug-file-directory layout: .build-id/<xx>/<rest>[.debug], where xx
+ * is the first byte of an ELF build-id in hex and rest the others. */
+#define KEY_BUILD_ID_DIR ".build-id"
+#define KEY_BUILD_ID_MIN 16  /* hex digits: 8 bytes (lld's fast build-id) */
+#define KEY_BUILD_ID_MAX 128 /* hex digits: 64 bytes */
+
+enum key_kind {
+	KEY_SYMBOL,   /* <debug_file>/<debug_id>/<file> */
+	KEY_BUILD_ID, /* .build-id/<xx>/<rest>[.debug]: an ELF named by its full build-id */
+};
+
 struct sym_key {
-	char debug_file[KEY_NAME_MAX + 1]; /* as requested: upstreams may be case-sensitive */
-	char debug_id[KEY_ID_MAX + 1];     /* canonical case (see key_normalize_id) */
-	char file[KEY_NAME_MAX + 1];       /* as requested */
+	enum key_kind kind;
+	char debug_file[KEY_NAME_MAX + 1]; /* as requested: upstreams may be case-sensitive;
+					    * a build-id key: ".build-id", the name lists match */
+	char debug_id[KEY_ID_MAX + 1];     /* canonical case (see key_normalize_id); build-id key: "" */
+	char file[KEY_NAME_MAX + 1];       /* as requested; build-id key: "<rest>[.debug]", lower case */
+	char build_id[KEY_BUILD_ID_MAX + 1]; /* build-id key: the full build-id, lower-case hex; else "" */
+	int executable;                    /* build-id key: the executable rather than its debug info */
 };
 
 /* 1 if `name` can be a debug file or symbol file name: 1..KEY_NAME_MAX bytes of
@@ -39,15 +54,32 @@ int key_sym_name(const char *debug_file, char *out, size_t outlen);
  * `file` is either the debug file itself or its Breakpad .sym (case-insensitive). */
 int key_make(struct sym_key *k, const char *debug_file, const char *debug_id, const char *file);
 
+/* Canonicalises a full build-id into `out`: an even number (whole bytes) of
+ * KEY_BUILD_ID_MIN..KEY_BUILD_ID_MAX hex digits, in lower case. Returns 0,
+ * or -EINVAL for anything else. */
+int key_normalize_build_id(const char *hex, char out[KEY_BUILD_ID_MAX + 1]);
+
+/* 1 if `name` can be a .build-id/<xx> directory: two hex digits, any case. */
+int key_build_id_dir_valid(const char *name);
+
+/* Fills `k` with a build-id key from the two components below .build-id:
+ * `xx` and `name` = "<rest>.debug" (the debug info) or "<rest>" (the
+ * executable), hex in any case. -ENOENT unless xx + rest is a valid build-id
+ * (key_normalize_build_id). "<rest>.sym" is not served yet: -ENOENT. */
+int key_make_build_id(struct sym_key *k, const char *xx, const char *name);
+
 /* 1 if the key asks for the Breakpad .sym form rather than the debug file. */
 int key_wants_sym(const struct sym_key *k);
 
 /* The key's canonical relative path "debug_file/ID/file" with names in lower
- * case: the store path and the coalescing identity. */
+ * case — a build-id key's ".build-id/xx/rest[.debug]", gdb's layout, which
+ * the store keeps out of the root listing as a dot-directory — the store
+ * path and the coalescing identity. */
 void key_relpath(const struct sym_key *k, char out[KEY_PATH_MAX]);
 
-/* The key's "debug_file/ID" pair — debug file in lower case, canonical id —
- * the form list entries name a key by. */
+/* The key's "debug_file/ID" pair — debug file in lower case, canonical id;
+ * a build-id key's ".build-id/<full build-id>" — the form list entries name
+ * a key by. */
 #define KEY_PAIR_MAX (KEY_NAME_MAX + KEY_ID_MAX + 2)
 void key_pair(const struct sym_key *k, char out[KEY_PAIR_MAX]);
 

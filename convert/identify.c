@@ -321,7 +321,7 @@ static int identify_pe(const struct input *in, struct sym_identity *id, char *er
 
 /* ---- ELF ------------------------------------------------------------------ */
 
-#define BUILD_ID_MAX 40 /* code_id holds 80 hex digits */
+#define BUILD_ID_MAX 64 /* bytes; code_id holds 128 hex digits, as KEY_BUILD_ID_MAX */
 #define TEXT_HASH_BYTES 4096
 
 static pthread_once_t elf_once = PTHREAD_ONCE_INIT;

@@ -15,7 +15,7 @@ struct sym_identity {
 	char debug_id[41]; /* canonical spelling per common/key.h */
 	char alt_id[41];   /* PDB only: the id with the DBI stream's age when that differs
 			    * from the PDB info stream's age; else "" */
-	char code_id[81];  /* PE: same as debug_id; ELF: full build-id (or .text hash) in lower-case hex; else "" */
+	char code_id[129]; /* PE: same as debug_id; ELF: full build-id (or .text hash) in lower-case hex; else "" */
 	char name[201];    /* Breakpad: the MODULE line's name; else "" */
 };
 

@@ -24,6 +24,9 @@
 #define BLACKOUT_FIRST 30.0     /* seconds; doubles while it keeps failing */
 #define BLACKOUT_MAX 600.0
 #define MAX_PTR_HOPS 2
+#define RETRY_MAX 2             /* more tries of one candidate after a transient failure */
+#define RETRY_BASE 0.5          /* seconds, doubled each time, with jitter */
+#define RETRY_AFTER_MAX 30.0    /* a server's Retry-After is honoured up to this */
 
 struct waiter {
 	struct waiter *next;
@@ -32,7 +35,7 @@ struct waiter {
 	void *ctx;
 };
 
-enum job_phase { PHASE_NEW, PHASE_SLOT, PHASE_TRANSFER, PHASE_WORK };
+enum job_phase { PHASE_NEW, PHASE_SLOT, PHASE_TRANSFER, PHASE_WORK, PHASE_RETRY };
 
 struct job {
 	struct fetcher *f;
@@ -51,6 +54,8 @@ struct job {
 	/* the attempt in progress */
 	char target[SRV_URL_MAX + KEY_PATH_MAX]; /* URL, or local path for dir servers */
 	int hops;
+	int tries;        /* retries of the current candidate so far */
+	double retry_at;  /* PHASE_RETRY: when to try again */
 	double started;
 	struct transfer_sink sink;
 	struct publish_job pub;
@@ -88,6 +93,8 @@ struct fetcher {
 	struct catalog *cat;
 	struct fetch_config cfg;
 	struct hmap upstreams; /* server name -> upstream (transfer thread) */
+	struct job *retrying;  /* jobs waiting to try a candidate again (transfer thread) */
+	uint64_t jitter;       /* xorshift state for retry jitter (transfer thread) */
 	double next_flush;
 	struct fetch_counters counters;
 };
@@ -295,6 +302,7 @@ static void next_server(struct job *j)
 	j->si++;
 	j->ci = 0;
 	j->hops = 0;
+	j->tries = 0;
 }
 
 /* This server failed this key (the attempt is already logged): count it in
@@ -321,6 +329,7 @@ static void server_missed(struct fetcher *f, struct job *j, struct server *s)
 	j->asked += j->ci == 0;
 	server_count(s, STAT_NOT_FOUND, 1);
 	j->ci++;
+	j->tries = 0;
 	advance(f, j);
 }
 
@@ -331,13 +340,13 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 	int fd = store_tmp_create(f->store, j->pub.tmp_path);
 	CURL *e = NULL;
 	if (fd >= 0) {
-		j->sink = (struct transfer_sink){fd, 0, f->cfg.max_file_size, 0, 0, NULL};
+		j->sink = (struct transfer_sink){.fd = fd, .max = f->cfg.max_file_size};
 		e = transfer_new(cfg_of(j), j->target, source_same_origin(cfg_of(j), j->target), &j->sink);
 	}
 	if (!e || curl_multi_add_handle(f->multi, e) != CURLM_OK) {
 		log_attempt(j, s, "failed", 0, 0, fd < 0 ? "cannot create a temp file" : "cannot start a transfer");
 		if (e)
-			curl_easy_cleanup(e);
+			transfer_free(e, &j->sink);
 		if (fd >= 0)
 			close(fd);
 		unlink(j->pub.tmp_path);
@@ -526,6 +535,55 @@ static void start_queued(struct fetcher *f, struct upstream *u)
 	}
 }
 
+/* A number in [0, 1) for jitter: xorshift64, seeded at start. */
+static double jitter01(struct fetcher *f)
+{
+	f->jitter ^= f->jitter << 13;
+	f->jitter ^= f->jitter >> 7;
+	f->jitter ^= f->jitter << 17;
+	return (double)(f->jitter >> 11) / (double)(1ULL << 53);
+}
+
+/* A transient failure (5xx, 429, timeout, reset) is tried again on the same
+ * server after an exponential backoff with jitter — or the server's own
+ * Retry-After — a bounded number of times; never a 404. Returns 1 if a
+ * retry is scheduled. */
+static int schedule_retry(struct fetcher *f, struct job *j, struct server *s, double retry_after)
+{
+	struct upstream *u = upstream_of(f, s);
+	if (j->tries >= RETRY_MAX || !u || u->blackout_until > clock_mono())
+		return 0;
+	double delay = RETRY_BASE * (double)(1 << j->tries) * (0.5 + jitter01(f));
+	if (retry_after > 0 && retry_after <= RETRY_AFTER_MAX)
+		delay = retry_after;
+	j->tries++;
+	j->retry_at = clock_mono() + delay;
+	j->phase = PHASE_RETRY;
+	j->next = f->retrying;
+	f->retrying = j;
+	log_server(&s->log, s->name, "%s retrying in %.1f s (retry %d of %d)", j->relpath, delay, j->tries,
+		   RETRY_MAX);
+	return 1;
+}
+
+/* Starts the retries that are due; returns when the next one is. */
+static double run_retries(struct fetcher *f, double next)
+{
+	double now = clock_mono();
+	struct job **pp = &f->retrying;
+	while (*pp) {
+		struct job *j = *pp;
+		if (j->retry_at > now) {
+			next = j->retry_at < next ? j->retry_at : next;
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		start_attempt(f, j, j->servers[j->si]);
+	}
+	return next;
+}
+
 static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 {
 	struct server *s = j->servers[j->si];
@@ -533,15 +591,18 @@ static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 	char reason[256];
 	long status;
 	enum attempt_outcome o = transfer_outcome(rc, &j->sink, &status, reason, sizeof reason);
+	curl_off_t retry_after = 0;
+	curl_easy_getinfo(j->sink.easy, CURLINFO_RETRY_AFTER, &retry_after);
 	curl_multi_remove_handle(f->multi, j->sink.easy);
-	curl_easy_cleanup(j->sink.easy);
+	transfer_free(j->sink.easy, &j->sink);
 	j->sink.easy = NULL;
 	close(j->sink.fd);
 	u->active--;
 	atomic_fetch_sub(&s->in_flight, 1);
 	server_count(s, STAT_BYTES, (uint64_t)j->sink.bytes);
 	atomic_fetch_add(&f->counters.bytes, (unsigned long long)j->sink.bytes);
-	note_health(u, s, o == ATTEMPT_TRANSIENT);
+	if (j->tries == 0 || o != ATTEMPT_TRANSIENT) /* one key's retries must not black a server out */
+		note_health(u, s, o == ATTEMPT_TRANSIENT);
 	start_queued(f, u);
 	if (o == ATTEMPT_HIT) {
 		submit_work(f, j);
@@ -550,6 +611,8 @@ static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 	unlink(j->pub.tmp_path);
 	j->pub.tmp_path[0] = '\0';
 	log_attempt(j, s, attempt_outcome_name(o), status, j->sink.bytes, reason);
+	if (o == ATTEMPT_TRANSIENT && schedule_retry(f, j, s, (double)retry_after))
+		return;
 	if (o == ATTEMPT_MISS)
 		server_missed(f, j, s);
 	else
@@ -661,7 +724,7 @@ static int fetch_turn(struct fetcher *f)
 		after_work(f, j);
 	}
 	run_transfers(f);
-	double next = expire_waiters(f), now = clock_mono();
+	double next = run_retries(f, expire_waiters(f)), now = clock_mono();
 	if (now >= f->next_flush) {
 		verdicts_sweep(f->verdicts, clock_wall()); /* distinct missing keys must not grow memory */
 		pool_submit(f->pool, housekeeping, f);
@@ -685,7 +748,7 @@ static void drain_jobs(struct fetcher *f)
 		struct job *j = e->value;
 		if (j->phase == PHASE_TRANSFER && j->sink.easy) {
 			curl_multi_remove_handle(f->multi, j->sink.easy);
-			curl_easy_cleanup(j->sink.easy);
+			transfer_free(j->sink.easy, &j->sink);
 			close(j->sink.fd);
 		}
 		job_finish(f, j, -ESHUTDOWN);
@@ -800,6 +863,7 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	f->cat = cat;
 	f->cfg = *cfg;
 	f->next_flush = clock_mono() + FLUSH_INTERVAL;
+	f->jitter = (uint64_t)clock_wall() * 2654435761u | 1;
 	totals_track("fetches", &f->counters.jobs);
 	totals_track("coalesced", &f->counters.coalesced);
 	totals_track("fetched", &f->counters.stored);

@@ -24,8 +24,15 @@ static int probe_dir(const struct server_config *c, char *reason, size_t len)
 	return snprintf(reason, len, "directory %s is readable", path), 0;
 }
 
-static int classify(CURLcode rc, long status, const char *url, const char *curl_err, char *reason, size_t len)
+static const char *proxy_of(const struct server_config *c)
 {
+	return c->proxy[0] ? c->proxy : NULL;
+}
+
+static int classify(CURLcode rc, long status, const char *url, const char *curl_err, const char *proxy,
+		    char *reason, size_t len)
+{
+	char why[600];
 	switch (rc) {
 	case CURLE_OK:
 		break;
@@ -38,12 +45,13 @@ static int classify(CURLcode rc, long status, const char *url, const char *curl_
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return snprintf(reason, len, "%s", curl_err), -EINVAL;
 	default:
-		return snprintf(reason, len, "unreachable: %s", curl_err), -EHOSTUNREACH;
+		transfer_describe_error(rc, curl_err, proxy, why, sizeof why);
+		return snprintf(reason, len, "unreachable: %s", why), -EHOSTUNREACH;
 	}
-	if (status == 401 || status == 403)
-		return snprintf(reason, len, "credentials refused: HTTP %ld from %s", status, url), -EACCES;
-	if (status == 407)
-		return snprintf(reason, len, "proxy credentials refused: HTTP 407"), -EACCES;
+	if (status == 401 || status == 403 || status == 407) {
+		transfer_describe_refusal(status, proxy, why, sizeof why);
+		return snprintf(reason, len, "credentials refused: %s, from %s", why, url), -EACCES;
+	}
 	if (status >= 500)
 		return snprintf(reason, len, "server error: HTTP %ld from %s", status, url), -EHOSTUNREACH;
 	return snprintf(reason, len, "reachable: HTTP %ld for a symbol that does not exist, %s", status, url), 0;
@@ -51,16 +59,37 @@ static int classify(CURLcode rc, long status, const char *url, const char *curl_
 
 /* The URL of a symbol that cannot exist, in the server's own layout: a
  * healthy server we may read answers 404; one that refuses us, 401 or 403
- * (a bare GET of the root would often be 403 for a forbidden listing). */
+ * (a bare GET of the root would often be 403 for a forbidden listing).
+ * debuginfod knows build-ids only: buildid/<40 zeros>/debuginfo. */
 static int probe_url(const struct server_config *c, char *url, size_t len)
 {
 	struct sym_key k;
 	char rel[KEY_PATH_MAX + 8];
 	enum cand_kind kind;
-	if (key_make(&k, "symbold-probe.pdb", "000000000000000000000000000000000", "symbold-probe.pdb") < 0 ||
-	    source_candidate(c, &k, 0, rel, sizeof rel, &kind) < 0)
+	int rc = c->type == SRV_DEBUGINFOD
+			 ? key_make_build_id(&k, "00", "00000000000000000000000000000000000000.debug")
+			 : key_make(&k, "symbold-probe.pdb", "000000000000000000000000000000000", "symbold-probe.pdb");
+	if (rc < 0 || source_candidate(c, &k, 0, rel, sizeof rel, &kind) < 0)
 		return -EINVAL;
 	return source_url(c, rel, url, len);
+}
+
+/* One GET with the server's settings and credentials, bounded in time; a
+ * 200's body is dropped (fd -1), an error's start kept in the sink. */
+static CURLcode probe_get(const struct server_config *c, const char *url, struct transfer_sink *sink, long *status,
+			  char curl_err[CURL_ERROR_SIZE])
+{
+	*sink = (struct transfer_sink){.fd = -1, .max = 1LL << 20};
+	*status = 0;
+	CURL *e = transfer_new(c, url, 1, sink);
+	if (!e)
+		return CURLE_OUT_OF_MEMORY;
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, 2L * c->timeout_s);
+	CURLcode rc = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+	transfer_free(e, sink);
+	return rc;
 }
 
 static int probe_http(const struct server_config *c, char *reason, size_t len)
@@ -68,18 +97,39 @@ static int probe_http(const struct server_config *c, char *reason, size_t len)
 	char url[SRV_URL_MAX + KEY_PATH_MAX], curl_err[CURL_ERROR_SIZE] = "";
 	if (probe_url(c, url, sizeof url) < 0)
 		return snprintf(reason, len, "url too long"), -EINVAL;
-	/* the body is not wanted: fd -1 makes the sink drop it */
-	struct transfer_sink sink = {-1, 0, 1LL << 20, 0, 0, NULL};
-	CURL *e = transfer_new(c, url, 1, &sink);
-	if (!e)
+	struct transfer_sink sink;
+	long status;
+	CURLcode rc = probe_get(c, url, &sink, &status, curl_err);
+	if (rc == CURLE_OUT_OF_MEMORY)
 		return snprintf(reason, len, "out of memory"), -ENOMEM;
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, 2L * c->timeout_s);
-	CURLcode rc = curl_easy_perform(e);
-	long status = 0;
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(e);
-	return classify(rc, status, url, curl_err[0] ? curl_err : curl_easy_strerror(rc), reason, len);
+	return classify(rc, status, url, curl_err[0] ? curl_err : curl_easy_strerror(rc), proxy_of(c), reason, len);
+}
+
+/* S3: a signed listing of at most one key. Its 200 proves the endpoint, the
+ * bucket and the credentials at once, where a GET of a missing key could not
+ * (S3 answers it 403 to credentials without s3:ListBucket, as to wrong ones). */
+static int probe_s3(const struct server_config *c, char *reason, size_t len)
+{
+	char url[SRV_URL_MAX + 4 * SRV_STR_MAX], curl_err[CURL_ERROR_SIZE] = "", code[64];
+	if (source_s3_list_url(c, url, sizeof url) < 0)
+		return snprintf(reason, len, "url too long"), -EINVAL;
+	struct transfer_sink sink;
+	long status;
+	CURLcode rc = probe_get(c, url, &sink, &status, curl_err);
+	if (rc == CURLE_OUT_OF_MEMORY)
+		return snprintf(reason, len, "out of memory"), -ENOMEM;
+	if (rc != CURLE_OK || status == 407 || status >= 500)
+		return classify(rc, status, url, curl_err[0] ? curl_err : curl_easy_strerror(rc), proxy_of(c), reason, len);
+	if (transfer_s3_code(&sink, code, sizeof code) < 0)
+		snprintf(code, sizeof code, "no error code");
+	if (status == 200)
+		return snprintf(reason, len, "bucket %s listed: HTTP 200 from %s", c->s3_bucket, url), 0;
+	if (status == 401 || status == 403)
+		return snprintf(reason, len, "credentials refused: HTTP %ld %s from %s", status, code, url), -EACCES;
+	if (status == 404 && strcmp(code, "NoSuchBucket") == 0)
+		return snprintf(reason, len, "no such bucket: %s (NoSuchBucket from %s)", c->s3_bucket, url), -EINVAL;
+	return snprintf(reason, len, "not an S3 answer to a listing: HTTP %ld %s from %s", status, code, url),
+	       -EINVAL;
 }
 
 int probe_server(const struct server_config *c, char *reason, size_t len)
@@ -91,6 +141,8 @@ int probe_server(const struct server_config *c, char *reason, size_t len)
 	case SRV_HTTP:
 	case SRV_DEBUGINFOD:
 		return probe_http(c, reason, len);
+	case SRV_S3:
+		return probe_s3(c, reason, len);
 	default:
 		return snprintf(reason, len, "type %s cannot be reached by this version", srvconf_type_name(c->type)),
 		       -EINVAL;

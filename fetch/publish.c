@@ -62,6 +62,33 @@ static enum work_result unpack_cab(struct store *st, struct publish_job *p)
 	return WORK_STORED;
 }
 
+/* Why a symbol key's content is not its file (the form, then the debug
+ * id), in `why`; 0 if it is. */
+static int symbol_mismatch(const struct sym_key *k, const struct sym_identity *id, char *why, size_t len)
+{
+	int wants_sym = key_wants_sym(k);
+	if (wants_sym != (id->format == SYM_FMT_BREAKPAD))
+		return snprintf(why, len, "%s file where %s was asked for", sym_format_name(id->format),
+				wants_sym ? "Breakpad symbols" : "a debug file"),
+		       1;
+	if (!identify_matches(id, k->debug_id))
+		return snprintf(why, len, "identity mismatch: content is %s, key is %s", id->debug_id, k->debug_id), 1;
+	return 0;
+}
+
+/* A build-id key names an ELF by its full build-id: an ELF whose build-id
+ * differs (or that has none: code_id is then a .text hash) is not it. */
+static int build_id_mismatch(const struct sym_key *k, const struct sym_identity *id, char *why, size_t len)
+{
+	if (id->format != SYM_FMT_ELF)
+		return snprintf(why, len, "%s file where an ELF was asked for", sym_format_name(id->format)), 1;
+	if (strcmp(id->code_id, k->build_id) != 0)
+		return snprintf(why, len, "build-id mismatch: content is %.128s, key is %.128s", id->code_id,
+				k->build_id),
+		       1;
+	return 0;
+}
+
 /* Is the content the file the key names, in the form it asks for? */
 static enum work_result verify(struct publish_job *p)
 {
@@ -74,17 +101,9 @@ static enum work_result verify(struct publish_job *p)
 	close(fd);
 	if (rc < 0)
 		return fail(p, WORK_FAIL_VERIFY, "not a symbol file: %s", err);
-	int wants_sym = key_wants_sym(p->key);
-	if (wants_sym != (id.format == SYM_FMT_BREAKPAD)) {
-		snprintf(why, sizeof why, "%s file where %s was asked for", sym_format_name(id.format),
-			 wants_sym ? "Breakpad symbols" : "a debug file");
+	if (p->key->kind == KEY_BUILD_ID ? build_id_mismatch(p->key, &id, why, sizeof why)
+					 : symbol_mismatch(p->key, &id, why, sizeof why))
 		return fail(p, WORK_FAIL_VERIFY, "%s", why);
-	}
-	if (!identify_matches(&id, p->key->debug_id)) {
-		snprintf(why, sizeof why, "identity mismatch: content is %s, key is %s", id.debug_id,
-			 p->key->debug_id);
-		return fail(p, WORK_FAIL_VERIFY, "%s", why);
-	}
 	if (!p->format[0])
 		snprintf(p->format, sizeof p->format, "%s", sym_format_name(id.format));
 	return WORK_STORED;

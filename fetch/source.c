@@ -8,7 +8,8 @@
 
 int source_supported(const struct server_config *c)
 {
-	return c->type == SRV_SYMSRV || c->type == SRV_HTTP || c->type == SRV_DIR;
+	return c->type == SRV_SYMSRV || c->type == SRV_HTTP || c->type == SRV_DIR || c->type == SRV_DEBUGINFOD ||
+	       c->type == SRV_S3;
 }
 
 void source_cab_name(const char *file, char *out, size_t outlen)
@@ -43,12 +44,40 @@ static int spelling(const struct sym_key *k, int lower, struct sym_key *out)
 	return strcmp(out->debug_file, k->debug_file) || strcmp(out->file, k->file) ? 0 : -ENOENT;
 }
 
+/* A build-id key has one place: debuginfod's "buildid/<id>/debuginfo" (or
+ * "/executable"), or in a directory with the debuginfod layout gdb's
+ * ".build-id/xx/rest[.debug]" — the key's own store path. Other types and
+ * layouts do not name files by build-id. */
+static int build_id_candidate(const struct server_config *c, const struct sym_key *k, int idx, char *rel,
+			      size_t rellen, enum cand_kind *kind)
+{
+	char gdb_path[KEY_PATH_MAX];
+	int n;
+	if (idx != 0)
+		return -ENOENT;
+	*kind = CAND_PLAIN;
+	if (c->type == SRV_DEBUGINFOD) {
+		n = snprintf(rel, rellen, "buildid/%s/%s", k->build_id, k->executable ? "executable" : "debuginfo");
+	} else if (c->type == SRV_DIR && srvconf_layout(c) == LAYOUT_DEBUGINFOD) {
+		key_relpath(k, gdb_path);
+		n = snprintf(rel, rellen, "%s", gdb_path);
+	} else {
+		return -ENOENT;
+	}
+	return n < 0 || (size_t)n >= rellen ? -ENAMETOOLONG : 0;
+}
+
 int source_candidate(const struct server_config *c, const struct sym_key *k, int idx, char *rel, size_t rellen,
 		     enum cand_kind *kind)
 {
 	static const enum cand_kind kinds[] = {CAND_PLAIN, CAND_CAB, CAND_PTR};
 	char name[KEY_NAME_MAX + 8];
 	struct sym_key sk;
+	if (k->kind == KEY_BUILD_ID)
+		return build_id_candidate(c, k, idx, rel, rellen, kind);
+	/* debuginfod and its tree name files by build-id only (for now) */
+	if (c->type == SRV_DEBUGINFOD || srvconf_layout(c) == LAYOUT_DEBUGINFOD)
+		return -ENOENT;
 	/* Breakpad trees hold only the file; symstore trees may hold the
 	 * compressed form or a pointer instead. A .sym is never stored those ways. */
 	int symstore = c->type != SRV_HTTP && srvconf_layout(c) != LAYOUT_BREAKPAD && !key_wants_sym(k);
@@ -106,10 +135,71 @@ static size_t trimmed_len(const char *s)
 	return len;
 }
 
+/* ---- S3 addressing ---- */
+
+const char *source_s3_region(const struct server_config *c)
+{
+	return c->s3_region[0] ? c->s3_region : "us-east-1";
+}
+
+/* AWS itself (no url) is addressed virtual-host style, unless the bucket's
+ * name has a dot, which the *.s3.REGION.amazonaws.com certificate does not
+ * cover; an S3-compatible endpoint (url set) path-style, which they all speak. */
+int source_s3_virtual_host(const struct server_config *c)
+{
+	return c->type == SRV_S3 && !c->url[0] && !strchr(c->s3_bucket, '.');
+}
+
+/* Appends the URL the server's paths hang from, without a trailing '/': its
+ * url, or for S3 where the bucket's keys start. */
+static int append_base(const struct server_config *c, char *out, size_t outlen, size_t *pos)
+{
+	char host[2 * SRV_STR_MAX + 64];
+	if (c->type != SRV_S3)
+		return append(out, outlen, pos, c->url, trimmed_len(c->url));
+	if (source_s3_virtual_host(c)) {
+		snprintf(host, sizeof host, "https://%s.s3.%s.amazonaws.com", c->s3_bucket, source_s3_region(c));
+		return append(out, outlen, pos, host, strlen(host));
+	}
+	int rc;
+	if (c->url[0]) {
+		rc = append(out, outlen, pos, c->url, trimmed_len(c->url));
+	} else {
+		snprintf(host, sizeof host, "https://s3.%s.amazonaws.com", source_s3_region(c));
+		rc = append(out, outlen, pos, host, strlen(host));
+	}
+	return rc < 0 ? rc : append_escaped_path(out, outlen, pos, c->s3_bucket);
+}
+
+int source_s3_list_url(const struct server_config *c, char *out, size_t outlen)
+{
+	static const char list[] = "?list-type=2&max-keys=1";
+	size_t pos = 0;
+	int rc = append_base(c, out, outlen, &pos);
+	if (rc == 0 && source_s3_virtual_host(c))
+		rc = append(out, outlen, &pos, "/", 1);
+	if (rc == 0)
+		rc = append(out, outlen, &pos, list, sizeof list - 1);
+	if (rc < 0 || !c->prefix[0])
+		return rc;
+	/* a policy may allow listing under the prefix only */
+	char prefix[SRV_STR_MAX + 1];
+	const char *p = c->prefix + strspn(c->prefix, "/");
+	snprintf(prefix, sizeof prefix, "%.*s/", (int)trimmed_len(p), p);
+	char *esc = curl_easy_escape(NULL, prefix, 0);
+	if (!esc)
+		return -ENOMEM;
+	rc = append(out, outlen, &pos, "&prefix=", 8);
+	if (rc == 0)
+		rc = append(out, outlen, &pos, esc, strlen(esc));
+	curl_free(esc);
+	return rc;
+}
+
 int source_url(const struct server_config *c, const char *rel, char *out, size_t outlen)
 {
 	size_t pos = 0;
-	int rc = append(out, outlen, &pos, c->url, trimmed_len(c->url));
+	int rc = append_base(c, out, outlen, &pos);
 	if (rc == 0 && c->prefix[0])
 		rc = append_escaped_path(out, outlen, &pos, c->prefix);
 	return rc < 0 ? rc : append_escaped_path(out, outlen, &pos, rel);
@@ -177,6 +267,10 @@ static size_t origin_len(const char *url)
 
 int source_same_origin(const struct server_config *c, const char *url)
 {
-	size_t a = origin_len(c->url), b = origin_len(url);
-	return a && a == b && strncasecmp(c->url, url, a) == 0;
+	char base[SRV_URL_MAX + 3 * SRV_STR_MAX + 64];
+	size_t pos = 0;
+	if (append_base(c, base, sizeof base, &pos) < 0)
+		return 0;
+	size_t a = origin_len(base), b = origin_len(url);
+	return a && a == b && strncasecmp(base, url, a) == 0;
 }

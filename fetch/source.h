@@ -26,9 +26,19 @@ int source_supported(const struct server_config *c);
 int source_candidate(const struct server_config *c, const struct sym_key *k, int idx, char *rel, size_t rellen,
 		     enum cand_kind *kind);
 
-/* The URL of `rel` on an HTTP-speaking server: base URL, prefix, and each
- * path component percent-escaped. -ENAMETOOLONG if it does not fit. */
+/* The URL of `rel` on an HTTP-speaking server: base URL (for S3 the
+ * bucket's, see below), prefix, and each path component percent-escaped. -ENAMETOOLONG if it does not fit. */
 int source_url(const struct server_config *c, const char *rel, char *out, size_t outlen);
+
+/* S3 (type = s3): the region to sign for (s3_region, else us-east-1); 1 if
+ * the bucket is addressed virtual-host style (https://BUCKET.s3.REGION.
+ * amazonaws.com: no url, a bucket name without '.'), 0 if path-style
+ * (url or https://s3.REGION.amazonaws.com, then /BUCKET). source_url puts
+ * a key below the bucket; source_s3_list_url is the bucket's listing of at
+ * most one key (under the prefix, if one is set). */
+const char *source_s3_region(const struct server_config *c);
+int source_s3_virtual_host(const struct server_config *c);
+int source_s3_list_url(const struct server_config *c, char *out, size_t outlen);
 
 /* The local path of `rel` on a dir server. */
 int source_dir_path(const struct server_config *c, const char *rel, char *out, size_t outlen);
@@ -47,8 +57,8 @@ int source_parse_ptr(const char *content, size_t len, char *out, size_t outlen, 
 /* The compressed name of a file: last character replaced by '_'. */
 void source_cab_name(const char *file, char *out, size_t outlen);
 
-/* 1 if `url` is on the same scheme://host:port as the server's URL, so that
- * its credentials may be sent there. */
+/* 1 if `url` is on the same scheme://host:port as the server's URL (for S3:
+ * its bucket's), so that its credentials may be sent there. */
 int source_same_origin(const struct server_config *c, const char *url);
 
 #endif

@@ -2,19 +2,44 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "fetch/sigv4.h"
+#include "fetch/source.h"
 
 #define USER_AGENT "symbold/0.1"
 
-/* Writes a 200's body; anything else's body (an error page) is dropped. */
+/* Keeps the start of an error answer's body: S3 says there why it refused.
+ * A new status (a redirect's, then the final answer's) starts it over. */
+static void keep_error_body(struct transfer_sink *sink, long status, const char *data, size_t len)
+{
+	if (status != sink->error_status) {
+		sink->error_status = status;
+		sink->error_len = 0;
+	}
+	size_t room = TRANSFER_ERROR_BODY - sink->error_len;
+	if (len > room)
+		len = room;
+	memcpy(sink->error_body + sink->error_len, data, len);
+	sink->error_len += len;
+	sink->error_body[sink->error_len] = '\0';
+}
+
+/* Writes a 200's body; of anything else's (an error page) the start is kept. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct transfer_sink *sink = arg;
 	size_t len = size * nmemb;
 	long status = 0;
 	curl_easy_getinfo(sink->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200 || sink->fd < 0)
+	if (status != 200) {
+		keep_error_body(sink, status, data, len);
+		return len;
+	}
+	if (sink->fd < 0)
 		return len;
 	if (sink->bytes + (long long)len > sink->max) {
 		sink->too_large = 1;
@@ -53,6 +78,91 @@ static void set_proxy(CURL *e, const struct server_config *c)
 	}
 }
 
+/* "host" or "host:port" as curl sends it in Host (no default port), and the
+ * path and query of url as they go on the wire. The caller frees them. */
+static int split_url(const char *url, char **hostport, char **path, char **query)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int rc = -EINVAL;
+	*hostport = *path = *query = NULL;
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PATH, path, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_PORT, &port, 0); /* none when the URL names none */
+		curl_url_get(u, CURLUPART_QUERY, query, 0);
+		int default_port = !port || (strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
+				   (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0);
+		struct buf b = BUF_INIT;
+		rc = default_port ? buf_puts(&b, host) : buf_printf(&b, "%s:%s", host, port);
+		*hostport = buf_steal(&b);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* Signs the GET of url for an S3 server (SigV4) and puts the three headers
+ * on the handle; the list lives in the sink until transfer_free. */
+static int sign_s3(CURL *e, const struct server_config *c, const char *url, struct transfer_sink *sink)
+{
+	char *hostport, *path, *query;
+	struct buf canonical_path = BUF_INIT;
+	struct sigv4_signed sig;
+	int rc = split_url(url, &hostport, &path, &query);
+	if (rc == 0)
+		rc = sigv4_canonical_path(path, &canonical_path);
+	if (rc == 0) {
+		struct sigv4_request r = {"GET", hostport, canonical_path.data, query, source_s3_region(c), "s3",
+					  c->s3_access_key, c->s3_secret_key, SIGV4_EMPTY_SHA256, time(NULL),
+					  NULL, 0};
+		rc = sigv4_sign(&r, &sig);
+	}
+	const char *lines[] = {sig.date_header, sig.content_header, sig.authorization_header};
+	for (size_t i = 0; i < 3 && rc == 0; i++) {
+		struct curl_slist *l = curl_slist_append(sink->headers, lines[i]);
+		if (!l)
+			rc = -ENOMEM;
+		else
+			sink->headers = l;
+	}
+	if (rc == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, sink->headers);
+	free(hostport);
+	curl_free(path);
+	curl_free(query);
+	buf_free(&canonical_path);
+	return rc;
+}
+
+/* Who we are to the server: an S3 server's signature (or nothing, for a
+ * public bucket), another's HTTP Basic user. */
+static int set_credentials(CURL *e, const struct server_config *c, const char *url, int send_credentials,
+			   struct transfer_sink *sink)
+{
+	sink->s3 = c->type == SRV_S3;
+	if (!send_credentials)
+		return 0;
+	if (sink->s3)
+		return c->s3_access_key[0] ? sign_s3(e, c, url, sink) : 0;
+	if (c->user[0]) {
+		curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(e, CURLOPT_USERNAME, c->user);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, c->password);
+	}
+	return 0;
+}
+
+void transfer_free(CURL *e, struct transfer_sink *sink)
+{
+	curl_easy_cleanup(e);
+	curl_slist_free_all(sink->headers);
+	sink->headers = NULL;
+}
+
 CURL *transfer_new(const struct server_config *c, const char *url, int send_credentials,
 		   struct transfer_sink *sink)
 {
@@ -78,14 +188,45 @@ CURL *transfer_new(const struct server_config *c, const char *url, int send_cred
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sink->max);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	if (send_credentials && c->user[0]) {
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(e, CURLOPT_USERNAME, c->user);
-		curl_easy_setopt(e, CURLOPT_PASSWORD, c->password);
+	if (set_credentials(e, c, url, send_credentials, sink) < 0) {
+		transfer_free(e, sink);
+		return NULL;
 	}
 	set_tls(e, c);
 	set_proxy(e, c);
+	sink->proxy = c->proxy[0] ? c->proxy : NULL;
+	sink->curl_error[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, sink->curl_error);
 	return e;
+}
+
+void transfer_describe_error(CURLcode rc, const char *detail, const char *proxy, char *reason, size_t len)
+{
+	const char *what = detail && *detail ? detail : curl_easy_strerror(rc);
+	switch (proxy ? rc : CURLE_OK) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_PROXY:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(reason, len, "via proxy %s: %s", proxy, what);
+		break;
+	default:
+		snprintf(reason, len, "%s", what);
+	}
+}
+
+void transfer_describe_refusal(long status, const char *proxy, char *reason, size_t len)
+{
+	if (status == 407)
+		snprintf(reason, len, "the proxy refused the credentials (HTTP 407): check proxy_user/proxy_password");
+	else if (proxy)
+		snprintf(reason, len, "access denied (HTTP %ld) by the server or the proxy %s: check user/password "
+			 "and proxy_user/proxy_password", status, proxy);
+	else
+		snprintf(reason, len, "access denied (HTTP %ld): check user/password", status);
 }
 
 static enum attempt_outcome from_curl_error(CURLcode rc, const struct transfer_sink *sink, char *reason,
@@ -99,7 +240,7 @@ static enum attempt_outcome from_curl_error(CURLcode rc, const struct transfer_s
 		snprintf(reason, len, "writing the download: %s", strerror(sink->write_errno));
 		return ATTEMPT_LOCAL;
 	}
-	snprintf(reason, len, "%s", curl_easy_strerror(rc));
+	transfer_describe_error(rc, sink->curl_error, sink->proxy, reason, len);
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
@@ -115,6 +256,55 @@ static enum attempt_outcome from_curl_error(CURLcode rc, const struct transfer_s
 	}
 }
 
+int transfer_s3_code(const struct transfer_sink *sink, char *code, size_t len)
+{
+	const char *p = sink->error_len ? strstr(sink->error_body, "<Code>") : NULL;
+	if (!p || len == 0)
+		return -ENOENT;
+	p += 6;
+	size_t n = 0;
+	while (n + 1 < len && ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+		code[n++] = *p++;
+	code[n] = '\0';
+	return n ? 0 : -ENOENT;
+}
+
+/* S3 refusals that name the signature or the key pair. */
+static int credentials_code(const char *code)
+{
+	static const char *const codes[] = {"SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidToken",
+					    "ExpiredToken", "TokenRefreshRequired", "RequestTimeTooSkewed",
+					    "InvalidSecurity"};
+	for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* S3's own answers (SPEC §3): a refused signature, a missing bucket, a
+ * wrong region are the server's setup, never the key's. A 403 for a key is
+ * also what S3 answers for a missing key when the credentials lack
+ * s3:ListBucket: still the setup. Returns 1 if it decided *o. */
+static int s3_outcome(const struct transfer_sink *sink, long s, char *reason, size_t len, enum attempt_outcome *o)
+{
+	char code[64];
+	if (transfer_s3_code(sink, code, sizeof code) < 0)
+		snprintf(code, sizeof code, "no error code");
+	*o = ATTEMPT_DENIED;
+	if (s == 404 && strcmp(code, "NoSuchBucket") == 0)
+		snprintf(reason, len, "no such bucket (NoSuchBucket): check s3_bucket and url");
+	else if ((s == 401 || s == 403) && credentials_code(code))
+		snprintf(reason, len, "signature/credentials refused: %s", code);
+	else if (s == 401 || s == 403)
+		snprintf(reason, len, "access denied (HTTP %ld, %s): the credentials may not read it, or lack "
+			 "s3:ListBucket so that a missing key is refused", s, code);
+	else if (s == 400 || (s >= 300 && s < 400))
+		snprintf(reason, len, "S3 refused the request (HTTP %ld, %s): check s3_region and url", s, code);
+	else
+		return 0;
+	return 1;
+}
+
 enum attempt_outcome transfer_outcome(CURLcode rc, const struct transfer_sink *sink, long *http_status,
 				      char *reason, size_t len)
 {
@@ -123,6 +313,9 @@ enum attempt_outcome transfer_outcome(CURLcode rc, const struct transfer_sink *s
 	if (rc != CURLE_OK)
 		return from_curl_error(rc, sink, reason, len);
 	long s = *http_status;
+	enum attempt_outcome o;
+	if (sink->s3 && s != 200 && s3_outcome(sink, s, reason, len, &o))
+		return o;
 	if (s == 200) {
 		snprintf(reason, len, "-");
 		return ATTEMPT_HIT;
@@ -131,8 +324,8 @@ enum attempt_outcome transfer_outcome(CURLcode rc, const struct transfer_sink *s
 		snprintf(reason, len, "not on this server");
 		return ATTEMPT_MISS;
 	}
-	if (s == 401 || s == 403) {
-		snprintf(reason, len, "access denied (HTTP %ld): check user/password", s);
+	if (s == 401 || s == 403 || s == 407) {
+		transfer_describe_refusal(s, sink->proxy, reason, len);
 		return ATTEMPT_DENIED;
 	}
 	snprintf(reason, len, "HTTP %ld", s);

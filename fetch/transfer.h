@@ -12,6 +12,8 @@
 
 #include "admin/srvconf.h"
 
+#define TRANSFER_ERROR_BODY 2048 /* bytes of an error answer's body kept */
+
 struct transfer_sink {
 	int fd;           /* where a 200's body goes; -1: nowhere */
 	long long bytes;  /* body bytes written */
@@ -19,6 +21,15 @@ struct transfer_sink {
 	int write_errno;  /* set when a write to fd failed */
 	int too_large;
 	CURL *easy;
+	/* set by transfer_new; what it allocated, transfer_free frees */
+	struct curl_slist *headers; /* S3: the SigV4-signed request's headers */
+	int s3;                     /* an S3 server: its refusals carry an XML <Code> */
+	const char *proxy;          /* the server's proxy, or NULL: failures name it */
+	char curl_error[CURL_ERROR_SIZE]; /* libcurl's detailed message */
+	/* the start of a non-200 answer's body (S3 says there why it refused) */
+	long error_status;
+	size_t error_len;
+	char error_body[TRANSFER_ERROR_BODY + 1];
 };
 
 enum attempt_outcome {
@@ -35,9 +46,28 @@ enum attempt_outcome {
  * our disk. */
 int attempt_blames_key(enum attempt_outcome o);
 
-/* A configured easy handle for `url`, or NULL. `sink` must outlive it. */
+/* A configured easy handle for `url`, or NULL. `sink` must outlive it. With
+ * send_credentials, an S3 server's request is signed (SigV4, the access key
+ * and a signature only: the secret never leaves this host); another type's
+ * gets its HTTP Basic user and password. */
 CURL *transfer_new(const struct server_config *c, const char *url, int send_credentials,
 		   struct transfer_sink *sink);
+
+/* Ends a handle from transfer_new (detached from any multi) and frees what
+ * it kept in `sink`; NULL is fine. Use it instead of curl_easy_cleanup. */
+void transfer_free(CURL *e, struct transfer_sink *sink);
+
+/* The <Code> of an S3 error body the sink kept ("NoSuchKey",
+ * "SignatureDoesNotMatch"...): 0, or -ENOENT if there is none. Only letters
+ * and digits are copied, so it is safe to log. */
+int transfer_s3_code(const struct transfer_sink *sink, char *code, size_t len);
+
+/* What a failure to reach the server says, naming the proxy when there is
+ * one (a connection failure then is most likely the proxy's). */
+void transfer_describe_error(CURLcode rc, const char *detail, const char *proxy, char *reason, size_t len);
+
+/* The reason for an HTTP refusal of our credentials (401, 403, 407). */
+void transfer_describe_refusal(long status, const char *proxy, char *reason, size_t len);
 
 /* Classifies a finished transfer; the reason (for the log) goes to `reason`. */
 enum attempt_outcome transfer_outcome(CURLcode rc, const struct transfer_sink *sink, long *http_status,

@@ -95,20 +95,17 @@ static void on_fetched(void *ctx, int status)
 	free(p);
 }
 
-static void lookup_symfile(fuse_req_t req, struct symfs *fs, struct node *keydir, const char *name)
+/* The file `k` names, as `name` in `dir`: from the store if it is there,
+ * else parked on the fetcher until it lands, fails or the wait runs out. */
+static void lookup_key(fuse_req_t req, struct symfs *fs, struct node *dir, const char *name, const struct sym_key *k)
 {
-	struct sym_key k;
 	char relpath[KEY_PATH_MAX];
 	struct stat st;
-	if (key_make(&k, keydir->parent->name, keydir->name, name) < 0) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
 	atomic_fetch_add(&fs->counters.lookups, 1);
-	key_relpath(&k, relpath);
+	key_relpath(k, relpath);
 	if (store_stat(fs->store, relpath, &st) == 0 && S_ISREG(st.st_mode)) {
 		atomic_fetch_add(&fs->counters.hits, 1);
-		fs_reply_node(req, fs, keydir, name, symfile_node(relpath, &st));
+		fs_reply_node(req, fs, dir, name, symfile_node(relpath, &st));
 		return;
 	}
 	atomic_fetch_add(&fs->counters.misses, 1);
@@ -117,14 +114,33 @@ static void lookup_symfile(fuse_req_t req, struct symfs *fs, struct node *keydir
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	*p = (struct parked_lookup){fs, req, keydir, "", ""};
+	*p = (struct parked_lookup){fs, req, dir, "", ""};
 	snprintf(p->name, sizeof p->name, "%s", name);
 	snprintf(p->relpath, sizeof p->relpath, "%s", relpath);
-	int rc = fetch_request(fs->fetch, &k, fs->wait, on_fetched, p);
+	int rc = fetch_request(fs->fetch, k, fs->wait, on_fetched, p);
 	if (rc < 0) {
 		fuse_reply_err(req, rc == -ENOMEM ? ENOMEM : ENOENT);
 		free(p);
 	}
+}
+
+static void lookup_symfile(fuse_req_t req, struct symfs *fs, struct node *keydir, const char *name)
+{
+	struct sym_key k;
+	if (key_make(&k, keydir->parent->name, keydir->name, name) < 0)
+		fuse_reply_err(req, ENOENT);
+	else
+		lookup_key(req, fs, keydir, name, &k);
+}
+
+/* .build-id/<xx>/<rest>[.debug]: gdb's layout. */
+static void lookup_build_id_file(fuse_req_t req, struct symfs *fs, struct node *xxdir, const char *name)
+{
+	struct sym_key k;
+	if (key_make_build_id(&k, xxdir->name, name) < 0)
+		fuse_reply_err(req, ENOENT);
+	else
+		lookup_key(req, fs, xxdir, name, &k);
 }
 
 /* ---- lookups ---- */
@@ -197,6 +213,8 @@ static void lookup_in_root(fuse_req_t req, struct symfs *fs, const char *name)
 	if (strcmp(name, CONTROL_DIR) == 0) {
 		if ((n = node_new(NODE_CTLDIR, "", NULL, 0)))
 			n->ctl = CTL_ROOT;
+	} else if (strcmp(name, KEY_BUILD_ID_DIR) == 0) {
+		n = node_new(NODE_BUILDID, KEY_BUILD_ID_DIR, NULL, 0);
 	} else if (key_valid_name(name)) {
 		snprintf(lower, sizeof lower, "%s", name);
 		key_lower(lower);
@@ -219,6 +237,19 @@ static void lookup_keydir(fuse_req_t req, struct symfs *fs, struct node *dir, co
 	fs_reply_node(req, fs, dir, name, node_new(NODE_KEYDIR, path, NULL, 0));
 }
 
+/* .build-id/<xx>: any two hex digits, like any valid debug-file name in the root. */
+static void lookup_build_id_dir(fuse_req_t req, struct symfs *fs, struct node *dir, const char *name)
+{
+	char path[sizeof KEY_BUILD_ID_DIR + 3];
+	if (!key_build_id_dir_valid(name)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/%s", KEY_BUILD_ID_DIR, name);
+	key_lower(path);
+	fs_reply_node(req, fs, dir, name, node_new(NODE_BUILDID_XX, path, NULL, 0));
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct symfs *fs = fs_of(req);
@@ -232,6 +263,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		break;
 	case NODE_KEYDIR:
 		lookup_symfile(req, fs, dir, name);
+		break;
+	case NODE_BUILDID:
+		lookup_build_id_dir(req, fs, dir, name);
+		break;
+	case NODE_BUILDID_XX:
+		lookup_build_id_file(req, fs, dir, name);
 		break;
 	case NODE_CTLDIR:
 		lookup_control(req, fs, dir, name);
@@ -381,9 +418,13 @@ static int list_dir(struct symfs *fs, const struct node *n, struct listing *l)
 	switch (n->kind) {
 	case NODE_ROOT:
 		rc = listing_add(CONTROL_DIR, 1, l);
+		if (rc == 0)
+			rc = listing_add(KEY_BUILD_ID_DIR, 1, l);
 		return rc < 0 ? rc : store_list(fs->store, "", listing_add, l);
 	case NODE_DEBUGFILE:
 	case NODE_KEYDIR:
+	case NODE_BUILDID:
+	case NODE_BUILDID_XX:
 		return store_list(fs->store, n->path, listing_add, l);
 	case NODE_CTLDIR:
 		rc = control_list(&fs->ctl, n->ctl, n->path, listing_add, l);

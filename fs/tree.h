@@ -24,7 +24,9 @@ enum node_kind {
 	NODE_ROOT,
 	NODE_DEBUGFILE, /* <debug_file>/           path = "debug_file" (lower case) */
 	NODE_KEYDIR,    /* <debug_file>/<ID>/      path = "debug_file/ID" */
-	NODE_SYMFILE,   /* <debug_file>/<ID>/<f>   path = the store relpath */
+	NODE_SYMFILE,   /* <debug_file>/<ID>/<f>   path = the store relpath (a .build-id file's too) */
+	NODE_BUILDID,   /* .build-id/              path = ".build-id" */
+	NODE_BUILDID_XX, /* .build-id/<xx>/        path = ".build-id/xx" (lower case) */
 	NODE_CTLDIR,    /* .symbold directories   path = server name or "" */
 	NODE_CTLFILE,   /* a control file snapshot path = server name or "" */
 	NODE_SCRATCH,   /* an editor's temporary file in a server's directory; path = server name */

@@ -6,6 +6,7 @@ needs an upstream that stalls or breaks). Servers pick free ports and are
 stopped by the test; every wait is bounded.
 """
 import atexit
+import gzip
 import http.server
 import os
 import shutil
@@ -17,6 +18,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYMBOLD = os.environ.get("SYMBOLD", os.path.join(ROOT, "build", "symbold"))
@@ -125,13 +128,15 @@ def try_read(path):
 class Nginx:
     """nginx serving `root` on 127.0.0.1:port, access log kept for counting."""
 
-    def __init__(self, tap, root, extra_locations=""):
+    def __init__(self, tap, root, extra_locations="", tls=None):
+        """tls: (certificate, key) files to serve HTTPS instead of HTTP."""
         self.root = root
         os.chmod(root, 0o755)  # nginx's workers run as nobody
         self.dir = tmpdir(tap, "nginx-")
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.access_log = os.path.join(self.dir, "access.log")
+        listen = f"127.0.0.1:{self.port}" + (f" ssl;\n    ssl_certificate {tls[0]};\n    ssl_certificate_key {tls[1]}" if tls else "")
         conf = os.path.join(self.dir, "nginx.conf")
         temps = "\n".join(f"  {k}_temp_path {self.dir}/{k};" for k in
                           ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -142,11 +147,12 @@ pid {self.dir}/nginx.pid;
 error_log {self.dir}/error.log;
 events {{ worker_connections 256; }}
 http {{
-  access_log {self.access_log};
+  log_format conn '$remote_addr - - [$time_local] "$request" $status $body_bytes_sent c=$connection r=$connection_requests';
+  access_log {self.access_log} conn;
 {temps}
   default_type application/octet-stream;
   server {{
-    listen 127.0.0.1:{self.port};
+    listen {listen};
     root {root};
 {extra_locations}
   }}
@@ -184,6 +190,16 @@ http {{
 
     def count(self, path_part):
         return sum(1 for _, p, _ in self.requests() if path_part in p)
+
+    def connection_requests(self):
+        """[(connection number, its request number)] from the access log."""
+        out = []
+        with open(self.access_log) as f:
+            for line in f:
+                parts = dict(w.split("=", 1) for w in line.split() if w.startswith(("c=", "r=")))
+                if "c" in parts:
+                    out.append((int(parts["c"]), int(parts["r"])))
+        return out
 
     def stop(self):
         if self.proc.poll() is None:
@@ -258,6 +274,72 @@ def send_bytes(data, status=200):
         handler.end_headers()
         handler.wfile.write(data)
     return write
+
+
+# ---- debuginfod ----
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, whatever http_proxy says
+
+
+class Debuginfod:
+    """elfutils debuginfod indexing the ELF/DWARF files under `root` (-F),
+    reached through a counting proxy: debuginfod keeps no access log, and 0.188
+    listens on every address, so the tests send it loopback traffic only, all
+    through the proxy (`url`, `count`). Waits until each of `build_ids` is
+    indexed (its /debuginfo answers 200). With `gzip` set the proxy sends
+    200s gzip-encoded to clients that accept it, as a server in front of a
+    debuginfod may; `gzipped` counts them."""
+
+    def __init__(self, tap, root, build_ids=()):
+        self.dir = tmpdir(tap, "debuginfod-")
+        self.port = free_port()
+        self.direct = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(self.dir, "debuginfod.log")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(["debuginfod", "-F", "-p", str(self.port), "-d",
+                                          os.path.join(self.dir, "index.sqlite"), "-t", "0", root],
+                                         stdout=log, stderr=log)
+        tap.defer(self.stop)
+        self.gzip, self.gzipped = False, 0
+        self.proxy = ScriptedServer(tap, lambda path: self._forward)
+        self.url = self.proxy.url
+        for build_id in build_ids:
+            if not wait_for(lambda: self.get(f"/buildid/{build_id}/debuginfo")[0] == 200, 60, 0.2):
+                raise RuntimeError(f"debuginfod did not index {build_id}: " + open(self.log_path).read()[-2000:])
+
+    def get(self, path):
+        """(status, body) of a GET straight to debuginfod; status 0 if it does not answer."""
+        try:
+            with _NO_PROXY.open(self.direct + path, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+        except OSError:
+            return 0, b""
+
+    def _forward(self, handler):
+        status, body = self.get(handler.path)
+        encode = self.gzip and status == 200 and "gzip" in handler.headers.get("Accept-Encoding", "")
+        handler.send_response(status or 502)
+        if encode:
+            body = gzip.compress(body)
+            handler.send_header("Content-Encoding", "gzip")
+            self.gzipped += 1
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def count(self, path_part):
+        return self.proxy.count(path_part)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 # ---- the daemon ----
@@ -353,3 +435,215 @@ class Symbold:
         self.err.close()
         subprocess.run(["fusermount3", "-uz", self.mnt], stderr=subprocess.DEVNULL)
         wait_for(lambda: not os.path.ismount(self.mnt), 10)
+
+
+# ---- transport peers: a proxy, a certificate authority ----
+
+class Tinyproxy:
+    """tinyproxy on 127.0.0.1, with BasicAuth if credentials are given; its log
+    records every request it forwards."""
+
+    def __init__(self, tap, user=None, password=None):
+        self.dir = tmpdir(tap, "tinyproxy-")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = os.path.join(self.dir, "tinyproxy.log")
+        conf = os.path.join(self.dir, "tinyproxy.conf")
+        with open(conf, "w") as f:
+            f.write(f"Port {self.port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\n"
+                    f"LogFile \"{self.log}\"\nLogLevel Info\nMaxClients 64\nDisableViaHeader Yes\n"
+                    + (f"BasicAuth {user} {password}\n" if user else ""))
+        self.proc = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        tap.defer(self.stop)
+        if not wait_for(lambda: _listening(self.port), 10):
+            raise RuntimeError("tinyproxy did not start")
+
+    def forwarded(self, path_part):
+        """How many requests for a URL containing path_part it forwarded."""
+        try:
+            with open(self.log) as f:
+                return sum(1 for line in f if "Request" in line and path_part in line)
+        except FileNotFoundError:
+            return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def _listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def make_ca(tap):
+    """A test CA and a server certificate for 127.0.0.1 signed by it:
+    (ca.pem, server.pem, server.key)."""
+    d = tmpdir(tap, "ca-")
+    os.chmod(d, 0o755)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=symbold test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    for name in ("ca.pem", "server.pem", "server.key"):
+        os.chmod(os.path.join(d, name), 0o644)
+    return tuple(os.path.join(d, n) for n in ("ca.pem", "server.pem", "server.key"))
+
+
+# ---- S3: s3rver, and a signature checker built on botocore ----
+
+S3RVER_JS = os.path.join(ROOT, "tests", "peers", "s3rver.js")
+S3RVER_MODULE = os.path.join(ROOT, "tests", "peers", "node", "node_modules", "@20minutes", "s3rver")
+
+
+def s3_signed_headers(method, url, access_key, secret, region, body=b"", headers=None):
+    """The headers of a request signed with SigV4 by botocore (Debian's
+    python3-botocore): another implementation than symbold's."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    req = botocore.awsrequest.AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(access_key, secret), "s3", region).add_auth(req)
+    return dict(req.headers.items())
+
+
+class S3rver:
+    """s3rver (tests/peers/install-s3rver) on 127.0.0.1 with one bucket; it
+    checks SigV4 signatures against this key pair. put() stores an object
+    with a request botocore signs."""
+
+    ACCESS_KEY = "SYMBOLDTESTACCESSKEY"
+    SECRET = "s3rver-Test/Secret+Key-9f2c"
+
+    def __init__(self, tap, bucket, region="us-east-1"):
+        if not os.path.isdir(S3RVER_MODULE):
+            raise RuntimeError("s3rver is not installed: run tests/peers/install-s3rver")
+        self.bucket = bucket
+        self.region = region
+        self.dir = tmpdir(tap, "s3rver-")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(self.dir, "s3rver.log")
+        self._log = open(self.log_path, "ab")
+        # s3rver makes ListObjectsV2 continuation tokens with DES, which
+        # OpenSSL 3 keeps in its legacy provider: without it a truncated
+        # listing is a 500
+        self.proc = subprocess.Popen(["node", "--openssl-legacy-provider", S3RVER_JS, str(self.port),
+                                      os.path.join(self.dir, "data"), self.ACCESS_KEY, self.SECRET, bucket],
+                                     stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
+        tap.defer(self.stop)
+        if not wait_for(lambda: self.proc.poll() is not None or "listening" in self.log(), 20):
+            raise RuntimeError("s3rver did not start: " + self.log())
+        if self.proc.poll() is not None:
+            raise RuntimeError("s3rver exited: " + self.log())
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def put(self, key, data):
+        """PUT /BUCKET/KEY (key components escaped as symbold escapes them)."""
+        import urllib.parse
+        url = f"{self.url}/{self.bucket}/" + "/".join(urllib.parse.quote(p, safe="") for p in key.split("/"))
+        headers = s3_signed_headers("PUT", url, self.ACCESS_KEY, self.SECRET, self.region, data)
+        req = urllib.request.Request(url, data=data, headers=headers, method="PUT")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            if r.status != 200:
+                raise RuntimeError(f"s3rver PUT {key}: HTTP {r.status}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+class SigV4Checker:
+    """An S3 look-alike on 127.0.0.1 (a ScriptedServer) that proves each
+    request's SigV4 signature independently of symbold and of s3rver: botocore
+    recomputes it from the method, the path and query as received, the headers
+    the request says it signed, and the known secret. A request that is not
+    signed, or whose signature differs, gets 403 SignatureDoesNotMatch; a
+    signed one is served path-style from `root` (/BUCKET/KEY -> root/KEY; a
+    missing key 404 NoSuchKey; the bucket itself is a listing)."""
+
+    def __init__(self, tap, root, bucket, access_key, secret, region="us-east-1"):
+        self.root, self.bucket, self.region = root, bucket, region
+        self.access_key, self.secret = access_key, secret
+        self.verified = self.refused = 0
+        self.refusals = []  # (path, why)
+        self.lock = threading.Lock()
+        self.server = ScriptedServer(tap, lambda path: self._answer)
+        self.port, self.url = self.server.port, self.server.url
+
+    def _check(self, h):
+        """None if h's signature is right, else why not."""
+        import re
+        import botocore.auth
+        import botocore.awsrequest
+        import botocore.credentials
+        if self.secret in h.path or any(self.secret in v for v in h.headers.values()):
+            return "the secret itself was sent"
+        m = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/s3/aws4_request, ?"
+                         r"SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})", h.headers.get("Authorization", ""))
+        if not m:
+            return "not signed with SigV4"
+        key, day, region, names, signature = m.groups()
+        names = names.split(";")
+        amz_date = h.headers.get("x-amz-date", "")
+        if key != self.access_key or region != self.region or day != amz_date[:8]:
+            return f"credential scope {key}/{day}/{region} does not match"
+        if not {"host", "x-amz-date", "x-amz-content-sha256"} <= set(names) or any(n not in h.headers for n in names):
+            return f"signed headers {names} leave out a required one"
+        req = botocore.awsrequest.AWSRequest(method=h.command, url=f"http://127.0.0.1:{self.port}{h.path}",
+                                             headers={n: h.headers[n] for n in names})
+        req.context["timestamp"] = amz_date
+        auth = botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(self.access_key, self.secret), "s3",
+                                         self.region)
+        want = auth.signature(auth.string_to_sign(req, auth.canonical_request(req)), req)
+        return None if want == signature else "signature differs from botocore's"
+
+    def _answer(self, h):
+        why = self._check(h)
+        with self.lock:
+            if why:
+                self.refused += 1
+                self.refusals.append((h.path, why))
+            else:
+                self.verified += 1
+        if why:
+            return self._error(h, 403, "SignatureDoesNotMatch", why)
+        import urllib.parse
+        path = urllib.parse.urlsplit(h.path).path
+        bucket, _, key = path.lstrip("/").partition("/")
+        if bucket != self.bucket:
+            return self._error(h, 404, "NoSuchBucket", "The specified bucket does not exist")
+        if not key:
+            return send_bytes(f"<?xml version=\"1.0\"?><ListBucketResult><Name>{bucket}</Name>"
+                              "<KeyCount>0</KeyCount></ListBucketResult>".encode())(h)
+        file = os.path.join(self.root, urllib.parse.unquote(key))
+        if not os.path.isfile(file):
+            return self._error(h, 404, "NoSuchKey", "The specified key does not exist.")
+        send_bytes(read(file))(h)
+
+    @staticmethod
+    def _error(h, status, code, message):
+        send_bytes(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>"
+                   f"<Message>{message}</Message></Error>".encode(), status)(h)

@@ -14,6 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+TRIES = 3  # a transient failure (503, reset) is tried again twice within one fetch
 from harness import (Nginx, ScriptedServer, Symbold, Tap, make_pdb, read, send_bytes, tmpdir,  # noqa: E402
                      try_read)
 
@@ -158,7 +159,7 @@ def main():
     flaky_path = sym("flaky.pdb", flaky_id)
     errs = [try_read(flaky_path)[1] for _ in range(2)]
     t.eq(errs, [errno.ENOENT, errno.ENOENT], "flaky.pdb answering 503: ENOENT twice")
-    t.eq(s.count("/flaky.pdb/"), 2, "two requests to S, one per open (503 is not negative-cached)")
+    t.eq(s.count("/flaky.pdb/"), 2 * TRIES, "each open asks S again (503 is not negative-cached), with retries")
     lines = [x for x in d.ctl("servers", "S", "skiplist").splitlines() if x.strip()]
     t.ok(len(lines) == 1 and lines[0].lower().startswith(f"flaky.pdb/{flaky_id.lower()}")
          and "503" in lines[0] and re.search(r"added \S+Z; until \S+Z", lines[0]),
@@ -168,7 +169,7 @@ def main():
     t.eq(d.ctl("servers", "A", "skiplist") + d.ctl("servers", "B", "skiplist"), "",
          "the other servers' skiplists stay empty")
     t.eq(try_read(flaky_path)[1], errno.ENOENT, "a third open: ENOENT")
-    t.eq(s.count("/flaky.pdb/"), 2, "a third open: no request to S")
+    t.eq(s.count("/flaky.pdb/"), 2 * TRIES, "a third open: no request to S")
     why, err = xattr(d.path("flaky.pdb", flaky_id), "user.symbold.missing")
     t.ok(why and "now: S: skiplisted (HTTP 503" in why and "now: A: not whitelisted" in why
          and "now: B: would be asked" in why, f"missing xattr: skiplisted on S, not whitelisted on A ({why!r})")
@@ -190,13 +191,13 @@ def main():
     t.eq(d.ctl("servers", "S", "skiplist"), "", "the skiplist is empty")
     t.eq(d.stat_value("skiplist_size", "S"), 0, "S: skiplist_size back to 0")
     t.eq(try_read(flaky_path)[0], flaky, "the next open fetches flaky.pdb and returns its bytes")
-    t.eq(s.count("/flaky.pdb/"), 3, "with exactly one request to S")
+    t.eq(s.count("/flaky.pdb/"), 2 * TRIES + 1, "with exactly one request to S")
     t.eq(os.getxattr(flaky_path, "user.symbold.server"), b"S", "flaky.pdb came from S")
 
     # one skiplist entry made on purpose, to outlive the remount
     for _ in range(2):
         try_read(sym("flaky2.pdb", flaky2_id))
-    t.eq(s.count("/flaky2.pdb/"), 2, "flaky2.pdb: two failed requests")
+    t.eq(s.count("/flaky2.pdb/"), 2 * TRIES, "flaky2.pdb: two failed fetches")
     t.ok(f"flaky2.pdb/{flaky2_id}".lower() in d.ctl("servers", "S", "skiplist").lower(),
          "flaky2.pdb skiplisted on S")
 
@@ -239,7 +240,7 @@ def main():
 
     # ---- other failures: a reset and bad content count, 403 does not
     # (curl may retry a dropped keep-alive connection once on its own: count opens, not requests)
-    for name, key_id, why in (("reset.pdb", reset_id, "returned nothing"), ("garbage.pdb", garbage_id, "")):
+    for name, key_id, why in (("reset.pdb", reset_id, "empty reply"), ("garbage.pdb", garbage_id, "")):
         errs, counts, listed = [], [], []
         for _ in range(3):
             errs.append(try_read(sym(name, key_id))[1])
@@ -299,11 +300,11 @@ def main():
     t.eq(os.getxattr(sym(*good), "user.symbold.server"), b"A", "remount: xattrs of a stored file kept")
 
     t.eq(try_read(sym("flaky2.pdb", flaky2_id))[1], errno.ENOENT, "remount: flaky2.pdb ENOENT")
-    t.eq(s.count("/flaky2.pdb/"), 2, "remount: still skiplisted, S not asked")
+    t.eq(s.count("/flaky2.pdb/"), 2 * TRIES, "remount: still skiplisted, S not asked")
     t.eq(sh(f"truncate -s 0 {ctl_s}/skiplist"), 0, "truncate the skiplist")
     t.eq(d.stat_value("skiplist_size", "S"), 0, "skiplist_size 0")
     try_read(sym("flaky2.pdb", flaky2_id))
-    t.eq(s.count("/flaky2.pdb/"), 3, "after truncate: S is asked at once")
+    t.eq(s.count("/flaky2.pdb/"), 3 * TRIES, "after truncate: S is asked at once")
 
     # an entry added by hand
     t.eq(sh(f"echo 'GONE404.PDB/{gone_id.lower()}' >> {ctl_s}/skiplist"), 0, "echo KEY >> skiplist")
@@ -316,14 +317,14 @@ def main():
     t.eq(sh(f"sed -i 's/^skiplist_ttl = .*/skiplist_ttl = 2/' {ctl_s}/config"), 0, "skiplist_ttl = 2 with sed -i")
     t.ok("skiplist_ttl = 2\n" in d.ctl("servers", "S", "config"), "the config shows it")
     try_read(sym("flaky2.pdb", flaky2_id))
-    t.eq(s.count("/flaky2.pdb/"), 4, "flaky2.pdb fails a second time")
+    t.eq(s.count("/flaky2.pdb/"), 4 * TRIES, "flaky2.pdb fails a second time")
     t.ok("flaky2.pdb" in d.ctl("servers", "S", "skiplist").lower(), "and is skiplisted again")
     try_read(sym("flaky2.pdb", flaky2_id))
-    t.eq(s.count("/flaky2.pdb/"), 4, "within skiplist_ttl: not requested")
+    t.eq(s.count("/flaky2.pdb/"), 4 * TRIES, "within skiplist_ttl: not requested")
     time.sleep(2.2)
     t.ok("flaky2.pdb" not in d.ctl("servers", "S", "skiplist").lower(), "after skiplist_ttl: gone from the list")
     try_read(sym("flaky2.pdb", flaky2_id))
-    t.eq(s.count("/flaky2.pdb/"), 5, "after skiplist_ttl: requested again")
+    t.ok(s.count("/flaky2.pdb/") > 4 * TRIES, "after skiplist_ttl: requested again")
     d.stop()
     t.done()
 

@@ -516,8 +516,14 @@ static void test_elf_build_id(void)
 	is_int(accepted_prefixes(img, len), 0, "elf PT_NOTE: every truncation refused");
 	free(img);
 
-	uint8_t long_id[41];
+	/* the longest build-id a .build-id path names (common/key.h): 64 bytes */
+	uint8_t long_id[65];
 	memset(long_id, 0xab, sizeof long_id);
+	s = (struct elf_spec){long_id, 64, 16, 0};
+	img = build_elf(&s, &len);
+	is_int(identify(img, len), 0, "elf: 64-byte build-id identified (%s)", err);
+	is_int(strlen(id.code_id), 128, "elf: its code id is all 128 hex digits");
+	free(img);
 	s = (struct elf_spec){long_id, sizeof long_id, 16, 0};
 	img = build_elf(&s, &len);
 	is_int(identify(img, len), -EINVAL, "elf: over-long build-id refused (%s)", err);

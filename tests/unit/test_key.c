@@ -188,6 +188,104 @@ static void test_lower(void)
 	is_str(s, "mixed case.pdb\xc3\x89", "key_lower: ASCII only");
 }
 
+/* ---- build-id keys: .build-id/<xx>/<rest>[.debug] ---------------------------------- */
+
+#define BID_REST "3c4d5e6f708192a3b4c5d6e7f8091a11223344"
+#define BID "b2" BID_REST /* 20 bytes, the usual sha1 */
+#define BID_REST_ODD "c4d5e6f708192a3b4c5d6e7f8091a11223344" /* one digit short */
+
+static void test_normalize_build_id(void)
+{
+	char out[KEY_BUILD_ID_MAX + 1] = "", hex[KEY_BUILD_ID_MAX + 3];
+	is_int(key_normalize_build_id(BID, out), 0, "a 40-digit build-id");
+	is_str(out, BID, "kept in lower case");
+	is_int(key_normalize_build_id("B23C4D5E6F708192A3B4C5D6E7F8091A11223344", out), 0, "upper case accepted");
+	is_str(out, BID, "lower-cased");
+	is_int(key_normalize_build_id("0123456789ABCDEF", out), 0, "16 digits (8 bytes) accepted");
+	is_str(out, "0123456789abcdef", "short id lower-cased");
+	is_int(key_normalize_build_id("0123456789abcd", out), -EINVAL, "14 digits refused");
+	is_int(key_normalize_build_id(BID "1", out), -EINVAL, "an odd number of digits (not whole bytes) refused");
+	is_int(key_normalize_build_id("", out), -EINVAL, "empty refused");
+	is_int(key_normalize_build_id("g23c4d5e6f708192a3b4c5d6e7f8091a11223344", out), -EINVAL, "non-hex refused");
+	memset(hex, 'a', KEY_BUILD_ID_MAX);
+	hex[KEY_BUILD_ID_MAX] = '\0';
+	is_int(key_normalize_build_id(hex, out), 0, "128 digits (64 bytes) accepted");
+	memcpy(hex + KEY_BUILD_ID_MAX, "aa", 3);
+	is_int(key_normalize_build_id(hex, out), -EINVAL, "130 digits refused");
+
+	is_int(key_build_id_dir_valid("b2"), 1, "xx directory 'b2'");
+	is_int(key_build_id_dir_valid("B2"), 1, "xx directory 'B2'");
+	is_int(key_build_id_dir_valid("zz"), 0, "'zz' refused");
+	is_int(key_build_id_dir_valid("b"), 0, "one digit refused");
+	is_int(key_build_id_dir_valid("b23"), 0, "three digits refused");
+	is_int(key_build_id_dir_valid(""), 0, "empty refused");
+}
+
+static void test_make_build_id(void)
+{
+	struct sym_key k;
+	char rel[KEY_PATH_MAX], pair[KEY_PAIR_MAX];
+
+	is_int(key_make_build_id(&k, "b2", BID_REST ".debug"), 0, "debug info key");
+	is_int(k.kind, KEY_BUILD_ID, "kind is build-id");
+	is_str(k.build_id, BID, "full build-id");
+	is_int(k.executable, 0, ".debug: the debug info");
+	is_str(k.debug_file, ".build-id", "debug file is .build-id (lists match it)");
+	is_str(k.debug_id, "", "no debug id");
+	is_int(key_wants_sym(&k), 0, "not the .sym form");
+	key_relpath(&k, rel);
+	is_str(rel, ".build-id/b2/" BID_REST ".debug", "relpath is gdb's layout");
+	key_pair(&k, pair);
+	is_str(pair, ".build-id/" BID, "pair names the full build-id");
+
+	is_int(key_make_build_id(&k, "B2", "3C4D5E6F708192A3B4C5D6E7F8091A11223344.DEBUG"), 0, "upper case");
+	is_str(k.build_id, BID, "upper case: same build-id");
+	key_relpath(&k, rel);
+	is_str(rel, ".build-id/b2/" BID_REST ".debug", "upper case: same relpath");
+
+	is_int(key_make_build_id(&k, "b2", BID_REST), 0, "executable key");
+	is_int(k.executable, 1, "no suffix: the executable");
+	key_relpath(&k, rel);
+	is_str(rel, ".build-id/b2/" BID_REST, "executable relpath");
+	key_pair(&k, pair);
+	is_str(pair, ".build-id/" BID, "executable pair: the same build-id");
+
+	is_int(key_make_build_id(&k, "01", "23456789abcdef.debug"), 0, "an 8-byte build-id");
+	key_relpath(&k, rel);
+	is_str(rel, ".build-id/01/23456789abcdef.debug", "8-byte relpath");
+	char name[KEY_BUILD_ID_MAX + 8];
+	memset(name, 'c', KEY_BUILD_ID_MAX - 2);
+	snprintf(name + KEY_BUILD_ID_MAX - 2, 8, ".debug");
+	is_int(key_make_build_id(&k, "ab", name), 0, "a 64-byte build-id");
+	is_int(strlen(k.build_id), KEY_BUILD_ID_MAX, "kept whole");
+	key_relpath(&k, rel);
+	is_int(strlen(rel), strlen(".build-id/ab/") + KEY_BUILD_ID_MAX - 2 + strlen(".debug"), "its relpath fits");
+
+	/* everything else is ENOENT */
+	is_int(key_make_build_id(&k, "b2", BID_REST ".sym"), -ENOENT, ".sym is not served yet");
+	is_int(key_make_build_id(&k, "zz", BID_REST ".debug"), -ENOENT, "non-hex xx");
+	is_int(key_make_build_id(&k, "b", BID_REST ".debug"), -ENOENT, "one-digit xx");
+	is_int(key_make_build_id(&k, "b23", BID_REST_ODD ".debug"), -ENOENT, "three-digit xx");
+	is_int(key_make_build_id(&k, "b2", BID_REST_ODD ".debug"), -ENOENT, "an odd number of digits");
+	is_int(key_make_build_id(&k, "01", "23456789abcd.debug"), -ENOENT, "7 bytes: too short");
+	memset(name, 'c', KEY_BUILD_ID_MAX);
+	snprintf(name + KEY_BUILD_ID_MAX, 8, ".debug");
+	is_int(key_make_build_id(&k, "ab", name), -ENOENT, "65 bytes: too long");
+	is_int(key_make_build_id(&k, "b2", BID_REST ".debug.debug"), -ENOENT, "two suffixes");
+	is_int(key_make_build_id(&k, "b2", BID_REST ".dbg"), -ENOENT, "another suffix");
+	is_int(key_make_build_id(&k, "b2", ".debug"), -ENOENT, "a suffix alone");
+	is_int(key_make_build_id(&k, "b2", ""), -ENOENT, "an empty name");
+	is_int(key_make_build_id(&k, "b2", "3c4d5e6f708192a3 b4c5d6e7f8091a11223344"), -ENOENT, "a space");
+
+	/* a key struct reused for a symbol key is a symbol key again */
+	key_make_build_id(&k, "b2", BID_REST ".debug");
+	is_int(key_make(&k, "xul.pdb", PDB_ID, "xul.pdb"), 0, "symbol key over a build-id key");
+	is_int(k.kind, KEY_SYMBOL, "kind is symbol");
+	is_str(k.build_id, "", "no build-id");
+	key_relpath(&k, rel);
+	is_str(rel, "xul.pdb/" PDB_ID "/xul.pdb", "symbol relpath");
+}
+
 int main(void)
 {
 	test_valid_name();
@@ -195,5 +293,7 @@ int main(void)
 	test_sym_name();
 	test_make();
 	test_lower();
+	test_normalize_build_id();
+	test_make_build_id();
 	return tap_done();
 }

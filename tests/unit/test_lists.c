@@ -216,10 +216,40 @@ static void test_line_length(void)
 	free(big);
 }
 
+/* Build-id lookups (.build-id/xx/rest[.debug]) are named ".build-id" by
+ * globs and ".build-id/<build-id>" by exact keys. */
+static void test_build_id(void)
+{
+	struct patlist l;
+	struct sym_key dbg, exe, other, sym = key("libc.so.6", PDB_ID, "libc.so.6");
+	key_make_build_id(&dbg, "b2", "3c4d5e6f708192a3b4c5d6e7f8091a11223344.debug");
+	key_make_build_id(&exe, "B2", "3C4D5E6F708192A3B4C5D6E7F8091A11223344");
+	key_make_build_id(&other, "00", "112233445566778899aabbccddeeff0011223344.debug");
+	if (parse_ok(&l, ".build-id\n", "'.build-id'")) {
+		ok(patlist_match(&l, &dbg) && patlist_match(&l, &exe) && patlist_match(&l, &other),
+		   "'.build-id' matches every build-id lookup");
+		ok(!patlist_match(&l, &sym), "but no symbol key");
+		patlist_free(&l);
+	}
+	if (parse_ok(&l, "libc.so.6\n*.pdb\n", "globs of debug files")) {
+		ok(!patlist_match(&l, &dbg), "debug-file globs do not match build-id lookups");
+		patlist_free(&l);
+	}
+	if (parse_ok(&l, ".Build-ID/B23C4D5E6F708192A3B4C5D6E7F8091A11223344\n", "a build-id key")) {
+		is_str(l.entries[0], ".build-id/b23c4d5e6f708192a3b4c5d6e7f8091a11223344", "normalised to lower case");
+		ok(patlist_match(&l, &dbg) && patlist_match(&l, &exe), "matches its debug info and executable");
+		ok(!patlist_match(&l, &other), "not another build-id");
+		patlist_free(&l);
+	}
+	parse_bad(".build-id/b23c\n", 1, "not a", "a build-id key too short");
+	parse_bad(".build-id/" PDB_ID "\n", 1, "not a", "a build-id key of odd length");
+}
+
 int main(void)
 {
 	test_basic();
 	test_refused();
 	test_line_length();
+	test_build_id();
 	return tap_done();
 }

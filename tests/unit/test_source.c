@@ -122,8 +122,10 @@ static void test_candidates(void)
 
 	ok(source_supported(&ms) && source_supported(&moz) && source_supported(&dir), "symsrv, http, dir supported");
 	struct server_config s3 = server("s3", "");
+	srvconf_set(&s3, "s3_bucket", "symbols", err, sizeof err);
 	struct server_config dbg = server("debuginfod", "https://debuginfod.elfutils.org/");
-	ok(!source_supported(&s3) && !source_supported(&dbg), "s3 and debuginfod not (yet) supported");
+	ok(source_supported(&s3), "s3 supported");
+	ok(source_supported(&dbg), "debuginfod supported");
 }
 
 static void test_url(void)
@@ -296,13 +298,114 @@ static void test_same_origin(void)
 	ok(!source_same_origin(&c, "http://localhost/a"), "a dir server has no origin");
 }
 
+/* Build-id keys (.build-id/xx/rest[.debug]): debuginfod's buildid/<id>/debuginfo
+ * and /executable, gdb's tree in a dir with the debuginfod layout, nothing
+ * elsewhere; and debuginfod has nothing for symbol keys (yet). */
+static void test_build_id_candidates(void)
+{
+	struct server_config dbg = server("debuginfod", "http://127.0.0.1:8002/");
+	struct server_config tree = server("dir", "/srv/debug");
+	struct server_config ms = server("symsrv", "https://msdl.microsoft.com/download/symbols");
+	struct server_config moz = server("http", "https://symbols.mozilla.org");
+	struct server_config dir = server("dir", "/srv/symbols");
+	struct sym_key info, exe;
+	char url[512], rel[KEY_PATH_MAX + 16];
+	enum cand_kind kind;
+	srvconf_set(&tree, "layout", "debuginfod", err, sizeof err);
+	key_make_build_id(&info, "B2", "3C4D5E6F708192A3B4C5D6E7F8091A11223344.debug");
+	key_make_build_id(&exe, "b2", "3c4d5e6f708192a3b4c5d6e7f8091a11223344");
+	candidates("debuginfod, debug info", &dbg, &info,
+		   (const char *const[]){"buildid/b23c4d5e6f708192a3b4c5d6e7f8091a11223344/debuginfo", NULL}, "P");
+	candidates("debuginfod, executable", &dbg, &exe,
+		   (const char *const[]){"buildid/b23c4d5e6f708192a3b4c5d6e7f8091a11223344/executable", NULL}, "P");
+	source_candidate(&dbg, &info, 0, rel, sizeof rel, &kind);
+	source_url(&dbg, rel, url, sizeof url);
+	is_str(url, "http://127.0.0.1:8002/buildid/b23c4d5e6f708192a3b4c5d6e7f8091a11223344/debuginfo",
+	       "debuginfod URL");
+	candidates("dir with debuginfod layout, debug info", &tree, &info,
+		   (const char *const[]){".build-id/b2/3c4d5e6f708192a3b4c5d6e7f8091a11223344.debug", NULL}, "P");
+	candidates("dir with debuginfod layout, executable", &tree, &exe,
+		   (const char *const[]){".build-id/b2/3c4d5e6f708192a3b4c5d6e7f8091a11223344", NULL}, "P");
+	source_candidate(&tree, &info, 0, rel, sizeof rel, &kind);
+	source_dir_path(&tree, rel, url, sizeof url);
+	is_str(url, "/srv/debug/.build-id/b2/3c4d5e6f708192a3b4c5d6e7f8091a11223344.debug", "gdb tree path");
+	const char *const none[] = {NULL};
+	candidates("symsrv has no build-id candidate", &ms, &info, none, "");
+	candidates("http has no build-id candidate", &moz, &info, none, "");
+	candidates("a symstore dir has no build-id candidate", &dir, &info, none, "");
+	struct sym_key sym = key("libc.so.6", "libc.so.6");
+	candidates("debuginfod has no symbol-key candidate", &dbg, &sym, none, "");
+	candidates("a debuginfod tree has no symbol-key candidate", &tree, &sym, none, "");
+	char small[16];
+	is_int(source_candidate(&dbg, &info, 0, small, sizeof small, &kind), -ENAMETOOLONG, "a too small buffer");
+}
+
+/* S3 addressing (SPEC §3): path-style below an endpoint when url is set,
+ * virtual-host on AWS when it is not (path-style there for a dotted bucket);
+ * any layout below the prefix; the listing URL of the probe; credentials only
+ * to the bucket's own origin. */
+static void test_s3(void)
+{
+	struct server_config c = server("s3", "http://127.0.0.1:4569/");
+	char url[1024];
+	srvconf_set(&c, "s3_bucket", "syms", err, sizeof err);
+	srvconf_set(&c, "prefix", "team a/v1", err, sizeof err);
+	struct sym_key k = key("ntdll.pdb", "ntdll.pdb");
+	candidates("s3, symstore by default", &c, &k,
+		   (const char *const[]){"ntdll.pdb/" ID "/ntdll.pdb", "ntdll.pdb/" ID "/ntdll.pd_",
+					 "ntdll.pdb/" ID "/file.ptr", NULL},
+		   "PCR");
+	is_int(source_url(&c, "ntdll.pdb/" ID "/ntdll.pd_", url, sizeof url), 0, "s3 path-style URL");
+	is_str(url, "http://127.0.0.1:4569/syms/team%20a/v1/ntdll.pdb/" ID "/ntdll.pd_",
+	       "path-style: endpoint, bucket, prefix, key");
+	is_int(source_s3_list_url(&c, url, sizeof url), 0, "s3 listing URL");
+	is_str(url, "http://127.0.0.1:4569/syms?list-type=2&max-keys=1&prefix=team%20a%2Fv1%2F",
+	       "path-style listing: no '/' after the bucket, the prefix as a parameter");
+	is_int(source_s3_virtual_host(&c), 0, "an endpoint is addressed path-style");
+	is_str(source_s3_region(&c), "us-east-1", "no region: us-east-1 is signed for");
+	ok(source_same_origin(&c, "http://127.0.0.1:4569/syms/x"), "credentials to the endpoint");
+	ok(!source_same_origin(&c, "http://127.0.0.1:4570/syms/x"), "not to another port");
+
+	srvconf_set(&c, "layout", "breakpad", err, sizeof err);
+	k = key("app.pdb", "app.sym");
+	candidates("s3, breakpad layout", &c, &k, (const char *const[]){"app.pdb/" ID "/app.sym", NULL}, "P");
+
+	c = server("s3", "");
+	srvconf_set(&c, "s3_bucket", "corp-symbols", err, sizeof err);
+	srvconf_set(&c, "s3_region", "eu-west-1", err, sizeof err);
+	is_int(source_s3_virtual_host(&c), 1, "AWS (no url) is addressed virtual-host style");
+	source_url(&c, "a.pdb/" ID "/a.pdb", url, sizeof url);
+	is_str(url, "https://corp-symbols.s3.eu-west-1.amazonaws.com/a.pdb/" ID "/a.pdb", "virtual-host URL");
+	source_s3_list_url(&c, url, sizeof url);
+	is_str(url, "https://corp-symbols.s3.eu-west-1.amazonaws.com/?list-type=2&max-keys=1",
+	       "virtual-host listing of the bucket's root");
+	ok(source_same_origin(&c, "https://corp-symbols.s3.eu-west-1.amazonaws.com/x"), "credentials to the bucket");
+	ok(!source_same_origin(&c, "https://other.s3.eu-west-1.amazonaws.com/x"), "not to another bucket");
+
+	srvconf_set(&c, "s3_bucket", "corp.symbols", err, sizeof err);
+	source_url(&c, "a.pdb/" ID "/a.pdb", url, sizeof url);
+	is_str(url, "https://s3.eu-west-1.amazonaws.com/corp.symbols/a.pdb/" ID "/a.pdb",
+	       "a dotted bucket is path-style (the wildcard certificate does not cover it)");
+	is_int(srvconf_check(&c, err, sizeof err), 0, "that configuration is valid");
+	srvconf_set(&c, "s3_region", "eu-west-1.evil.example/", err, sizeof err);
+	is_int(srvconf_check(&c, err, sizeof err), -EINVAL, "a region that is not a name is refused");
+	srvconf_set(&c, "s3_region", "", err, sizeof err);
+	srvconf_set(&c, "s3_bucket", "a/b", err, sizeof err);
+	is_int(srvconf_check(&c, err, sizeof err), -EINVAL, "a bucket with '/' is refused");
+	srvconf_set(&c, "s3_bucket", "b", err, sizeof err);
+	srvconf_set(&c, "url", "ftp://x", err, sizeof err);
+	is_int(srvconf_check(&c, err, sizeof err), -EINVAL, "an endpoint that is not http(s) is refused");
+}
+
 int main(void)
 {
 	test_candidates();
+	test_build_id_candidates();
 	test_url();
 	test_dir_path();
 	test_ptr();
 	test_cab_name();
 	test_same_origin();
+	test_s3();
 	return tap_done();
 }

@@ -1,0 +1,42 @@
+// The S3 test peer (PEERS.md): @20minutes/s3rver, which checks SigV4
+// signatures, on 127.0.0.1. It has no command line of its own, hence this.
+//
+//   node tests/peers/s3rver.js PORT DIRECTORY ACCESS_KEY SECRET BUCKET...
+//
+// The key pair is added to s3rver's account (its built-in S3RVER/S3RVER pair
+// uses the same string for both halves, which would hide a leaked secret).
+// Prints "listening PORT" once it accepts connections; SIGTERM stops it.
+'use strict';
+
+const path = require('path');
+
+const lib = path.join(__dirname, 'node', 'node_modules', '@20minutes', 's3rver', 'lib');
+const S3rver = require(path.join(lib, 's3rver'));
+const AWSAccount = require(path.join(lib, 'models', 'account'));
+
+const [port, directory, accessKey, secret, ...buckets] = process.argv.slice(2);
+if (!port || !directory || !accessKey || !secret || buckets.length === 0) {
+  console.error('usage: s3rver.js PORT DIRECTORY ACCESS_KEY SECRET BUCKET...');
+  process.exit(2);
+}
+AWSAccount.DUMMY_ACCOUNT.createKeyPair(accessKey, secret);
+
+const server = new S3rver({
+  address: '127.0.0.1',
+  port: Number(port),
+  directory,
+  silent: false, // one line per request, for a failing test's diagnosis
+  configureBuckets: buckets.map((name) => ({ name })),
+});
+
+server.run().then(
+  (addr) => console.log(`listening ${addr.port}`),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
+
+process.on('SIGTERM', () => {
+  server.close().finally(() => process.exit(0));
+});
