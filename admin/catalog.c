@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/buf.h"
+
 struct catalog {
 	sqlite3 *db;
 	pthread_mutex_t mu;
@@ -21,10 +23,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS servers("
 	"  name TEXT PRIMARY KEY COLLATE NOCASE, origin TEXT NOT NULL, created INTEGER NOT NULL,"
-	"  config TEXT NOT NULL, whitelist TEXT NOT NULL DEFAULT '', blacklist TEXT NOT NULL DEFAULT '',"
-	"  bytes INTEGER NOT NULL DEFAULT 0, ok INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0,"
-	"  fail_download INTEGER NOT NULL DEFAULT 0, fail_verify INTEGER NOT NULL DEFAULT 0,"
-	"  fail_conversion INTEGER NOT NULL DEFAULT 0, not_found INTEGER NOT NULL DEFAULT 0);"
+	"  config TEXT NOT NULL, whitelist TEXT NOT NULL DEFAULT '', blacklist TEXT NOT NULL DEFAULT '');"
 	"CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, server TEXT, url TEXT, source_format TEXT,"
 	"  size INTEGER, fetched INTEGER);"
 	"CREATE TABLE IF NOT EXISTS pending(path TEXT PRIMARY KEY, server TEXT, url TEXT, source_format TEXT,"
@@ -34,6 +33,27 @@ static const char schema[] =
 	"  reason TEXT NOT NULL, added INTEGER NOT NULL, until INTEGER NOT NULL, PRIMARY KEY(server, pair));"
 	"CREATE TABLE IF NOT EXISTS log(id INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, line TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS log_by_server ON log(server, id);";
+
+/* The servers table's counter columns, in enum stat_counter's order. New
+ * ones are added to an older catalog at open. */
+static const char *const counter_columns[STAT_COUNTERS] = {
+	"bytes", "ok", "failed", "fail_download", "fail_verify", "fail_conversion", "not_found",
+	"uploads_ok", "uploads_failed",
+};
+
+static int add_counter_columns(sqlite3 *db)
+{
+	for (int i = 0; i < STAT_COUNTERS; i++) {
+		char *sql = sqlite3_mprintf("ALTER TABLE servers ADD COLUMN %s INTEGER NOT NULL DEFAULT 0",
+					    counter_columns[i]);
+		if (!sql)
+			return SQLITE_NOMEM;
+		int rc = sqlite3_exec(db, sql, NULL, NULL, NULL); /* fails when it is already there: fine */
+		sqlite3_free(sql);
+		(void)rc;
+	}
+	return SQLITE_OK;
+}
 
 int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen)
 {
@@ -47,6 +67,8 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 		sqlite3_busy_timeout(c->db, 5000);
 		rc = sqlite3_exec(c->db, schema, NULL, NULL, &msg);
 	}
+	if (rc == SQLITE_OK)
+		rc = add_counter_columns(c->db);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(c->db));
 		sqlite3_free(msg);
@@ -206,11 +228,13 @@ int catalog_skiplist_replace(struct catalog *c, const char *server, const struct
 
 int catalog_counters_save(struct catalog *c, const char *name, const uint64_t v[STAT_COUNTERS])
 {
-	return exec_sql(c,
-				     "UPDATE servers SET bytes=?, ok=?, failed=?, fail_download=?, fail_verify=?,"
-				     " fail_conversion=?, not_found=? WHERE name=?",
-				     "iiiiiiit", (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3],
-				     (long long)v[4], (long long)v[5], (long long)v[6], name);
+	struct buf sql = BUF_INIT;
+	buf_puts(&sql, "UPDATE servers SET ");
+	for (int i = 0; i < STAT_COUNTERS; i++)
+		buf_printf(&sql, "%s%s=%llu", i ? ", " : "", counter_columns[i], (unsigned long long)v[i]);
+	int rc = buf_puts(&sql, " WHERE name=?") < 0 ? -ENOMEM : exec_sql(c, sql.data, "t", name);
+	buf_free(&sql);
+	return rc;
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)
@@ -259,10 +283,15 @@ static int server_row(sqlite3_stmt *st, void *ctx)
 int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx)
 {
 	struct server_each e = {fn, ctx};
-	return each_row(c,
-			"SELECT name, origin, created, config, whitelist, blacklist, bytes, ok, failed,"
-			" fail_download, fail_verify, fail_conversion, not_found FROM servers ORDER BY name",
-			server_row, &e, "");
+	struct buf sql = BUF_INIT;
+	buf_puts(&sql, "SELECT name, origin, created, config, whitelist, blacklist");
+	for (int i = 0; i < STAT_COUNTERS; i++)
+		buf_printf(&sql, ", %s", counter_columns[i]);
+	if (buf_puts(&sql, " FROM servers ORDER BY name") < 0)
+		return -ENOMEM;
+	int rc = each_row(c, sql.data, server_row, &e, "");
+	buf_free(&sql);
+	return rc;
 }
 
 int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m)

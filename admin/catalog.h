@@ -21,6 +21,8 @@ enum stat_counter {
 	STAT_FAIL_VERIFY,      /* ... because the content was not the file asked for */
 	STAT_FAIL_CONVERSION,  /* ... in decompression or conversion */
 	STAT_NOT_FOUND,        /* requests the server answered "not here" (not failures) */
+	STAT_UPLOADS_OK,       /* symbols this host sent to it (upload = 1) */
+	STAT_UPLOADS_FAILED,   /* ... and gave up sending after retries */
 	STAT_COUNTERS
 };
 

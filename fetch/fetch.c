@@ -16,6 +16,7 @@
 #include "fetch/publish.h"
 #include "fetch/source.h"
 #include "fetch/transfer.h"
+#include "fetch/upload.h"
 #include "fetch/verdicts.h"
 
 #define FLUSH_INTERVAL 5.0      /* seconds between housekeeping rounds */
@@ -81,6 +82,7 @@ struct fetcher {
 	pthread_mutex_t mu;
 	struct hmap jobs;     /* relpath -> job (mu) */
 	struct verdicts *verdicts; /* negative cache, last failures */
+	struct uploader *uploads;  /* the fleet's shared tier */
 	struct job *incoming; /* new jobs (mu) */
 	struct job *worked;   /* jobs back from a worker (mu) */
 	int stopping;         /* (mu) */
@@ -502,6 +504,7 @@ static void after_work(struct fetcher *f, struct job *j)
 		log_attempt(j, s, "stored", cfg_of(j)->type == SRV_DIR ? 0 : 200, j->pub.stored_bytes, j->pub.reason);
 		server_count(s, STAT_OK, 1);
 		server_succeeded(s, &j->key);
+		upload_symbol(f->uploads, &j->key, j->relpath, s->name);
 		server_latency_add(s, (clock_mono() - j->started) * 1000);
 		job_finish(f, j, 0);
 		return;
@@ -625,7 +628,7 @@ static void run_transfers(struct fetcher *f)
 	CURLMsg *msg;
 	curl_multi_perform(f->multi, &running);
 	while ((msg = curl_multi_info_read(f->multi, &left))) {
-		if (msg->msg != CURLMSG_DONE)
+		if (msg->msg != CURLMSG_DONE || upload_finished(f->uploads, msg->easy_handle, msg->data.result))
 			continue;
 		struct job *j = NULL;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
@@ -724,7 +727,7 @@ static int fetch_turn(struct fetcher *f)
 		after_work(f, j);
 	}
 	run_transfers(f);
-	double next = run_retries(f, expire_waiters(f)), now = clock_mono();
+	double next = upload_turn(f->uploads, run_retries(f, expire_waiters(f))), now = clock_mono();
 	if (now >= f->next_flush) {
 		verdicts_sweep(f->verdicts, clock_wall()); /* distinct missing keys must not grow memory */
 		pool_submit(f->pool, housekeeping, f);
@@ -763,6 +766,8 @@ static void *fetch_main(void *arg)
 	pool_stop(f->pool); /* lets running commits finish; they land in f->worked */
 	f->pool = NULL;
 	drain_jobs(f);
+	uploader_free(f->uploads);
+	f->uploads = NULL;
 	return NULL;
 }
 
@@ -879,6 +884,8 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	if (rc == 0)
 		rc = pool_start(&f->pool, (size_t)cfg->workers);
 	if (rc == 0)
+		rc = uploader_new(&f->uploads, reg, store, f->pool, f->multi);
+	if (rc == 0)
 		rc = -pthread_create(&f->thread, NULL, fetch_main, f);
 	f->thread_started = rc == 0;
 	if (rc < 0) {
@@ -902,6 +909,7 @@ void fetch_stop(struct fetcher *f)
 		curl_multi_wakeup(f->multi);
 		pthread_join(f->thread, NULL);
 	}
+	uploader_free(f->uploads); /* if the transfer thread never ran */
 	/* the counters are saved one last time, and never read again */
 	if (f->cat)
 		totals_save(f->cat);

@@ -105,9 +105,10 @@ static int split_url(const char *url, char **hostport, char **path, char **query
 	return rc;
 }
 
-/* Signs the GET of url for an S3 server (SigV4) and puts the three headers
- * on the handle; the list lives in the sink until transfer_free. */
-static int sign_s3(CURL *e, const struct server_config *c, const char *url, struct transfer_sink *sink)
+/* Signs a request of url for an S3 server (SigV4) and puts the three
+ * headers on the handle; the list lives in the sink until transfer_free. */
+static int sign_s3(CURL *e, const struct server_config *c, const char *method, const char *url,
+		   const char *payload_hash, struct transfer_sink *sink)
 {
 	char *hostport, *path, *query;
 	struct buf canonical_path = BUF_INIT;
@@ -116,9 +117,8 @@ static int sign_s3(CURL *e, const struct server_config *c, const char *url, stru
 	if (rc == 0)
 		rc = sigv4_canonical_path(path, &canonical_path);
 	if (rc == 0) {
-		struct sigv4_request r = {"GET", hostport, canonical_path.data, query, source_s3_region(c), "s3",
-					  c->s3_access_key, c->s3_secret_key, SIGV4_EMPTY_SHA256, time(NULL),
-					  NULL, 0};
+		struct sigv4_request r = {method, hostport, canonical_path.data, query, source_s3_region(c), "s3",
+					  c->s3_access_key, c->s3_secret_key, payload_hash, time(NULL), NULL, 0};
 		rc = sigv4_sign(&r, &sig);
 	}
 	const char *lines[] = {sig.date_header, sig.content_header, sig.authorization_header};
@@ -140,14 +140,18 @@ static int sign_s3(CURL *e, const struct server_config *c, const char *url, stru
 
 /* Who we are to the server: an S3 server's signature (or nothing, for a
  * public bucket), another's HTTP Basic user. */
-static int set_credentials(CURL *e, const struct server_config *c, const char *url, int send_credentials,
-			   struct transfer_sink *sink)
+static int set_credentials(CURL *e, const struct server_config *c, const char *method, const char *url,
+			   int send_credentials, struct transfer_sink *sink)
 {
 	sink->s3 = c->type == SRV_S3;
 	if (!send_credentials)
 		return 0;
-	if (sink->s3)
-		return c->s3_access_key[0] ? sign_s3(e, c, url, sink) : 0;
+	if (sink->s3) /* a GET has no body; a PUT's is streamed, so left unsigned */
+		return c->s3_access_key[0] ? sign_s3(e, c, method, url,
+						     strcmp(method, "GET") == 0 ? SIGV4_EMPTY_SHA256
+										: SIGV4_UNSIGNED_PAYLOAD,
+						     sink)
+					   : 0;
 	if (c->user[0]) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(e, CURLOPT_USERNAME, c->user);
@@ -163,8 +167,9 @@ void transfer_free(CURL *e, struct transfer_sink *sink)
 	sink->headers = NULL;
 }
 
-CURL *transfer_new(const struct server_config *c, const char *url, int send_credentials,
-		   struct transfer_sink *sink)
+/* The handle for one request of `method` ("GET" or "PUT") to url. */
+static CURL *request_new(const struct server_config *c, const char *method, const char *url, int send_credentials,
+			 struct transfer_sink *sink)
 {
 	CURL *e = curl_easy_init();
 	if (!e)
@@ -188,7 +193,7 @@ CURL *transfer_new(const struct server_config *c, const char *url, int send_cred
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sink->max);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	if (set_credentials(e, c, url, send_credentials, sink) < 0) {
+	if (set_credentials(e, c, method, url, send_credentials, sink) < 0) {
 		transfer_free(e, sink);
 		return NULL;
 	}
@@ -197,6 +202,26 @@ CURL *transfer_new(const struct server_config *c, const char *url, int send_cred
 	sink->proxy = c->proxy[0] ? c->proxy : NULL;
 	sink->curl_error[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, sink->curl_error);
+	return e;
+}
+
+CURL *transfer_new(const struct server_config *c, const char *url, int send_credentials,
+		   struct transfer_sink *sink)
+{
+	return request_new(c, "GET", url, send_credentials, sink);
+}
+
+CURL *transfer_put(const struct server_config *c, const char *url, FILE *body, long long size,
+		   struct transfer_sink *sink)
+{
+	sink->fd = -1; /* the answer's body is not wanted */
+	CURL *e = request_new(c, "PUT", url, 1, sink);
+	if (!e)
+		return NULL;
+	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(e, CURLOPT_READDATA, body);
+	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a PUT goes where it was sent */
 	return e;
 }
 

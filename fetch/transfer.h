@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "admin/srvconf.h"
 
@@ -51,6 +52,11 @@ int attempt_blames_key(enum attempt_outcome o);
  * and a signature only: the secret never leaves this host); another type's
  * gets its HTTP Basic user and password. */
 CURL *transfer_new(const struct server_config *c, const char *url, int send_credentials,
+		   struct transfer_sink *sink);
+
+/* A PUT of `size` bytes read from `body` to url (the fleet's upload tier):
+ * an S3 server's is signed. `body` and `sink` must outlive the handle. */
+CURL *transfer_put(const struct server_config *c, const char *url, FILE *body, long long size,
 		   struct transfer_sink *sink);
 
 /* Ends a handle from transfer_new (detached from any multi) and frees what

@@ -59,7 +59,8 @@ static const char readme[] =
 	"servers/NAME/\n"
 	"  config     the server's settings, key = value (secrets shown as ***)\n"
 	"  stats      bytes_downloaded, downloads_ok, downloads_failed, failures by stage\n"
-	"             (download, verify, conversion), not_found, transfers_in_flight,\n"
+	"             (download, verify, conversion), not_found, uploads_ok, uploads_failed,\n"
+	"             transfers_in_flight,\n"
 	"             skiplist_size, latency_p50/p90/p99_ms of downloads, since (creation)\n"
 	"  log        one line per attempt: time, key, outcome, HTTP status, bytes, duration,\n"
 	"             URL, reason\n"
@@ -144,10 +145,11 @@ static int render_figures(const struct server_figures *f, struct buf *out)
 	return buf_printf(out,
 			  "downloads_ok %llu\ndownloads_failed %llu\nfailures_download %llu\n"
 			  "failures_verify %llu\nfailures_conversion %llu\nnot_found %llu\n"
-			  "transfers_in_flight %lld\nskiplist_size %lld\n",
+			  "uploads_ok %llu\nuploads_failed %llu\ntransfers_in_flight %lld\nskiplist_size %lld\n",
 			  (unsigned long long)v[STAT_OK], (unsigned long long)v[STAT_FAILED],
 			  (unsigned long long)v[STAT_FAIL_DOWNLOAD], (unsigned long long)v[STAT_FAIL_VERIFY],
 			  (unsigned long long)v[STAT_FAIL_CONVERSION], (unsigned long long)v[STAT_NOT_FOUND],
+			  (unsigned long long)v[STAT_UPLOADS_OK], (unsigned long long)v[STAT_UPLOADS_FAILED],
 			  f->in_flight, f->skiplist);
 }
 

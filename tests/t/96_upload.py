@@ -1,0 +1,110 @@
+"""A fleet shares one converted-symbol tier: a server marked upload = 1 (a
+writable dir, an S3 bucket) receives every symbol this host materializes, in
+its own layout, so that another host — its own mount, its own store — finds
+it there and never asks the origin. Uploads are asynchronous, retried,
+counted and logged; a failed one never fails the open that caused it."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from harness import Nginx, S3rver, Symbold, Tap, make_pdb, read, tmpdir, try_read, wait_for  # noqa: E402
+
+BUCKET = "fleet-symbols"
+
+
+def key(n):
+    guid = f"{n:08X}" + "FEEDFACE0123456789ABCDEF"
+    return guid, 1, f"{guid}1"
+
+
+def origin_with(t, names):
+    up = tmpdir(t, "origin-")
+    files = {}
+    for i, name in enumerate(names):
+        guid, age, debug_id = key(0x700 + i)
+        make_pdb(f"{up}/{name}/{debug_id}/{name}", guid, age)
+        files[name] = (debug_id, read(f"{up}/{name}/{debug_id}/{name}"))
+    return Nginx(t, up), files
+
+
+def dir_tier(t):
+    origin, files = origin_with(t, ["shared.pdb", "blocked.pdb"])
+    tier = tmpdir(t, "tier-")
+    host_a = Symbold(t, servers={
+        "tier": {"type": "dir", "url": tier, "upload": 1, "priority": 1},
+        "origin": {"type": "symsrv", "url": origin.url, "priority": 2},
+    }).start()
+    name = "shared.pdb"
+    debug_id, data = files[name]
+    t.eq(read(host_a.path(name, debug_id, name)), data, "host A fetches from the origin")
+    target = f"{tier}/{name}/{debug_id}/{name}"
+    t.ok(wait_for(lambda: os.path.exists(target), 10), "and uploads it to the tier in its layout")
+    t.eq(read(target), data, "the tier holds the same bytes")
+    t.ok(wait_for(lambda: host_a.stat_value("uploads_ok", "tier") == 1, 5), "counted: uploads_ok 1")
+    t.ok("uploaded" in host_a.ctl("servers", "tier", "log"), "logged")
+    t.eq(host_a.stat_value("uploads_ok"), 1, "and in the global stats")
+    t.eq([n for n in os.listdir(f"{tier}/{name}/{debug_id}") if "part" in n], [], "no partial file left")
+
+    # another host: its own mount and store, the tier first
+    host_b = Symbold(t, servers={
+        "tier": {"type": "dir", "url": tier, "priority": 1},
+        "origin": {"type": "symsrv", "url": origin.url, "priority": 2},
+    }).start()
+    before = origin.count(f"/{name}/")
+    t.eq(read(host_b.path(name, debug_id, name)), data, "host B gets it")
+    t.eq(origin.count(f"/{name}/"), before, "from the tier: the origin is not asked again")
+    t.eq(host_b.stat_value("downloads_ok", "tier"), 1, "host B's tier server served it")
+
+    # a failed upload: the open is fine, the upload is retried until it lands
+    name = "blocked.pdb"
+    debug_id, data = files[name]
+    with open(f"{tier}/{name}", "w") as f:
+        f.write("a file where the tier needs a directory\n")
+    t.eq(read(host_a.path(name, debug_id, name)), data, "an upload that fails never fails the open")
+    t.ok(wait_for(lambda: "upload failed" in host_a.ctl("servers", "tier", "log"), 10),
+         "the failed upload is logged, with a retry")
+    os.unlink(f"{tier}/{name}")
+    t.ok(wait_for(lambda: os.path.exists(f"{tier}/{name}/{debug_id}/{name}"), 15), "the retry lands it")
+    t.ok(wait_for(lambda: host_a.stat_value("uploads_ok", "tier") == 2, 5), "uploads_ok 2")
+    t.eq(host_a.stat_value("uploads_failed", "tier"), 0, "nothing given up")
+    host_b.stop()
+    host_a.stop()
+
+
+def s3_tier(t):
+    origin, files = origin_with(t, ["bucketed.pdb", "refused.pdb"])
+    s3 = S3rver(t, BUCKET)
+    bucket = {"type": "s3", "url": s3.url, "s3_bucket": BUCKET, "s3_access_key": s3.ACCESS_KEY,
+              "s3_secret_key": s3.SECRET, "prefix": "symbols", "upload": 1, "priority": 1}
+    host_a = Symbold(t, servers={"bucket": bucket,
+                                 "origin": {"type": "symsrv", "url": origin.url, "priority": 2}}).start()
+    name = "bucketed.pdb"
+    debug_id, data = files[name]
+    t.eq(read(host_a.path(name, debug_id, name)), data, "host A fetches from the origin")
+    t.ok(wait_for(lambda: host_a.stat_value("uploads_ok", "bucket") == 1, 10), "and uploads it to the bucket")
+    host_c = Symbold(t, servers={"bucket": dict(bucket, upload=0)}).start()
+    t.eq(read(host_c.path(name, debug_id, name)), data, "host C, with only the bucket, gets it from there")
+    t.eq(origin.count(f"/{name}/"), 1, "the origin was asked once in the whole fleet")
+    host_c.stop()
+    host_a.stop()
+
+    wrong = dict(bucket, s3_secret_key="not-the-secret")
+    host_d = Symbold(t, servers={"bucket": wrong,
+                                 "origin": {"type": "symsrv", "url": origin.url, "priority": 2}}).start()
+    name = "refused.pdb"
+    debug_id, data = files[name]
+    t.eq(read(host_d.path(name, debug_id, name)), data, "a bucket refusing the upload never fails the open")
+    t.ok(wait_for(lambda: "upload failed (HTTP 403)" in host_d.ctl("servers", "bucket", "log"), 10),
+         "the refusal is logged and retried")
+    t.ok("not-the-secret" not in host_d.ctl("servers", "bucket", "log") + host_d.stderr(), "without the secret")
+    host_d.stop()
+
+
+def main():
+    t = Tap()
+    dir_tier(t)
+    s3_tier(t)
+    t.done()
+
+
+main()
