@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "convert/cab.h"
 #include "convert/identify.h"
 
@@ -142,31 +143,6 @@ enum work_result publish_download(struct store *st, struct publish_job *p)
 	return WORK_STORED;
 }
 
-static int copy_fd(int in, int out, long long max, long long *copied)
-{
-	char buf[1 << 16];
-	*copied = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		if ((*copied += n) > max)
-			return -EFBIG;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = write(out, buf + done, (size_t)(n - done));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -errno;
-			done += w;
-		}
-	}
-}
-
 enum work_result publish_from_dir(struct store *st, const char *path, struct publish_job *p)
 {
 	long long copied;
@@ -182,7 +158,7 @@ enum work_result publish_from_dir(struct store *st, const char *path, struct pub
 		close(in);
 		return fail(p, WORK_FAIL_DOWNLOAD, "temp file: %s", strerror(-out));
 	}
-	int rc = copy_fd(in, out, p->max_size, &copied);
+	int rc = fd_copy(in, out, p->max_size, &copied);
 	close(in);
 	close(out);
 	if (rc < 0)

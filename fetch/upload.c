@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "fetch/source.h"
 #include "fetch/transfer.h"
@@ -144,26 +145,6 @@ static int make_dirs(const char *file)
 	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-static int copy_all(int in, int out)
-{
-	char buf[1 << 16];
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : 0;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = write(out, buf + done, (size_t)(n - done));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -errno;
-			done += w;
-		}
-	}
-}
-
 /* The file into the dir server's tree, whole or not at all: a temp file
  * beside it, fsync, rename — readers on other hosts never see a part. */
 static int copy_into_dir(struct upload *up)
@@ -178,7 +159,7 @@ static int copy_into_dir(struct upload *up)
 	if (rc == 0 && (out = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = copy_all(in, out);
+		rc = fd_copy(in, out, -1, NULL);
 	if (rc == 0 && fsync(out) < 0)
 		rc = -errno;
 	if (out >= 0 && close(out) < 0 && rc == 0)

@@ -115,6 +115,28 @@ def read(path):
         return f.read()
 
 
+def write(path, data):
+    """open/write/close as an editor does: 0, or the errno of whichever
+    refused (the daemon refuses a control-file edit at write or close)."""
+    try:
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        return 0
+    except OSError as e:
+        return e.errno
+
+
+def stop_process(proc):
+    """terminate, then kill if it does not go within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def try_read(path):
     """(bytes, None) or (None, errno)."""
     try:
@@ -202,13 +224,7 @@ http {{
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # ---- a scriptable upstream ----
@@ -333,13 +349,7 @@ class Debuginfod:
         return self.proxy.count(path_part)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # ---- the daemon ----
@@ -565,13 +575,7 @@ class S3rver:
                 raise RuntimeError(f"s3rver PUT {key}: HTTP {r.status}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log.close()
 
 

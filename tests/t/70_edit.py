@@ -11,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Symbold, Tap, read, tmpdir, try_read, wait_for  # noqa: E402
+from harness import write, Symbold, Tap, read, tmpdir, try_read, wait_for  # noqa: E402
 
 FIXED = ["blacklist", "config", "log", "skiplist", "stats", "whitelist"]
 ADMIN_GID = 4242
@@ -26,16 +26,6 @@ def sh(cmd, user=None):
                ([f"--groups={user[1]}"] if user[1] else ["--clear-groups"]) + argv
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     return p.returncode, p.stderr.decode(errors="replace")
-
-
-def write_file(path, data, mode="wb"):
-    """open/write/close: the errno of whichever refused, or 0."""
-    try:
-        with open(path, mode) as f:
-            f.write(data)
-        return 0
-    except OSError as e:
-        return e.errno
 
 
 def editors(t, d, srv):
@@ -72,7 +62,7 @@ def editors(t, d, srv):
 def refusals(t, d, srv):
     wl = f"{srv}/whitelist"
     good = b"good.pdb\n"
-    write_file(wl, good)
+    write(wl, good)
     cases = [
         ("a control character", b"ok.pdb\nbad\x01.pdb\n", "line 2", "control character"),
         ("a '/' that is not a file/id key", b"ok.pdb\nsome/path.pdb\n", "line 2", "not a <debug_file>/<debug_id>"),
@@ -81,7 +71,7 @@ def refusals(t, d, srv):
         ("an unfinished bad last line", b"ok.pdb\nbad\x02", "line 2", "control character"),
     ]
     for what, data, line, reason in cases:
-        err = write_file(wl, data)
+        err = write(wl, data)
         t.eq(err, errno.EINVAL, f"{what}: the write or close fails with EINVAL")
         t.eq(read(wl), good, f"{what}: the whitelist is unchanged")
         srv_log = d.ctl("servers", "local", "log").splitlines()[-1]
@@ -97,17 +87,17 @@ def refusals(t, d, srv):
         if name.startswith("sed"):
             os.unlink(os.path.join(srv, name))  # sed leaves its temp file when the rename fails
     t.eq(sorted(os.listdir(srv)), FIXED, "the refused sed's temp file could be removed")
-    t.eq(write_file(f"{srv}/config", b"colour = blue\n"), errno.EINVAL, "config: an unknown key is EINVAL")
-    t.eq(write_file(f"{srv}/skiplist", b"*.pdb\n"), errno.EINVAL, "skiplist: only exact keys")
-    t.eq(write_file(f"{srv}/stats", b"x\n"), errno.EACCES, "stats is read-only")
-    t.eq(write_file(f"{d.mnt}/.symbold/version", b"x\n"), errno.EACCES, ".symbold/version is read-only")
+    t.eq(write(f"{srv}/config", b"colour = blue\n"), errno.EINVAL, "config: an unknown key is EINVAL")
+    t.eq(write(f"{srv}/skiplist", b"*.pdb\n"), errno.EINVAL, "skiplist: only exact keys")
+    t.eq(write(f"{srv}/stats", b"x\n"), errno.EACCES, "stats is read-only")
+    t.eq(write(f"{d.mnt}/.symbold/version", b"x\n"), errno.EACCES, ".symbold/version is read-only")
 
 
 def readers_never_see_half(t, srv):
     wl = f"{srv}/whitelist"
     old = b"".join(b"old%d.pdb\n" % i for i in range(2000))
     new = b"".join(b"new%d.pdb\n" % i for i in range(3000))
-    write_file(wl, old)
+    write(wl, old)
     seen = set()
     stop = threading.Event()
 
@@ -133,7 +123,7 @@ def readers_never_see_half(t, srv):
 
 def concurrent_editors(t, srv):
     wl = f"{srv}/whitelist"
-    write_file(wl, b"")
+    write(wl, b"")
     procs = [subprocess.Popen(["sh", "-c", f"for i in 1 2 3; do echo writer{n}-$i.pdb >> {wl}; done"])
              for n in range(8)]
     for p in procs:
@@ -147,7 +137,7 @@ def concurrent_editors(t, srv):
 def permissions(t, d, srv):
     nobody, admin = (5000, None), (5001, ADMIN_GID)
     wl = f"{srv}/whitelist"
-    write_file(wl, b"keep.pdb\n")
+    write(wl, b"keep.pdb\n")
     st, out = sh(f"cat {wl} {srv}/config {srv}/stats {d.mnt}/.symbold/stats > /dev/null", nobody)
     t.eq(st, 0, "anyone may read lists, config and stats")
     st, err = sh(f"echo x.pdb >> {wl}", nobody)
@@ -170,13 +160,13 @@ def secrets(t, d, srv):
     text = read(cfg).decode()
     text = text.replace("password = \n", f"password = {SECRET}\n", 1)
     text = text.replace("proxy_password = \n", f"proxy_password = {SECRET}-p\n")
-    t.eq(write_file(cfg, text.encode()), 0, "a config with secrets is accepted")
+    t.eq(write(cfg, text.encode()), 0, "a config with secrets is accepted")
     shown = read(cfg).decode()
     t.ok("password = ***" in shown and "proxy_password = ***" in shown, "secrets read back as ***")
-    t.eq(write_file(cfg, shown.replace("priority = 100", "priority = 7").encode()), 0,
+    t.eq(write(cfg, shown.replace("priority = 100", "priority = 7").encode()), 0,
          "writing the shown config back (with ***) is accepted")
     t.ok("priority = 7" in read(cfg).decode(), "the change applied")
-    t.eq(write_file(cfg, f"type = dir\nurl = relative/path\npassword = {SECRET}\n".encode()), errno.EINVAL,
+    t.eq(write(cfg, f"type = dir\nurl = relative/path\npassword = {SECRET}\n".encode()), errno.EINVAL,
          "a refused config carrying a secret")
     everything = ""
     for dirpath, _, files in os.walk(f"{d.mnt}/.symbold"):

@@ -10,18 +10,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Nginx, Symbold, Tap, make_pdb, read, tmpdir, try_read  # noqa: E402
+from harness import write, Nginx, Symbold, Tap, make_pdb, read, tmpdir, try_read  # noqa: E402
 
 PASSWORD = "s3cret-Pass-42"
-
-
-def write_file(path, text):
-    try:
-        with open(path, "w") as f:
-            f.write(text)
-        return 0
-    except OSError as e:
-        return e.errno
 
 
 def htpasswd(t, user, password):
@@ -57,20 +48,20 @@ def servers_as_directories(t):
     t.eq(len(open_web.requests()), 0, "(no request reached nginx)")
 
     bad = f"type = symsrv\nurl = http://127.0.0.1:1\n"
-    t.eq(write_file(f"{servers}/corp/config", bad), errno.EHOSTUNREACH, "an unreachable URL: EHOSTUNREACH")
+    t.eq(write(f"{servers}/corp/config", bad), errno.EHOSTUNREACH, "an unreachable URL: EHOSTUNREACH")
     t.eq(config_of(d, "corp")["url"], "", "nothing changed")
     t.ok("validation failed" in d.ctl("servers", "corp", "log"), "the server log says why")
 
-    t.eq(write_file(f"{servers}/corp/config", f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = wrong\n"),
+    t.eq(write(f"{servers}/corp/config", f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = wrong\n"),
          errno.EACCES, "wrong credentials: EACCES")
     t.ok("credentials refused" in d.ctl("servers", "corp", "log").splitlines()[-1], "logged as refused credentials")
-    t.eq(write_file(f"{servers}/corp/config", f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = {PASSWORD}\n"),
+    t.eq(write(f"{servers}/corp/config", f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = {PASSWORD}\n"),
          0, "the right credentials: accepted")
     cfg = config_of(d, "corp")
     t.ok(cfg["enabled"] == "1" and cfg["url"] == locked.url and cfg["password"] == "***", "applied, enabled, secret hidden")
     t.ok("validation passed" in d.ctl("servers", "corp", "log"), "the validation is logged")
     t.eq(read(d.path("srv.pdb", debug_id, "srv.pdb")), data, "a symbol comes through the authenticated server")
-    t.eq(write_file(f"{servers}/corp/config", "type = symsrv\nurl = ftp://x\n"), errno.EINVAL, "a bad value: EINVAL")
+    t.eq(write(f"{servers}/corp/config", "type = symsrv\nurl = ftp://x\n"), errno.EINVAL, "a bad value: EINVAL")
 
     # lists and stats stay through disable / enable
     with open(f"{servers}/corp/blacklist", "w") as f:

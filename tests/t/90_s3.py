@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (S3rver, SigV4Checker, Symbold, Tap, make_pdb, make_sym, read, tmpdir,  # noqa: E402
+from harness import (write, S3rver, SigV4Checker, Symbold, Tap, make_pdb, make_sym, read, tmpdir,  # noqa: E402
                      try_read)
 
 GUID = "5335335335335335335335335335{:04X}"
@@ -32,15 +32,6 @@ def cabbed(path):
     cab = name[:-1] + "_"
     subprocess.run(["gcab", "-c", "-z", cab, name], cwd=d, check=True)
     return read(os.path.join(d, cab))
-
-
-def write_file(path, text):
-    try:
-        with open(path, "w") as f:
-            f.write(text)
-        return 0
-    except OSError as e:
-        return e.errno
 
 
 def s3_server(url, bucket, secret, access_key=S3rver.ACCESS_KEY, **extra):
@@ -116,21 +107,21 @@ def control_tree(t, s3, d):
     servers = d.path(".symbold", "servers")
     os.mkdir(f"{servers}/added")
     right = s3_server(s3.url, s3.bucket, S3rver.SECRET, prefix="symbols")
-    if not t.eq(write_file(f"{servers}/added/config", config_text(right)), 0, "control tree: the right keys validate (0)"):
+    if not t.eq(write(f"{servers}/added/config", config_text(right)), 0, "control tree: the right keys validate (0)"):
         t.diag(d.ctl("servers", "added", "log"))
     t.ok("validation passed: bucket" in d.ctl("servers", "added", "log"), "by listing the bucket")
     cfg = d.ctl("servers", "added", "config")
     t.ok("s3_secret_key = ***" in cfg and "s3_access_key = " + S3rver.ACCESS_KEY in cfg,
          "the config shows the secret as ***")
     wrong = dict(right, s3_secret_key=WRONG_SECRET)
-    t.eq(write_file(f"{servers}/added/config", config_text(wrong)), errno.EACCES, "a wrong secret: EACCES at close()")
+    t.eq(write(f"{servers}/added/config", config_text(wrong)), errno.EACCES, "a wrong secret: EACCES at close()")
     last = d.ctl("servers", "added", "log").splitlines()[-1]
     t.ok("credentials refused" in last and "SignatureDoesNotMatch" in last, "logged with S3's code")
-    t.eq(write_file(f"{servers}/added/config", config_text(dict(right, s3_bucket="no-such-bucket"))),
+    t.eq(write(f"{servers}/added/config", config_text(dict(right, s3_bucket="no-such-bucket"))),
          errno.EINVAL, "a bucket that does not exist: EINVAL")
     t.ok("no such bucket" in d.ctl("servers", "added", "log").splitlines()[-1], "logged as no such bucket")
     unreachable = dict(right, url="http://127.0.0.1:1", timeout_s=2)
-    t.eq(write_file(f"{servers}/added/config", config_text(unreachable)), errno.EHOSTUNREACH,
+    t.eq(write(f"{servers}/added/config", config_text(unreachable)), errno.EHOSTUNREACH,
          "an unreachable endpoint: EHOSTUNREACH")
     t.ok(f"url = {s3.url}" in d.ctl("servers", "added", "config"), "nothing changed after the refusals")
 
@@ -156,7 +147,7 @@ def botocore_agrees(t, work):
     servers = d.path(".symbold", "servers")
     os.mkdir(f"{servers}/chk2")
     before = checker.refused
-    t.eq(write_file(f"{servers}/chk2/config", config_text(
+    t.eq(write(f"{servers}/chk2/config", config_text(
         s3_server(checker.url, "chk-bucket", WRONG_SECRET, access_key=CHECKER_KEY))), errno.EACCES,
         "checker: a wrong secret is refused at validation (EACCES)")
     t.eq(checker.refused, before + 1, "with the checker's 403")

@@ -11,22 +11,13 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (Nginx, ScriptedServer, Symbold, Tap, Tinyproxy, free_port, make_ca, make_pdb,  # noqa: E402
+from harness import (write, Nginx, ScriptedServer, Symbold, Tap, Tinyproxy, free_port, make_ca, make_pdb,  # noqa: E402
                      read, send_bytes, tmpdir, try_read)
 
 
 def key(n):
     guid = f"{n:08X}" + "0123456789ABCDEF01234567"
     return guid, 1, f"{guid}1"
-
-
-def write_config(path, text):
-    try:
-        with open(path, "w") as f:
-            f.write(text)
-        return 0
-    except OSError as e:
-        return e.errno
 
 
 def retries(t):
@@ -151,18 +142,18 @@ def proxies(t):
     t.ok(read(d.path(name, ids[name], name)) and open_proxy.forwarded(f"/{name}/") == 1,
          "through an open proxy: fetched, and the proxy forwarded it")
     servers = d.path(".symbold", "servers")
-    t.eq(write_config(f"{servers}/open/config",
+    t.eq(write(f"{servers}/open/config",
                       f"type = http\nurl = {origin.url}\nproxy = {auth_proxy.url}\nproxy_user = crash\n"
                       "proxy_password = wrong\n"), errno.EACCES, "wrong proxy credentials: validation refused (EACCES)")
     last = d.ctl("servers", "open", "log").splitlines()[-1]
     t.ok("credentials refused" in last and "proxy" in last, f"the log says so, naming the proxy ({last[21:140]})")
-    t.eq(write_config(f"{servers}/open/config",
+    t.eq(write(f"{servers}/open/config",
                       f"type = http\nurl = {origin.url}\nproxy = {auth_proxy.url}\nproxy_user = crash\n"
                       "proxy_password = proxy-pw\n"), 0, "the right proxy credentials: accepted")
     name = "p2.pdb"
     t.ok(read(d.path(name, ids[name], name)) and auth_proxy.forwarded(f"/{name}/") == 1,
          "through a proxy with credentials: fetched")
-    t.eq(write_config(f"{servers}/open/config", f"type = http\nurl = {origin.url}\nproxy = {dead}\n"),
+    t.eq(write(f"{servers}/open/config", f"type = http\nurl = {origin.url}\nproxy = {dead}\n"),
          errno.EHOSTUNREACH, "a dead proxy: validation refused (EHOSTUNREACH)")
     # a proxy that dies after validation: the fetch is a clear, logged download failure
     with open(f"{servers}/open/config", "w") as f:
@@ -192,13 +183,13 @@ def tls(t):
     log = d.ctl("servers", "tls", "log")
     t.ok("certificate" in log.lower() or "ssl" in log.lower(), "the log says why (certificate)")
     cfg = d.path(".symbold", "servers", "tls", "config")
-    t.eq(write_config(cfg, f"type = http\nurl = {web.url}\n"), 0, "(unchanged config: no new validation)")
-    t.eq(write_config(cfg, f"type = http\nurl = {web.url}/\n"), errno.EINVAL,
+    t.eq(write(cfg, f"type = http\nurl = {web.url}\n"), 0, "(unchanged config: no new validation)")
+    t.eq(write(cfg, f"type = http\nurl = {web.url}/\n"), errno.EINVAL,
          "validation of the untrusted server: EINVAL (TLS)")
-    t.eq(write_config(cfg, f"type = http\nurl = {web.url}\nca_file = {ca}\n"), 0, "with ca_file: validated")
+    t.eq(write(cfg, f"type = http\nurl = {web.url}\nca_file = {ca}\n"), 0, "with ca_file: validated")
     name = "t2.pdb"
     t.ok(read(d.path(name, ids[name], name)), "with ca_file: fetched over HTTPS")
-    t.eq(write_config(cfg, f"type = http\nurl = {web.url}\nverify_tls = 0\n"), 0,
+    t.eq(write(cfg, f"type = http\nurl = {web.url}\nverify_tls = 0\n"), 0,
          "verify_tls = 0, configured explicitly: accepted")
     name = "t3.pdb"
     t.ok(read(d.path(name, ids[name], name)), "verify_tls = 0: fetched")
