@@ -158,6 +158,12 @@ int store_stat(struct store *s, const char *relpath, struct stat *st)
 	return fstatat(s->rootfd, relpath, st, 0) < 0 ? -errno : 0;
 }
 
+int store_full_path(struct store *s, const char *relpath, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s", s->root, relpath);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
 int store_open_file(struct store *s, const char *relpath)
 {
 	int fd = openat(s->rootfd, relpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -22,6 +22,9 @@ void store_close(struct store *s);
 
 /* The file or directory at `relpath` (relative to the store root). */
 int store_stat(struct store *s, const char *relpath, struct stat *st);
+/* The file's absolute path (for converters that open files by name). */
+int store_full_path(struct store *s, const char *relpath, char *out, size_t outlen);
+
 /* An fd to read the file at relpath, or -errno. */
 int store_open_file(struct store *s, const char *relpath);
 

@@ -62,6 +62,10 @@ struct job {
 	struct publish_job pub;
 	enum work_result work;
 	struct buf summary; /* "server: outcome (reason); ..." of this fetch, for verdicts */
+	/* a .sym no server had, made from its debug file (see "conversion") */
+	int converting;
+	char source[KEY_PATH_MAX];          /* the debug file's relpath */
+	char source_server[SRV_NAME_MAX + 1]; /* where the store got it */
 };
 
 /* The settings of the server the job is at. */
@@ -102,6 +106,7 @@ struct fetcher {
 };
 
 static void advance(struct fetcher *f, struct job *j);
+static int start_conversion(struct fetcher *f, struct job *j);
 
 /* ---- waiters and the end of a job ---- */
 
@@ -404,6 +409,8 @@ static void advance(struct fetcher *f, struct job *j)
 	char rel[KEY_PATH_MAX + 8];
 	for (;;) {
 		if (j->si >= j->nservers) {
+			if (start_conversion(f, j))
+				return;
 			int status = j->unsure ? -EIO : -ENOENT;
 			if (!j->unsure && j->asked > 0)
 				negative_add(f, j->relpath);
@@ -428,6 +435,104 @@ static void advance(struct fetcher *f, struct job *j)
 	}
 }
 
+/* ---- conversion: a .sym made from its debug file ----
+ *
+ * When no server has a .sym, the job asks for the debug file the .sym is
+ * made from (xul.pdb for xul.sym, libc.so.6 for libc.so.6.sym) — as a job of
+ * its own, coalesced with anyone else asking for it and stored like it — and
+ * converts what arrives. The .sym is stored too, so it is made once. */
+
+struct source_wait {
+	struct fetcher *f;
+	char relpath[KEY_PATH_MAX]; /* of the .sym job: it may be gone when the answer comes */
+};
+
+static void submit_work(struct fetcher *f, struct job *j);
+
+/* The debug file's job ended: convert, or end the .sym job as it ended. */
+static void on_source(void *ctx, int status)
+{
+	struct source_wait *w = ctx;
+	struct fetcher *f = w->f;
+	pthread_mutex_lock(&f->mu);
+	struct job *j = status == -ESHUTDOWN ? NULL : hmap_get(&f->jobs, w->relpath);
+	pthread_mutex_unlock(&f->mu);
+	free(w);
+	if (!j)
+		return;
+	if (status == 0) {
+		submit_work(f, j);
+		return;
+	}
+	if (status == -ENOENT && !j->unsure && j->asked > 0)
+		negative_add(f, j->relpath); /* neither the .sym nor its debug file is anywhere */
+	job_finish(f, j, status == -ENOENT ? -ENOENT : -EIO);
+}
+
+/* 1 if the job now waits for its debug file (or converts it). */
+static int start_conversion(struct fetcher *f, struct job *j)
+{
+	struct sym_key source;
+	struct stat st;
+	if (j->converting || j->key.kind != KEY_SYMBOL || !key_wants_sym(&j->key) ||
+	    key_make(&source, j->key.debug_file, j->key.debug_id, j->key.debug_file) < 0)
+		return 0;
+	j->converting = 1;
+	key_relpath(&source, j->source);
+	if (store_stat(f->store, j->source, &st) == 0) {
+		submit_work(f, j);
+		return 1;
+	}
+	struct source_wait *w = malloc(sizeof *w);
+	if (!w)
+		return 0;
+	w->f = f;
+	snprintf(w->relpath, sizeof w->relpath, "%s", j->relpath);
+	j->phase = PHASE_WORK;
+	/* no wait limit of its own: the .sym's waiters have theirs */
+	if (fetch_request(f, &source, 86400.0 * 365, on_source, w) == 0)
+		return 1;
+	free(w);
+	return 0;
+}
+
+/* Worker: convert the stored debug file into the .sym. */
+static void convert_main(struct job *j)
+{
+	struct file_info info;
+	if (store_file_info(j->f->store, j->source, &info) == 0)
+		snprintf(j->source_server, sizeof j->source_server, "%s", info.server);
+	j->pub.key = &j->key;
+	j->pub.relpath = j->relpath;
+	j->pub.max_size = j->f->cfg.max_file_size;
+	j->pub.server = j->source_server;
+	snprintf(j->target, sizeof j->target, "converted from %s", j->source);
+	j->pub.url = j->target;
+	j->work = publish_conversion(j->f->store, j->source, &j->pub);
+}
+
+/* A conversion counts on the server its debug file came from. */
+static void after_conversion(struct fetcher *f, struct job *j)
+{
+	struct server *s = registry_find(f->reg, j->source_server);
+	if (j->work == WORK_STORED) {
+		if (s)
+			log_server(&s->log, s->name, "%s converted from %s: %s", j->relpath, j->source, j->pub.reason);
+		server_put(s);
+		upload_symbol(f->uploads, &j->key, j->relpath, NULL);
+		job_finish(f, j, 0);
+		return;
+	}
+	if (s) {
+		log_server(&s->log, s->name, "%s conversion-failed %s", j->relpath, j->pub.reason);
+		server_count(s, STAT_FAILED, 1);
+		server_count(s, STAT_FAIL_CONVERSION, 1);
+		server_failed(s, &j->key, j->pub.reason);
+		server_put(s);
+	}
+	job_finish(f, j, -EIO);
+}
+
 /* ---- the worker side ---- */
 
 /* Gives a job back to the transfer thread, with j->work saying how it went. */
@@ -444,6 +549,11 @@ static void work_main(void *arg)
 {
 	struct job *j = arg;
 	struct fetcher *f = j->f;
+	if (j->converting) {
+		convert_main(j);
+		hand_back(f, j);
+		return;
+	}
 	struct server *s = j->servers[j->si];
 	j->pub.key = &j->key;
 	j->pub.relpath = j->relpath;
@@ -493,6 +603,10 @@ static void follow_redirect(struct fetcher *f, struct job *j, struct server *s)
 
 static void after_work(struct fetcher *f, struct job *j)
 {
+	if (j->converting) {
+		after_conversion(f, j);
+		return;
+	}
 	struct server *s = j->servers[j->si];
 	static const enum stat_counter stage[] = {
 		[WORK_FAIL_DOWNLOAD] = STAT_FAIL_DOWNLOAD,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "convert/breakpad.h"
 #include "convert/cab.h"
 #include "convert/identify.h"
 
@@ -120,7 +121,7 @@ static int is_cabinet(const char *path)
 enum work_result publish_download(struct store *st, struct publish_job *p)
 {
 	enum work_result r;
-	p->format[0] = '\0';
+	snprintf(p->format, sizeof p->format, "%s", p->converted_from);
 	if (p->kind == CAND_PTR)
 		return follow_ptr(p);
 	/* the content decides: some servers send a cabinet under the plain name */
@@ -141,6 +142,41 @@ enum work_result publish_download(struct store *st, struct publish_job *p)
 	p->stored_bytes = (long long)sb.st_size;
 	snprintf(p->reason, sizeof p->reason, "stored (%s)", p->format);
 	return WORK_STORED;
+}
+
+static int identify_path(const char *path, struct sym_identity *id, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return snprintf(err, errlen, "%s", strerror(errno)), -errno;
+	int rc = identify_fd(fd, id, err, errlen);
+	close(fd);
+	return rc;
+}
+
+enum work_result publish_conversion(struct store *st, const char *source, struct publish_job *p)
+{
+	char path[PATH_MAX], err[400] = "";
+	struct sym_identity id;
+	p->tmp_path[0] = '\0';
+	int rc = store_full_path(st, source, path, sizeof path);
+	if (rc == 0)
+		rc = identify_path(path, &id, err, sizeof err);
+	if (rc < 0)
+		return fail(p, WORK_FAIL_CONVERSION, "reading the debug file: %s", err[0] ? err : strerror(-rc));
+	int out = store_tmp_create(st, p->tmp_path);
+	if (out < 0)
+		return fail(p, WORK_FAIL_CONVERSION, "temp file: %s", strerror(-out));
+	struct breakpad_input in = {path, &id, p->key->debug_file, NULL};
+	rc = breakpad_convert(&in, out, err, sizeof err);
+	if (rc == 0 && (fsync(out) < 0 || close(out) < 0))
+		rc = -errno;
+	else if (rc < 0)
+		close(out);
+	if (rc < 0)
+		return fail(p, WORK_FAIL_CONVERSION, "conversion: %s", err[0] ? err : strerror(-rc));
+	snprintf(p->converted_from, sizeof p->converted_from, "%s", sym_format_name(id.format));
+	return publish_download(st, p); /* verified like any .sym: its MODULE id must be the key's */
 }
 
 enum work_result publish_from_dir(struct store *st, const char *path, struct publish_job *p)

@@ -31,6 +31,7 @@ struct publish_job {
 	const char *server;
 	const char *url;        /* where it came from, for the catalog */
 	char tmp_path[PATH_MAX]; /* the download; consumed whatever happens */
+	char converted_from[16]; /* the source format of a conversion (its source_format), else "" */
 	/* out */
 	char reason[300];
 	char redirect[SRV_URL_MAX];
@@ -40,6 +41,11 @@ struct publish_job {
 };
 
 enum work_result publish_download(struct store *st, struct publish_job *p);
+
+/* Converts the stored debug file at `source` (relpath) into the key's .sym
+ * and publishes that: the source's format picks the converter; the result
+ * must carry the key's id. */
+enum work_result publish_conversion(struct store *st, const char *source, struct publish_job *p);
 
 /* Copies the dir server's file at `path` into a temp file, then publishes it. */
 enum work_result publish_from_dir(struct store *st, const char *path, struct publish_job *p);
