@@ -23,16 +23,20 @@ LIB_SRCS  := $(filter-out admin/symbold-admin.c,$(wildcard common/*.c convert/*.
              $(filter-out fs/main.c,$(wildcard fs/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS := $(BUILD)/bench/readall
 
 MAKEFLAGS += --no-print-directory
+FUZZ_FLAGS := BUILD=build-fuzz CC=clang OPT=-O1 \
+	SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 ASAN_FLAGS := BUILD=build-asan OPT=-O1 \
 	SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 PREFIX ?= /usr/local
 
-.PHONY: all deps run check test asan asan-build bench install clean
+.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzzers bench install clean
 .SECONDARY:
 all: $(BUILD)/symbold $(BUILD)/symbold-admin $(UNIT_BINS) $(BENCH_BINS)
 
@@ -58,6 +62,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsymbold.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# libFuzzer targets (clang): tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libsymbold.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzzers: $(FUZZ_BINS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -69,11 +80,13 @@ run: deps
 	$(BUILD)/symbold -f symbols
 
 # The suite runs twice, against the plain build and against ASan + UBSan,
-# and ends with one line: "N passed, M failed".
+# then every fuzz target for a bounded time; it ends with one line:
+# "N passed, M failed".
 check: deps
 	$(MAKE) all
 	$(MAKE) asan-build
-	tests/run --build $(BUILD) --build build-asan
+	$(MAKE) fuzz-build
+	tests/run --build $(BUILD) --build build-asan --fuzz build-fuzz
 
 test: all
 	tests/run --build $(BUILD)
@@ -84,6 +97,13 @@ asan: asan-build
 asan-build:
 	$(MAKE) $(ASAN_FLAGS) all
 
+fuzz-build:
+	$(MAKE) $(FUZZ_FLAGS) fuzzers
+
+# every fuzz target for FUZZ_SECONDS (default 30) each
+fuzz: fuzz-build
+	tests/run --fuzz build-fuzz --fuzz-only
+
 bench: deps
 	$(MAKE) all
 	bench/run --build $(BUILD)
@@ -93,6 +113,6 @@ install: all
 	install -D -m 0755 $(BUILD)/symbold-admin $(DESTDIR)$(PREFIX)/bin/symbold-admin
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
