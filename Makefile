@@ -55,7 +55,7 @@ $(BUILD)/symbold: $(BUILD)/obj/fs/main.o $(BUILD)/libsymbold.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # a thin client of the control tree: libc only, none of the daemon's code
-$(BUILD)/symbold-admin: $(BUILD)/obj/admin/symbold-admin.o
+$(BUILD)/symbold-admin: $(BUILD)/obj/admin/symbold-admin.o $(BUILD)/obj/admin/scan.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsymbold.a

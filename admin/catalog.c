@@ -9,12 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "admin/catalog_sql.h"
 #include "common/buf.h"
 
-struct catalog {
-	sqlite3 *db;
-	pthread_mutex_t mu;
-};
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -133,7 +130,7 @@ static int exec_va(struct catalog *c, const char *sql, const char *types, va_lis
 }
 
 /* Runs one statement that returns no rows. Caller holds c->mu. */
-static int exec_locked(struct catalog *c, const char *sql, const char *types, ...)
+int cat_exec_locked(struct catalog *c, const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
@@ -143,16 +140,16 @@ static int exec_locked(struct catalog *c, const char *sql, const char *types, ..
 }
 
 /* Ends the transaction begun by the caller: COMMIT if rc is 0, else ROLLBACK. */
-static int finish_txn(struct catalog *c, int rc)
+int cat_end_txn(struct catalog *c, int rc)
 {
 	if (rc == 0)
-		return exec_locked(c, "COMMIT", "");
-	exec_locked(c, "ROLLBACK", "");
+		return cat_exec_locked(c, "COMMIT", "");
+	cat_exec_locked(c, "ROLLBACK", "");
 	return rc;
 }
 
 /* The same, taking the lock. */
-static int exec_sql(struct catalog *c, const char *sql, const char *types, ...)
+int cat_exec(struct catalog *c, const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
@@ -165,7 +162,7 @@ static int exec_sql(struct catalog *c, const char *sql, const char *types, ...)
 
 int catalog_server_upsert(struct catalog *c, const struct catalog_server *s)
 {
-	return exec_sql(c,
+	return cat_exec(c,
 				     "INSERT INTO servers(name, origin, created, config, whitelist, blacklist)"
 				     " VALUES(?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET origin=excluded.origin,"
 				     " config=excluded.config",
@@ -175,14 +172,14 @@ int catalog_server_upsert(struct catalog *c, const struct catalog_server *s)
 
 static int server_delete_locked(struct catalog *c, const char *name)
 {
-	int rc = exec_locked(c, "BEGIN IMMEDIATE", "");
+	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	if (rc == 0)
-		rc = exec_locked(c, "DELETE FROM servers WHERE name=?", "t", name);
+		rc = cat_exec_locked(c, "DELETE FROM servers WHERE name=?", "t", name);
 	if (rc == 0)
-		rc = exec_locked(c, "DELETE FROM skiplist WHERE server=?", "t", name);
+		rc = cat_exec_locked(c, "DELETE FROM skiplist WHERE server=?", "t", name);
 	if (rc == 0)
-		rc = exec_locked(c, "DELETE FROM log WHERE server=?", "t", name);
-	return finish_txn(c, rc);
+		rc = cat_exec_locked(c, "DELETE FROM log WHERE server=?", "t", name);
+	return cat_end_txn(c, rc);
 }
 
 int catalog_server_delete(struct catalog *c, const char *name)
@@ -195,27 +192,27 @@ int catalog_server_delete(struct catalog *c, const char *name)
 
 int catalog_server_set_config(struct catalog *c, const char *name, const char *config)
 {
-	return exec_sql(c, "UPDATE servers SET config=? WHERE name=?", "tt", config, name);
+	return cat_exec(c, "UPDATE servers SET config=? WHERE name=?", "tt", config, name);
 }
 
 int catalog_server_set_list(struct catalog *c, const char *name, const char *column, const char *text)
 {
 	if (strcmp(column, "whitelist") == 0)
-		return exec_sql(c, "UPDATE servers SET whitelist=? WHERE name=?", "tt", text, name);
+		return cat_exec(c, "UPDATE servers SET whitelist=? WHERE name=?", "tt", text, name);
 	if (strcmp(column, "blacklist") == 0)
-		return exec_sql(c, "UPDATE servers SET blacklist=? WHERE name=?", "tt", text, name);
+		return cat_exec(c, "UPDATE servers SET blacklist=? WHERE name=?", "tt", text, name);
 	return -EINVAL;
 }
 
 static int skiplist_replace_locked(struct catalog *c, const char *server, const struct catalog_skip *v, size_t n)
 {
-	int rc = exec_locked(c, "BEGIN IMMEDIATE", "");
+	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	if (rc == 0)
-		rc = exec_locked(c, "DELETE FROM skiplist WHERE server=?", "t", server);
+		rc = cat_exec_locked(c, "DELETE FROM skiplist WHERE server=?", "t", server);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = exec_locked(c, "INSERT INTO skiplist VALUES(?,?,?,?,?)", "tttii", server, v[i].pair, v[i].reason,
+		rc = cat_exec_locked(c, "INSERT INTO skiplist VALUES(?,?,?,?,?)", "tttii", server, v[i].pair, v[i].reason,
 				 (long long)v[i].added, (long long)v[i].until);
-	return finish_txn(c, rc);
+	return cat_end_txn(c, rc);
 }
 
 int catalog_skiplist_replace(struct catalog *c, const char *server, const struct catalog_skip *v, size_t n)
@@ -232,12 +229,12 @@ int catalog_counters_save(struct catalog *c, const char *name, const uint64_t v[
 	buf_puts(&sql, "UPDATE servers SET ");
 	for (int i = 0; i < STAT_COUNTERS; i++)
 		buf_printf(&sql, "%s%s=%llu", i ? ", " : "", counter_columns[i], (unsigned long long)v[i]);
-	int rc = buf_puts(&sql, " WHERE name=?") < 0 ? -ENOMEM : exec_sql(c, sql.data, "t", name);
+	int rc = buf_puts(&sql, " WHERE name=?") < 0 ? -ENOMEM : cat_exec(c, sql.data, "t", name);
 	buf_free(&sql);
 	return rc;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+const char *cat_text(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 	return t ? (const char *)t : "";
@@ -245,7 +242,7 @@ static const char *col_text(sqlite3_stmt *st, int i)
 
 /* Runs a query with bound arguments (see prepare) and hands each row to
  * `row`; stops at the first non-zero. */
-static int each_row(struct catalog *c, const char *sql, int (*row)(sqlite3_stmt *, void *), void *ctx,
+int cat_each(struct catalog *c, const char *sql, int (*row)(sqlite3_stmt *, void *), void *ctx,
 		    const char *types, ...)
 {
 	va_list ap;
@@ -273,8 +270,8 @@ struct server_each {
 static int server_row(sqlite3_stmt *st, void *ctx)
 {
 	struct server_each *e = ctx;
-	struct catalog_server s = {col_text(st, 0), col_text(st, 1), (time_t)sqlite3_column_int64(st, 2),
-				   col_text(st, 3),  col_text(st, 4), col_text(st, 5), {0}};
+	struct catalog_server s = {cat_text(st, 0), cat_text(st, 1), (time_t)sqlite3_column_int64(st, 2),
+				   cat_text(st, 3),  cat_text(st, 4), cat_text(st, 5), {0}};
 	for (int i = 0; i < STAT_COUNTERS; i++)
 		s.counters[i] = (uint64_t)sqlite3_column_int64(st, 6 + i);
 	return e->fn(&s, e->ctx);
@@ -289,29 +286,29 @@ int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx)
 		buf_printf(&sql, ", %s", counter_columns[i]);
 	if (buf_puts(&sql, " FROM servers ORDER BY name") < 0)
 		return -ENOMEM;
-	int rc = each_row(c, sql.data, server_row, &e, "");
+	int rc = cat_each(c, sql.data, server_row, &e, "");
 	buf_free(&sql);
 	return rc;
 }
 
 int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m)
 {
-	return exec_sql(c, "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)", "ttttii", relpath,
+	return cat_exec(c, "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)", "ttttii", relpath,
 				     m->server, m->url, m->source_format, m->size, (long long)m->fetched);
 }
 
 /* The file row and the end of its pending row, in one transaction. */
 static int file_commit_locked(struct catalog *c, const char *relpath, const struct file_meta *m)
 {
-	int rc = exec_locked(c, "BEGIN IMMEDIATE", "");
+	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	if (rc == 0)
-		rc = exec_locked(c, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", "ttttii", relpath, m->server,
+		rc = cat_exec_locked(c, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", "ttttii", relpath, m->server,
 				 m->url, m->source_format, m->size, (long long)m->fetched);
 	if (rc == 0)
-		rc = exec_locked(c, "DELETE FROM pending WHERE path=?", "t", relpath);
+		rc = cat_exec_locked(c, "DELETE FROM pending WHERE path=?", "t", relpath);
 	if (rc == 0)
-		rc = exec_locked(c, "DELETE FROM negative WHERE path=?", "t", relpath);
-	return finish_txn(c, rc);
+		rc = cat_exec_locked(c, "DELETE FROM negative WHERE path=?", "t", relpath);
+	return cat_end_txn(c, rc);
 }
 
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m)
@@ -330,20 +327,20 @@ struct pending_each {
 static int pending_row(sqlite3_stmt *st, void *ctx)
 {
 	struct pending_each *e = ctx;
-	struct file_meta m = {col_text(st, 1), col_text(st, 2), col_text(st, 3), sqlite3_column_int64(st, 4),
+	struct file_meta m = {cat_text(st, 1), cat_text(st, 2), cat_text(st, 3), sqlite3_column_int64(st, 4),
 			      (time_t)sqlite3_column_int64(st, 5)};
-	return e->fn(col_text(st, 0), &m, e->ctx);
+	return e->fn(cat_text(st, 0), &m, e->ctx);
 }
 
 int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx)
 {
 	struct pending_each e = {fn, ctx};
-	return each_row(c, "SELECT path, server, url, source_format, size, fetched FROM pending", pending_row, &e, "");
+	return cat_each(c, "SELECT path, server, url, source_format, size, fetched FROM pending", pending_row, &e, "");
 }
 
 int catalog_pending_delete(struct catalog *c, const char *relpath)
 {
-	return exec_sql(c, "DELETE FROM pending WHERE path=?", "t", relpath);
+	return cat_exec(c, "DELETE FROM pending WHERE path=?", "t", relpath);
 }
 
 struct file_get {
@@ -354,9 +351,9 @@ struct file_get {
 static int file_row(sqlite3_stmt *st, void *ctx)
 {
 	struct file_get *g = ctx;
-	snprintf(g->out->server, sizeof g->out->server, "%s", col_text(st, 0));
-	snprintf(g->out->url, sizeof g->out->url, "%s", col_text(st, 1));
-	snprintf(g->out->source_format, sizeof g->out->source_format, "%s", col_text(st, 2));
+	snprintf(g->out->server, sizeof g->out->server, "%s", cat_text(st, 0));
+	snprintf(g->out->url, sizeof g->out->url, "%s", cat_text(st, 1));
+	snprintf(g->out->source_format, sizeof g->out->source_format, "%s", cat_text(st, 2));
 	g->out->size = sqlite3_column_int64(st, 3);
 	g->out->fetched = (time_t)sqlite3_column_int64(st, 4);
 	g->found = 1;
@@ -366,9 +363,24 @@ static int file_row(sqlite3_stmt *st, void *ctx)
 int catalog_file_get(struct catalog *c, const char *relpath, struct file_info *out)
 {
 	struct file_get g = {out, 0};
-	int rc = each_row(c, "SELECT server, url, source_format, size, fetched FROM files WHERE path=?", file_row, &g,
+	int rc = cat_each(c, "SELECT server, url, source_format, size, fetched FROM files WHERE path=?", file_row, &g,
 			  "t", relpath);
 	return rc < 0 ? rc : g.found ? 0 : -ENOENT;
+}
+
+static int known_row(sqlite3_stmt *st, void *ctx)
+{
+	*(int *)ctx = sqlite3_column_int(st, 0) > 0;
+	return 0;
+}
+
+int catalog_file_known(struct catalog *c, const char *relpath)
+{
+	int known = 0;
+	int rc = cat_each(c,
+			  "SELECT (SELECT count(*) FROM files WHERE path=?1) + (SELECT count(*) FROM pending WHERE path=?1)",
+			  known_row, &known, "t", relpath);
+	return rc < 0 ? rc : known;
 }
 
 static int count_row(sqlite3_stmt *st, void *ctx)
@@ -382,7 +394,7 @@ static int count_row(sqlite3_stmt *st, void *ctx)
 int catalog_file_count(struct catalog *c, long long *count, long long *bytes)
 {
 	long long v[2] = {0, 0};
-	int rc = each_row(c, "SELECT count(*), coalesce(sum(size), 0) FROM files", count_row, v, "");
+	int rc = cat_each(c, "SELECT count(*), coalesce(sum(size), 0) FROM files", count_row, v, "");
 	*count = v[0];
 	*bytes = v[1];
 	return rc;
@@ -396,7 +408,7 @@ struct skip_each {
 static int skip_row(sqlite3_stmt *st, void *ctx)
 {
 	struct skip_each *e = ctx;
-	struct catalog_skip row = {col_text(st, 0), col_text(st, 1), (time_t)sqlite3_column_int64(st, 2),
+	struct catalog_skip row = {cat_text(st, 0), cat_text(st, 1), (time_t)sqlite3_column_int64(st, 2),
 				   (time_t)sqlite3_column_int64(st, 3)};
 	return e->fn(&row, e->ctx);
 }
@@ -404,13 +416,13 @@ static int skip_row(sqlite3_stmt *st, void *ctx)
 int catalog_skiplist_each(struct catalog *c, const char *server, catalog_skip_fn fn, void *ctx)
 {
 	struct skip_each e = {fn, ctx};
-	return each_row(c, "SELECT pair, reason, added, until FROM skiplist WHERE server=? ORDER BY pair", skip_row,
+	return cat_each(c, "SELECT pair, reason, added, until FROM skiplist WHERE server=? ORDER BY pair", skip_row,
 			&e, "t", server);
 }
 
 int catalog_negative_put(struct catalog *c, const char *relpath, time_t until)
 {
-	return exec_sql(c, "INSERT OR REPLACE INTO negative VALUES(?,?)", "ti", relpath,
+	return cat_exec(c, "INSERT OR REPLACE INTO negative VALUES(?,?)", "ti", relpath,
 				     (long long)until);
 }
 
@@ -422,25 +434,25 @@ struct negative_each {
 static int negative_row(sqlite3_stmt *st, void *ctx)
 {
 	struct negative_each *e = ctx;
-	return e->fn(col_text(st, 0), (time_t)sqlite3_column_int64(st, 1), e->ctx);
+	return e->fn(cat_text(st, 0), (time_t)sqlite3_column_int64(st, 1), e->ctx);
 }
 
 int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx)
 {
 	struct negative_each e = {fn, ctx};
 	catalog_negative_expire(c);
-	return each_row(c, "SELECT path, until FROM negative", negative_row, &e, "");
+	return cat_each(c, "SELECT path, until FROM negative", negative_row, &e, "");
 }
 
 int catalog_negative_expire(struct catalog *c)
 {
-	return exec_sql(c, "DELETE FROM negative WHERE until <= strftime('%s','now')", "");
+	return cat_exec(c, "DELETE FROM negative WHERE until <= strftime('%s','now')", "");
 }
 
 int catalog_begin(struct catalog *c)
 {
 	pthread_mutex_lock(&c->mu);
-	int rc = exec_locked(c, "BEGIN IMMEDIATE", "");
+	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	if (rc < 0)
 		pthread_mutex_unlock(&c->mu);
 	return rc;
@@ -448,19 +460,19 @@ int catalog_begin(struct catalog *c)
 
 int catalog_end(struct catalog *c, int rc)
 {
-	rc = finish_txn(c, rc);
+	rc = cat_end_txn(c, rc);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
 }
 
 int catalog_log_add(struct catalog *c, const char *server, const char *line)
 {
-	return exec_sql(c, "INSERT INTO log(server, line) VALUES(?,?)", "tt", server, line);
+	return cat_exec(c, "INSERT INTO log(server, line) VALUES(?,?)", "tt", server, line);
 }
 
 int catalog_log_trim(struct catalog *c, const char *server, int keep)
 {
-	return exec_sql(c,
+	return cat_exec(c,
 			"DELETE FROM log WHERE server=? AND id <= (SELECT id FROM log WHERE server=?"
 			" ORDER BY id DESC LIMIT 1 OFFSET ?)",
 			"tti", server, server, (long long)keep);
@@ -474,18 +486,18 @@ struct log_each {
 static int log_row(sqlite3_stmt *st, void *ctx)
 {
 	struct log_each *e = ctx;
-	return e->fn(col_text(st, 0), col_text(st, 1), e->ctx);
+	return e->fn(cat_text(st, 0), cat_text(st, 1), e->ctx);
 }
 
 int catalog_log_each(struct catalog *c, const char *server, int limit, catalog_log_fn fn, void *ctx)
 {
 	struct log_each e = {fn, ctx};
 	if (server)
-		return each_row(c,
+		return cat_each(c,
 				"SELECT server, line FROM (SELECT id, server, line FROM log WHERE server=?"
 				" ORDER BY id DESC LIMIT ?) ORDER BY id",
 				log_row, &e, "ti", server, (long long)limit);
-	return each_row(c,
+	return cat_each(c,
 			"SELECT server, line FROM (SELECT id, server, line FROM log ORDER BY id DESC LIMIT ?)"
 			" ORDER BY id",
 			log_row, &e, "i", (long long)limit);
@@ -500,7 +512,7 @@ struct meta_out {
 static int meta_row(sqlite3_stmt *st, void *ctx)
 {
 	struct meta_out *m = ctx;
-	snprintf(m->out, m->outlen, "%s", col_text(st, 0));
+	snprintf(m->out, m->outlen, "%s", cat_text(st, 0));
 	m->found = 1;
 	return 0;
 }
@@ -508,11 +520,11 @@ static int meta_row(sqlite3_stmt *st, void *ctx)
 int catalog_meta_get(struct catalog *c, const char *key, char *out, size_t outlen)
 {
 	struct meta_out m = {out, outlen, 0};
-	int rc = each_row(c, "SELECT value FROM meta WHERE key=?", meta_row, &m, "t", key);
+	int rc = cat_each(c, "SELECT value FROM meta WHERE key=?", meta_row, &m, "t", key);
 	return rc < 0 ? rc : m.found ? 0 : -ENOENT;
 }
 
 int catalog_meta_set(struct catalog *c, const char *key, const char *value)
 {
-	return exec_sql(c, "INSERT OR REPLACE INTO meta VALUES(?,?)", "tt", key, value);
+	return cat_exec(c, "INSERT OR REPLACE INTO meta VALUES(?,?)", "tt", key, value);
 }

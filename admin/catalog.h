@@ -82,6 +82,8 @@ struct file_info {
 	time_t fetched;
 };
 int catalog_file_get(struct catalog *c, const char *relpath, struct file_info *out);
+/* 1 if the catalog has the file, or a publish of it in progress; 0 if not. */
+int catalog_file_known(struct catalog *c, const char *relpath);
 
 /* How many files the catalog records, and their total size. */
 int catalog_file_count(struct catalog *c, long long *count, long long *bytes);

@@ -40,6 +40,13 @@ void options_defaults(struct options *o)
 	o->workers = 4;
 	o->max_file_size = 8LL << 30;
 	o->log_lines = 10000;
+	o->reprocess_window = 2;
+	o->reprocess_concurrency = 4;
+	o->reprocess_retries = 3;
+	o->missing_max_age = 30;
+	o->missing_max_records = 100000;
+	o->watch_store = 1;
+	o->missing_retry = 3600;
 }
 
 static int set_path(char *dst, size_t size, const char *key, const char *value, char *err, size_t errlen)
@@ -91,6 +98,13 @@ int options_set(struct options *o, const char *key, const char *value, char *err
 	NUM_OPT(workers, 1, 64, 1, o->workers = (int)v)
 	NUM_OPT(max_file_size, 1024, 1e13, 1, o->max_file_size = (long long)v)
 	NUM_OPT(log_lines, 10, 10000000, 1, o->log_lines = (int)v)
+	NUM_OPT(reprocess_window, 0, 3600, 0, o->reprocess_window = v)
+	NUM_OPT(reprocess_concurrency, 1, 16, 1, o->reprocess_concurrency = (int)v)
+	NUM_OPT(reprocess_retries, 0, 20, 1, o->reprocess_retries = (int)v)
+	NUM_OPT(missing_max_age, 1, 3650, 1, o->missing_max_age = (int)v)
+	NUM_OPT(missing_max_records, 10, 1e9, 1, o->missing_max_records = (long long)v)
+	NUM_OPT(watch_store, 0, 1, 1, o->watch_store = (int)v)
+	NUM_OPT(missing_retry, 0, 86400 * 30, 1, o->missing_retry = (int)v)
 #undef NUM_OPT
 	snprintf(err, errlen, "unknown option '%s'", key);
 	return -EINVAL;

@@ -19,8 +19,15 @@ struct options {
 	int workers;           /* threads for disk, conversion and catalog work */
 	long long max_file_size; /* bytes: larger downloads or expansions are refused */
 	int log_lines;         /* lines kept in each log */
-	char reprocess_dir[PATH_MAX];
-	char reprocess_cmd[1024];
+	char reprocess_dir[PATH_MAX];  /* the spool of objects to reprocess, or "" */
+	char reprocess_cmd[1024];      /* run for each, or "" */
+	double reprocess_window;       /* seconds an object's arrivals are folded together */
+	int reprocess_concurrency;     /* commands at once */
+	int reprocess_retries;         /* runs of a failing command after the first */
+	int missing_max_age;           /* days a missing or reprocess record is kept */
+	long long missing_max_records; /* ... and how many at most */
+	int watch_store;               /* 1: files dropped into the store are noticed */
+	int missing_retry;             /* seconds between fetches of what crash reports wait on; 0: never */
 	char admin_group[64];
 };
 

@@ -266,6 +266,25 @@ int store_commit(struct store *s, const char *tmp_path, const char *relpath, con
 	return 0;
 }
 
+int store_knows(struct store *s, const char *relpath)
+{
+	return catalog_file_known(s->cat, relpath) > 0;
+}
+
+int store_adopt(struct store *s, const char *relpath)
+{
+	struct stat st;
+	if (fstatat(s->rootfd, relpath, &st, 0) < 0)
+		return -errno;
+	struct file_meta m = {"(dropped)", "", "", (long long)st.st_size, st.st_mtime};
+	int rc = catalog_file_commit(s->cat, relpath, &m);
+	if (rc == 0) {
+		atomic_fetch_add(&s->files, 1);
+		atomic_fetch_add(&s->bytes, m.size);
+	}
+	return rc;
+}
+
 int store_file_info(struct store *s, const char *relpath, struct file_info *out)
 {
 	return catalog_file_get(s->cat, relpath, out);

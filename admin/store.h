@@ -41,6 +41,12 @@ int store_tmp_create(struct store *s, char path[PATH_MAX]);
  * temp file is gone afterwards whatever happens. */
 int store_commit(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m);
 
+/* 1 if the catalog knows the file at relpath (or is publishing it). */
+int store_knows(struct store *s, const char *relpath);
+/* Records a file another tool put at relpath (it is complete: the caller saw
+ * it closed or renamed into place). */
+int store_adopt(struct store *s, const char *relpath);
+
 /* Where the file at relpath came from (the catalog's row); -ENOENT if unknown. */
 int store_file_info(struct store *s, const char *relpath, struct file_info *out);
 

@@ -26,7 +26,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "admin/scan.h"
 
 /* The exit statuses are an interface: docs/ADMIN.md and --help list them. */
 enum exit_code {
@@ -62,6 +65,8 @@ static const char usage_text[] =
 	"  list rm NAME LIST ENTRY...         remove the lines holding these entries\n"
 	"  stats [NAME]                       daemon-wide figures, or one server's\n"
 	"  log [NAME] [-n N]                  the daemon's or one server's log, last N lines\n"
+	"  scan [--object ID] [--wait S] FILE...  record the missing symbols a crash processor\n"
+	"                                     reported (minidump_stackwalk output, CSV), fetch them\n"
 	"\n"
 	"Options:\n"
 	"  --mount DIR    the symbold mount; else $SYMBOLD_MOUNT, else the first\n"
@@ -1118,6 +1123,245 @@ static enum exit_code cmd_log(char **args, int n)
 	return EXIT_DONE;
 }
 
+/* ---- scan ---- */
+
+#define SCAN_BATCH 2000 /* records per write of `missing`: one catalog transaction each */
+
+static enum exit_code usage_error(const char *message);
+#define WAIT_POLL_MS 500
+
+struct scan_state {
+	struct text lines;  /* every record, as lines of `missing` */
+	size_t records;
+	struct names pairs; /* "debug_file/debug_id" of every record, for --wait */
+	bool bar;           /* stderr is a terminal: show progress */
+};
+
+static int keep_record(const struct scan_record *r, void *ctx)
+{
+	struct scan_state *st = ctx;
+	char line[5 * SCAN_FIELD_MAX + 8], pair[2 * SCAN_FIELD_MAX + 2];
+	int rc = scan_format_record(r, line, sizeof line);
+	if (rc == 0 && (rc = text_adds(&st->lines, line)) == 0)
+		rc = text_adds(&st->lines, "\n");
+	snprintf(pair, sizeof pair, "%s/%s", r->debug_file, r->debug_id);
+	if (rc == 0 && (rc = names_add(&st->pairs, pair)) == 0)
+		st->records++;
+	return rc;
+}
+
+static void scan_state_free(struct scan_state *st)
+{
+	names_free(&st->pairs);
+	text_free(&st->lines);
+}
+
+static int by_pair(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The distinct keys, sorted (for bsearch). */
+static void unique_pairs(struct names *pairs)
+{
+	if (!pairs->n)
+		return;
+	qsort(pairs->v, pairs->n, sizeof *pairs->v, by_pair);
+	size_t kept = 1;
+	for (size_t i = 1; i < pairs->n; i++) {
+		if (by_pair(&pairs->v[i], &pairs->v[kept - 1]) == 0)
+			free(pairs->v[i]);
+		else
+			pairs->v[kept++] = pairs->v[i];
+	}
+	pairs->n = kept;
+}
+
+static void progress(bool bar, const char *what, size_t done, size_t total)
+{
+	if (!bar)
+		return;
+	int width = 30, filled = total ? (int)((double)done / (double)total * width) : width;
+	fprintf(stderr, "\r%-9s [%.*s%*s] %3d%% %zu/%zu", what, filled, "##############################",
+		width - filled, "", total ? (int)(done * 100 / total) : 100, done, total);
+	fflush(stderr);
+}
+
+static void progress_end(bool bar)
+{
+	if (bar)
+		fputc('\n', stderr);
+}
+
+/* A stackwalk report's crash is named after its file (crash-42.txt -> crash-42). */
+static void object_from_path(const char *path, char out[SCAN_FIELD_MAX])
+{
+	const char *base = strrchr(path, '/');
+	snprintf(out, SCAN_FIELD_MAX, "%s", base ? base + 1 : path);
+	char *dot = strrchr(out, '.');
+	if (dot && dot != out)
+		*dot = '\0';
+}
+
+static enum exit_code scan_file(const char *path, const char *object, struct scan_state *st)
+{
+	struct text t;
+	char err[300], named[SCAN_FIELD_MAX];
+	int rc = strcmp(path, "-") == 0 ? read_file("/dev/stdin", &t) : read_file(path, &t);
+	if (rc < 0)
+		return fail(-rc, path);
+	object_from_path(path, named);
+	rc = scan_text(t.data, t.len, object, strcmp(path, "-") ? named : NULL, keep_record, st, err, sizeof err);
+	text_free(&t);
+	if (rc == -EINVAL) {
+		say("%s: %s", path, err);
+		return EXIT_INVALID;
+	}
+	return rc < 0 ? fail(-rc, path) : EXIT_DONE;
+}
+
+/* Appends the records to `missing`, SCAN_BATCH lines per close. */
+static enum exit_code write_records(const struct scan_state *st)
+{
+	char path[PATH_MAX], log[PATH_MAX];
+	if (ctl_path(path, "missing") < 0 || ctl_path(log, "log") < 0)
+		return fail(ENAMETOOLONG, "missing");
+	const char *p = st->lines.data, *end = p + st->lines.len;
+	size_t written = 0;
+	while (p < end) {
+		const char *q = p;
+		size_t n = 0;
+		while (q < end && n < SCAN_BATCH) {
+			const char *nl = memchr(q, '\n', (size_t)(end - q));
+			q = nl ? nl + 1 : end;
+			n++;
+		}
+		struct log_mark mark;
+		mark_log(&mark, log);
+		int rc = write_file(path, O_WRONLY | O_APPEND, 0, p, (size_t)(q - p));
+		enum exit_code code = EXIT_DONE;
+		if (rc < 0) {
+			progress_end(st->bar);
+			say("records %zu-%zu refused (the %zu before them were recorded)", written + 1, written + n,
+			    written);
+			code = refused(-rc, path, &mark);
+		}
+		unmark_log(&mark);
+		if (code != EXIT_DONE)
+			return code;
+		written += n;
+		progress(st->bar, "recorded", written, st->records);
+		p = q;
+	}
+	progress_end(st->bar && st->records);
+	return EXIT_DONE;
+}
+
+/* How many of the keys `missing` still lists, and the fetches in flight. */
+static int still_missing(const struct scan_state *st, size_t *missing, long *in_flight)
+{
+	char path[PATH_MAX];
+	struct text t;
+	*missing = 0;
+	*in_flight = 0;
+	if (ctl_path(path, "missing") < 0 || read_file(path, &t) < 0)
+		return -EIO;
+	const char *p = t.data, *end = t.data + t.len, *line;
+	size_t len;
+	while (next_line(&p, end, &line, &len)) {
+		char *pair = strndup(line, strcspn(line, " \n"));
+		if (pair && bsearch(&pair, st->pairs.v, st->pairs.n, sizeof *st->pairs.v, by_pair))
+			(*missing)++;
+		free(pair);
+	}
+	text_free(&t);
+	if (ctl_path(path, "stats") < 0 || read_file(path, &t) < 0)
+		return -EIO;
+	const char *at = strstr(t.data, "fetches_in_flight ");
+	if (at)
+		*in_flight = strtol(at + strlen("fetches_in_flight "), NULL, 10);
+	text_free(&t);
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Follows the fetches the records queued until every key is in, nothing is
+ * being fetched any more (twice in a row), or `seconds` pass (< 0: no limit). */
+static enum exit_code wait_for_keys(const struct scan_state *st, double seconds)
+{
+	double deadline = now_s() + seconds;
+	size_t missing = st->pairs.n;
+	long in_flight;
+	int idle = 0;
+	while (seconds < 0 || now_s() < deadline) {
+		if (still_missing(st, &missing, &in_flight) < 0)
+			return fail(EIO, "reading missing and stats");
+		progress(st->bar, "fetched", st->pairs.n - missing, st->pairs.n);
+		idle = in_flight == 0 ? idle + 1 : 0;
+		if (missing == 0 || idle >= 2)
+			break;
+		nanosleep(&(struct timespec){0, WAIT_POLL_MS * 1000000L}, NULL);
+	}
+	progress_end(st->bar);
+	printf("%zu keys: %zu in the store, %zu still missing\n", st->pairs.n, st->pairs.n - missing, missing);
+	return EXIT_DONE;
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static enum exit_code cmd_scan(char **args, int n)
+{
+	const char *object = NULL;
+	struct scan_state st = {.bar = isatty(STDERR_FILENO) == 1};
+	double wait = st.bar ? -1 : 0; /* on a terminal, follow the fetches */
+	enum exit_code code = EXIT_DONE;
+	int files = 0;
+	for (int i = 0; i < n && code == EXIT_DONE; i++) {
+		if (strcmp(args[i], "--object") == 0 && i + 1 < n)
+			object = args[++i];
+		else if (strcmp(args[i], "--wait") == 0 && i + 1 < n && parse_seconds(args[i + 1], &wait))
+			i++;
+		else if (strcmp(args[i], "--no-wait") == 0)
+			wait = 0;
+		else if (args[i][0] == '-' && args[i][1])
+			code = usage_error("scan: unknown option, or --object/--wait without a value");
+		else
+			files++;
+	}
+	if (code == EXIT_DONE && !files)
+		code = usage_error("scan: no FILE given ('-' reads standard input)");
+	for (int i = 0; i < n && code == EXIT_DONE; i++) {
+		if (strcmp(args[i], "--object") == 0 || strcmp(args[i], "--wait") == 0)
+			i++;
+		else if (strcmp(args[i], "--no-wait") != 0)
+			code = scan_file(args[i], object, &st);
+	}
+	if (code == EXIT_DONE)
+		code = write_records(&st);
+	unique_pairs(&st.pairs);
+	if (code == EXIT_DONE)
+		printf("%zu records for %zu keys from %d files\n", st.records, st.pairs.n, files);
+	if (code == EXIT_DONE && wait != 0 && st.pairs.n)
+		code = wait_for_keys(&st, wait);
+	scan_state_free(&st);
+	return code;
+}
+
 /* ---- the command table ---- */
 
 struct command {
@@ -1165,6 +1409,20 @@ static const struct command commands[] = {
 	 "Prints the daemon-wide figures, or one server's.\n"},
 	{"log", NULL, 0, 3, cmd_log, "log [NAME] [-n N]",
 	 "Prints the daemon's log, or one server's, oldest first; -n N: the last N lines.\n"},
+	{"scan", NULL, 1, -1, cmd_scan, "scan [--object ID] [--wait SECONDS|--no-wait] FILE...",
+	 "Reads what a crash processor reported missing and appends it to .symbold/missing,\n"
+	 "where the daemon records each crash report (object) as waiting for its symbols and\n"
+	 "fetches them (every list and limit applies); when they arrive, the objects are\n"
+	 "reprocessed (.symbold/reprocess, reprocess_dir, reprocess_cmd). FILE ('-': standard\n"
+	 "input) is minidump_stackwalk output — its -m 'Module|...' lines, its plain output's\n"
+	 "'(WARNING: No symbols, FILE, ID)' modules, its 'Couldn't load symbols for: FILE|ID'\n"
+	 "log lines — whose object is FILE's name without its extension, or --object ID; or\n"
+	 "CSV: a header naming debug_file, debug_id, code_file, code_id and an object column\n"
+	 "(object, object_id, crash_id or uuid), or no header and the fields in the order\n"
+	 "[object,]debug_file,debug_id[,code_file,code_id]; without an object column, --object\n"
+	 "names it. Then follows the fetches (a progress bar on a terminal) until every key is\n"
+	 "in or nothing more is being fetched, for at most --wait SECONDS (default: not at all\n"
+	 "unless on a terminal). A record the daemon refuses refuses its batch of 2000 (exit 2).\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -55,13 +55,16 @@ int totals_restore(struct catalog *c)
 	int rc = 0;
 	pthread_mutex_lock(&totals_mu);
 	for (int i = 0; i < ntotals; i++) {
+		if (totals[i].restored)
+			continue;
 		meta_key(totals[i].name, key, sizeof key);
 		int got = catalog_meta_get(c, key, value, sizeof value);
 		if (got < 0 && got != -ENOENT) {
 			rc = got;
 			continue;
 		}
-		atomic_store(totals[i].counter, got == 0 ? strtoull(value, NULL, 10) : 0);
+		/* added: what was counted before the restore stays counted */
+		atomic_fetch_add(totals[i].counter, got == 0 ? strtoull(value, NULL, 10) : 0);
 		totals[i].restored = 1;
 	}
 	pthread_mutex_unlock(&totals_mu);

@@ -18,7 +18,7 @@ void totals_track(const char *name, atomic_ullong *counter);
 /* Stops tracking the counters that live in [start, start + len): their
  * owner is going (save first). */
 void totals_untrack(const void *start, size_t len);
-/* Sets every tracked counter to its saved total. */
+/* Adds its saved total to every tracked counter not restored yet. */
 int totals_restore(struct catalog *c);
 int totals_save(struct catalog *c);
 

@@ -139,6 +139,8 @@ static void job_finish(struct fetcher *f, struct job *j, int status)
 	struct waiter *w = j->waiters;
 	j->waiters = NULL;
 	pthread_mutex_unlock(&f->mu);
+	if (status == 0 && f->cfg.stored)
+		f->cfg.stored(f->cfg.stored_ctx, &j->key);
 	if (status == 0)
 		verdicts_clear(f->verdicts, j->relpath);
 	else if (status != -ESHUTDOWN)
@@ -933,6 +935,45 @@ int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fet
 	j->waiters = w;
 	pthread_mutex_unlock(&f->mu);
 	curl_multi_wakeup(f->multi);
+	return 0;
+}
+
+static void nobody_waits(void *ctx, int status)
+{
+	(void)ctx;
+	(void)status;
+}
+
+void fetch_prefetch(struct fetcher *f, const struct sym_key *k)
+{
+	/* one waiter that cares for nothing and waits as long as it takes */
+	fetch_request(f, k, 365 * 86400.0, nobody_waits, NULL);
+}
+
+int fetch_publish_local(struct fetcher *f, const struct sym_key *k, char tmp_path[], const char *origin, char *err,
+			size_t errlen)
+{
+	char relpath[KEY_PATH_MAX];
+	struct publish_job p;
+	memset(&p, 0, sizeof p);
+	key_relpath(k, relpath);
+	p.key = k;
+	p.relpath = relpath;
+	p.kind = CAND_PLAIN;
+	p.max_size = f->cfg.max_file_size;
+	p.server = origin;
+	p.url = "";
+	snprintf(p.tmp_path, sizeof p.tmp_path, "%s", tmp_path);
+	tmp_path[0] = '\0';
+	enum work_result r = publish_download(f->store, &p);
+	if (r != WORK_STORED) {
+		snprintf(err, errlen, "%s", p.reason);
+		return r == WORK_FAIL_VERIFY || r == WORK_FAIL_CONVERSION ? -EINVAL : -EIO;
+	}
+	verdicts_clear(f->verdicts, relpath);
+	upload_symbol(f->uploads, k, relpath, NULL);
+	if (f->cfg.stored)
+		f->cfg.stored(f->cfg.stored_ctx, k);
 	return 0;
 }
 

@@ -19,10 +19,16 @@
 
 struct fetcher;
 
+/* Told of every key that lands in the store (fetched, converted, or
+ * published from here), from a fetcher thread; must not block. */
+typedef void (*fetch_stored_fn)(void *ctx, const struct sym_key *k);
+
 struct fetch_config {
 	int negative_ttl;        /* seconds */
 	long long max_file_size; /* bytes */
 	int workers;             /* worker threads */
+	fetch_stored_fn stored;  /* or NULL */
+	void *stored_ctx;
 };
 
 struct fetch_counters {
@@ -56,6 +62,17 @@ void fetch_stop(struct fetcher *f);
 int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx);
 
 const struct fetch_counters *fetch_counters(const struct fetcher *f);
+
+/* Fetches k in the background, for no one waiting (a missing record). */
+void fetch_prefetch(struct fetcher *f, const struct sym_key *k);
+
+/* A file made here rather than fetched (written into the mount): verified
+ * as k (its identity must be k's), committed to the store, sent to the
+ * upload tier, and whatever was concluded of k forgotten. Consumes
+ * tmp_path. Blocks on the disk and the catalog: call it from a worker.
+ * 0, or -EINVAL with the reason in err (not the file k names), -EIO. */
+int fetch_publish_local(struct fetcher *f, const struct sym_key *k, char tmp_path[], const char *origin, char *err,
+			size_t errlen);
 
 /* Why `k` is missing, as this daemon knows it: its negative-cache entry, how
  * its last fetch went on each server, and what keeps each server from being

@@ -16,22 +16,25 @@ struct ctl_name {
 	enum ctl_id dir;
 	const char *name;
 	enum ctl_id id;
+	int hidden; /* there, but not listed: ls -l must not probe */
 };
 
 /* The fixed part of the tree; servers/NAME comes from the registry. */
 static const struct ctl_name names[] = {
-	{CTL_ROOT, "README", CTL_README},
-	{CTL_ROOT, "version", CTL_VERSION},
-	{CTL_ROOT, "stats", CTL_STATS},
-	{CTL_ROOT, "log", CTL_LOG},
-	{CTL_ROOT, "servers", CTL_SERVERS},
-	{CTL_SERVER, "config", CTL_SRV_CONFIG},
-	{CTL_SERVER, "stats", CTL_SRV_STATS},
-	{CTL_SERVER, "log", CTL_SRV_LOG},
-	{CTL_SERVER, "whitelist", CTL_SRV_WHITELIST},
-	{CTL_SERVER, "blacklist", CTL_SRV_BLACKLIST},
-	{CTL_SERVER, "skiplist", CTL_SRV_SKIPLIST},
-	{CTL_SERVER, "validate", CTL_SRV_VALIDATE},
+	{CTL_ROOT, "README", CTL_README, 0},
+	{CTL_ROOT, "version", CTL_VERSION, 0},
+	{CTL_ROOT, "stats", CTL_STATS, 0},
+	{CTL_ROOT, "log", CTL_LOG, 0},
+	{CTL_ROOT, "missing", CTL_MISSING, 0},
+	{CTL_ROOT, "reprocess", CTL_REPROCESS, 0},
+	{CTL_ROOT, "servers", CTL_SERVERS, 0},
+	{CTL_SERVER, "config", CTL_SRV_CONFIG, 0},
+	{CTL_SERVER, "stats", CTL_SRV_STATS, 0},
+	{CTL_SERVER, "log", CTL_SRV_LOG, 0},
+	{CTL_SERVER, "whitelist", CTL_SRV_WHITELIST, 0},
+	{CTL_SERVER, "blacklist", CTL_SRV_BLACKLIST, 0},
+	{CTL_SERVER, "skiplist", CTL_SRV_SKIPLIST, 0},
+	{CTL_SERVER, "validate", CTL_SRV_VALIDATE, 1},
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -54,8 +57,25 @@ static const char readme[] =
 	"               fetches_in_flight, fetched, fetch_not_found, fetch_failures\n"
 	"               bytes_downloaded, bytes_served\n"
 	"               downloads_ok ... skiplist_size: the servers' figures, summed\n"
+	"               waiting_objects        crash reports waiting for symbols (see missing)\n"
+	"               keys_missing           keys missing, for them or for failed opens\n"
+	"               reprocess_pending      lines in reprocess\n"
+	"               triggers_fired         objects triggered for reprocessing\n"
+	"               reprocess_command_runs, reprocess_command_failures (given up after retries)\n"
+	"               store_drops            files other tools put into the store directory\n"
 	"               servers, store_files, store_bytes, uptime_s\n"
 	"log          recent events of every server, oldest first\n"
+	"missing      append '<object_id> <debug_file> <debug_id> [<code_file> <code_id>]' lines\n"
+	"             (whitespace or commas) for crash reports that lack symbols: they are fetched;\n"
+	"             read: what is still missing, '<debug_file>/<debug_id> objects=N since=TIME'.\n"
+	"             Failed opens are recorded too, with no object. symbold-admin scan FILE\n"
+	"             ingests minidump_stackwalk output and CSV.\n"
+	"reprocess    '<seq> <object_id> <keys> <time>' for each crash report whose symbols\n"
+	"             arrived (fetched, copied into the mount, or put into the store). Delete the\n"
+	"             lines you handled (sed -i, vi, or rm for all); lines after the '# upto' you\n"
+	"             read are kept. With reprocess_dir, each also appears there as a file named\n"
+	"             after the object (renamed in: inotifywait -e moved_to); deleting that file\n"
+	"             handles it too. reprocess_cmd runs as CMD <object_id> <keys...>.\n"
 	"servers/NAME/\n"
 	"  config     the server's settings, key = value (secrets shown as ***)\n"
 	"  stats      bytes_downloaded, downloads_ok, downloads_failed, failures by stage\n"
@@ -69,14 +89,17 @@ static const char readme[] =
 	"  skiplist   keys that kept failing, with why and until when; delete a line to retry it\n"
 	"  validate   (not listed) reading it proves the connection now: ok: ... / failed: ...\n"
 	"\n"
-	"Editing: config, whitelist, blacklist and skiplist take echo >>, printf >, cp, sed -i,\n"
-	"vi, truncate. A change applies whole when the file is closed or renamed into place;\n"
+	"Editing: config, whitelist, blacklist, skiplist, missing and reprocess take echo >>,\n"
+	"printf >, cp, sed -i, vi, truncate. A change applies whole when the file is closed or\n"
+	"renamed into place;\n"
 	"a bad line (control character, a '/' that is not a debug_file/debug_id key, over 1024\n"
 	"bytes, not UTF-8) refuses the whole change with EINVAL and says why in log. A config is\n"
 	"written as key = value lines; *** keeps a secret as it is; an enabled server's\n"
 	"connection is proved before the change applies. mkdir servers/NAME makes a server\n"
 	"(disabled until its config is written); rm -r servers/NAME removes it, never its\n"
-	"symbols. Only the owner and admin_group may change anything here.\n";
+	"symbols. Only the owner and admin_group may change anything here, or write a symbol\n"
+	"file into the mount (cp x.sym MOUNT/x.pdb/ID/x.sym: stored if it is what its path\n"
+	"names, else the close fails with EINVAL).\n";
 
 int control_is_dir(enum ctl_id id)
 {
@@ -120,7 +143,7 @@ int control_list(const struct control *c, enum ctl_id dir, const char *server, c
 		return rc;
 	}
 	for (size_t i = 0; i < NNAMES && rc == 0; i++)
-		if (names[i].dir == dir && !control_blocks(names[i].id)) /* ls -l must not probe */
+		if (names[i].dir == dir && !names[i].hidden)
 			rc = fn(names[i].name, control_is_dir(names[i].id), ctx);
 	return rc;
 }
@@ -153,6 +176,17 @@ static int render_figures(const struct server_figures *f, struct buf *out)
 			  f->in_flight, f->skiplist);
 }
 
+static int render_missing_figures(struct missing *m, struct buf *out)
+{
+	struct missing_figures f;
+	missing_get_figures(m, &f);
+	return buf_printf(out,
+			  "waiting_objects %lld\nkeys_missing %lld\nreprocess_pending %lld\ntriggers_fired %llu\n"
+			  "reprocess_command_runs %llu\nreprocess_command_failures %llu\nstore_drops %llu\n",
+			  f.waiting_objects, f.keys_missing, f.pending_reprocess, f.triggers_fired, f.command_runs,
+			  f.command_failures, f.store_drops);
+}
+
 static int render_stats(const struct control *c, struct buf *out)
 {
 	const struct fetch_counters *fc = fetch_counters(c->fetch);
@@ -176,6 +210,8 @@ static int render_stats(const struct control *c, struct buf *out)
 			    atomic_load(&fc->failed), atomic_load(&fc->bytes), atomic_load(&c->fs->bytes_served));
 	if (rc == 0)
 		rc = render_figures(&sum, out);
+	if (rc == 0)
+		rc = render_missing_figures(c->missing, out);
 	if (rc == 0)
 		rc = buf_printf(out, "servers %d\nstore_files %lld\nstore_bytes %lld\nuptime_s %lld\n", n < 0 ? 0 : n,
 				files, bytes, (long long)(clock_wall() - c->started));
@@ -225,7 +261,7 @@ static int render_validate(struct server *s, struct buf *out)
 
 int control_blocks(enum ctl_id file)
 {
-	return file == CTL_SRV_VALIDATE;
+	return file == CTL_SRV_VALIDATE || file == CTL_MISSING || file == CTL_REPROCESS;
 }
 
 static int render_server_file(struct server *s, enum ctl_id file, struct buf *out)
@@ -261,6 +297,10 @@ int control_render(const struct control *c, enum ctl_id file, const char *server
 		return render_stats(c, out);
 	case CTL_LOG:
 		return logring_render(log_global(), out);
+	case CTL_MISSING:
+		return missing_render(c->missing, out);
+	case CTL_REPROCESS:
+		return reprocess_render(c->missing, out);
 	default:
 		break;
 	}
@@ -281,32 +321,49 @@ static enum list_kind list_of(enum ctl_id file)
 
 static const char *file_name(enum ctl_id file)
 {
-	return file == CTL_SRV_CONFIG ? "config" : list_kind_name(list_of(file));
+	for (size_t i = 0; i < NNAMES; i++)
+		if (names[i].id == file)
+			return names[i].name;
+	return "?";
 }
 
 int control_writable(enum ctl_id file)
 {
 	return file == CTL_SRV_CONFIG || file == CTL_SRV_WHITELIST || file == CTL_SRV_BLACKLIST ||
-	       file == CTL_SRV_SKIPLIST;
+	       file == CTL_SRV_SKIPLIST || file == CTL_MISSING || file == CTL_REPROCESS;
+}
+
+int control_adds_records(enum ctl_id file)
+{
+	return file == CTL_MISSING;
 }
 
 /* Does `text` parse as the content of `file`? (no change anywhere) */
 static int check_text(enum ctl_id file, const char *text, char *err, size_t errlen)
 {
-	if (file != CTL_SRV_CONFIG)
-		return registry_check_list(list_of(file), text, err, errlen);
 	struct server_config scratch;
-	srvconf_init(&scratch);
-	return srvconf_parse(&scratch, text, err, errlen);
+	switch (file) {
+	case CTL_MISSING:
+		return missing_check_text(text, err, errlen);
+	case CTL_REPROCESS:
+		return reprocess_check_text(text, err, errlen);
+	case CTL_SRV_CONFIG:
+		srvconf_init(&scratch);
+		return srvconf_parse(&scratch, text, err, errlen);
+	default:
+		return registry_check_list(list_of(file), text, err, errlen);
+	}
 }
 
 static void log_refusal(const struct control *c, const char *server, enum ctl_id file, const char *reason)
 {
-	struct server *s = registry_find(c->reg, server);
+	struct server *s = server[0] ? registry_find(c->reg, server) : NULL;
 	if (s) {
 		log_server(&s->log, s->name, "%s edit refused, %s unchanged: %s", file_name(file), file_name(file),
 			   reason);
 		server_put(s);
+	} else if (!server[0]) {
+		log_msg("%s edit refused, nothing changed: %s", file_name(file), reason);
 	}
 }
 
@@ -346,15 +403,21 @@ static int apply_config(const struct control *c, struct server *s, const char *t
 	return rc;
 }
 
-int control_apply(const struct control *c, enum ctl_id file, const char *server, const char *text, char *err,
-		  size_t errlen)
+int control_apply(const struct control *c, enum ctl_id file, const char *server, const char *text,
+		  const char *base, char *err, size_t errlen)
 {
+	if (file == CTL_MISSING)
+		return missing_add_text(c->missing, text, err, errlen);
+	if (file == CTL_REPROCESS)
+		return reprocess_apply(c->missing, base, text, err, errlen);
 	struct server *s = registry_find(c->reg, server);
 	if (!s)
 		return snprintf(err, errlen, "no server %s", server), -ENOENT;
 	int rc = file == CTL_SRV_CONFIG ? apply_config(c, s, text, err, errlen)
 					: registry_set_list(c->reg, s, list_of(file), text, err, errlen);
 	server_put(s);
+	if (rc == 0)
+		missing_retry(c->missing); /* what crash reports wait on may be had now */
 	return rc;
 }
 

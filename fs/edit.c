@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "fs/upload.h"
 
 /* A cut with no open file behind it (truncate(2), or the O_TRUNC of an open:
  * the kernel cannot tell them apart) waits for the close that an open will
@@ -58,6 +59,7 @@ struct edit {
 	char target[NAME_MAX + 1]; /* RENAME_IN: the control file's name */
 	char *text;
 	size_t len;
+	char *base; /* APPLY: the text the writer started from (its node's) */
 	int held; /* an orphan cut: no request to answer, a node reference to drop */
 	long appended_at; /* APPLY: the writer only appended, from here on; else -1 */
 };
@@ -100,12 +102,20 @@ static int rebase_append(struct edit *e)
 	return rc;
 }
 
+/* What a records file (missing) takes from a writer: what it appended, or
+ * all it wrote. */
+static size_t records_start(enum ctl_id file, long appended_at)
+{
+	return control_adds_records(file) && appended_at > 0 ? (size_t)appended_at : 0;
+}
+
 static int apply(struct edit *e)
 {
 	char err[512] = "";
-	int rc = rebase_append(e);
+	size_t from = records_start(e->file, e->appended_at);
+	int rc = control_adds_records(e->file) ? 0 : rebase_append(e);
 	/* a refusal is logged by the rules that made it, with the reason */
-	return rc < 0 ? rc : control_apply(&e->fs->ctl, e->file, e->server, e->text, err, sizeof err);
+	return rc < 0 ? rc : control_apply(&e->fs->ctl, e->file, e->server, e->text + from, e->base, err, sizeof err);
 }
 
 static void run_rename_in(struct edit *e)
@@ -179,6 +189,7 @@ static void run_edit(void *arg)
 		break;
 	}
 	free(e->text);
+	free(e->base);
 	free(e);
 }
 
@@ -204,6 +215,7 @@ static void submit(struct edit *e)
 	if (e->held)
 		tree_forget(&e->fs->tree, e->node, 1);
 	free(e->text);
+	free(e->base);
 	free(e);
 }
 
@@ -229,7 +241,15 @@ static void submit_apply(fuse_req_t req, struct symfs *fs, struct node *n, char 
 	snprintf(e->target, sizeof e->target, "%s", n->name ? n->name : "");
 	e->text = text;
 	e->len = len;
+	pthread_mutex_lock(&fs->tree.mu);
+	e->base = strndup(n->content ? n->content : "", (size_t)n->size);
+	pthread_mutex_unlock(&fs->tree.mu);
 	submit(e);
+}
+
+int edit_defer(struct symfs *fs, void (*fn)(void *), void *arg)
+{
+	return pool_submit(fs->editor->pool, fn, arg);
 }
 
 static void apply_orphan(struct symfs *fs, struct orphan_cut *c);
@@ -379,8 +399,10 @@ static void drop_pending(struct symfs *fs, struct node *n)
 }
 
 /* Writes into a control file's pending text; returns a copy of the text
- * for checking (outside the lock), or NULL with *rc set. */
-static char *write_pending(struct symfs *fs, struct node *n, off_t off, const char *buf, size_t size, int *rc)
+ * for checking (outside the lock), or NULL with *rc set; *from is where
+ * the part to check starts (records_start). */
+static char *write_pending(struct symfs *fs, struct node *n, off_t off, const char *buf, size_t size,
+			   size_t *from, int *rc)
 {
 	char *copy = NULL;
 	pthread_mutex_lock(&fs->tree.mu);
@@ -391,6 +413,7 @@ static char *write_pending(struct symfs *fs, struct node *n, off_t off, const ch
 		*rc = write_at(&n->data, off, buf, size);
 	if (*rc == 0 && !(copy = strndup(n->data.data, n->data.len)))
 		*rc = -ENOMEM;
+	*from = records_start(n->ctl, n->appending ? (long)n->base_len : -1);
 	n->edits++;
 	n->cut_only = 0;
 	pthread_mutex_unlock(&fs->tree.mu);
@@ -399,9 +422,10 @@ static char *write_pending(struct symfs *fs, struct node *n, off_t off, const ch
 
 /* ---- the operations ---- */
 
-static int is_server_dir(const struct node *n)
+/* Where editors may make their temporary files: next to the writable files. */
+static int holds_scratch(const struct node *n)
 {
-	return n->kind == NODE_CTLDIR && n->ctl == CTL_SERVER;
+	return n->kind == NODE_CTLDIR && (n->ctl == CTL_SERVER || n->ctl == CTL_ROOT);
 }
 
 static int writable_file(const struct node *n)
@@ -413,7 +437,11 @@ void edit_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 {
 	struct symfs *fs = fuse_req_userdata(req);
 	struct node *dir = tree_node(&fs->tree, parent);
-	if (!is_server_dir(dir)) {
+	if (dir->kind == NODE_KEYDIR) {
+		upload_create(req, fs, dir, name, mode, fi);
+		return;
+	}
+	if (!holds_scratch(dir)) {
 		fuse_reply_err(req, EACCES); /* only editors' scratch files, only next to what they edit */
 		return;
 	}
@@ -439,11 +467,16 @@ void edit_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 static int write_control(struct symfs *fs, struct node *n, const char *buf, size_t size, off_t off)
 {
 	char err[512];
+	size_t from;
 	int rc;
-	char *text = write_pending(fs, n, off, buf, size, &rc);
+	char *text = write_pending(fs, n, off, buf, size, &from, &rc);
 	/* a bad line fails the write that finishes it */
-	if (rc == 0 && (rc = control_check_partial(&fs->ctl, n->ctl, n->path, text, strlen(text), err,
-						    sizeof err)) < 0)
+	if (rc == 0) {
+		size_t len = strlen(text);
+		from = from < len ? from : len;
+		rc = control_check_partial(&fs->ctl, n->ctl, n->path, text + from, len - from, err, sizeof err);
+	}
+	if (rc < 0 && text)
 		drop_pending(fs, n);
 	free(text);
 	return rc;
@@ -456,6 +489,10 @@ void edit_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, of
 	struct symfs *fs = fuse_req_userdata(req);
 	struct node *n = tree_node(&fs->tree, ino);
 	int rc;
+	if (n->kind == NODE_UPLOAD) {
+		upload_write(req, fs, n, buf, size, off);
+		return;
+	}
 	if (n->kind == NODE_SCRATCH) {
 		pthread_mutex_lock(&fs->tree.mu);
 		rc = write_at(&n->data, off, buf, size);
@@ -480,7 +517,10 @@ static int still_open(struct symfs *fs, pid_t pid, const struct node *n)
 {
 	char dir[64], want[4200], link[4200], entry[64 + NAME_MAX + 2];
 	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
-	snprintf(want, sizeof want, "%s/%s/servers/%s/%s", fs->mountpoint, CONTROL_DIR, n->path, n->name);
+	if (n->path[0])
+		snprintf(want, sizeof want, "%s/%s/servers/%s/%s", fs->mountpoint, CONTROL_DIR, n->path, n->name);
+	else
+		snprintf(want, sizeof want, "%s/%s/%s", fs->mountpoint, CONTROL_DIR, n->name);
 	DIR *d = opendir(dir);
 	if (!d)
 		return -1;
@@ -525,7 +565,11 @@ void edit_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
 	struct symfs *fs = fuse_req_userdata(req);
-	apply_pending(req, fs, tree_node(&fs->tree, ino));
+	struct node *n = tree_node(&fs->tree, ino);
+	if (n->kind == NODE_UPLOAD)
+		upload_flush(req, fs, n);
+	else
+		apply_pending(req, fs, n);
 }
 
 void edit_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -592,7 +636,13 @@ void edit_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	struct symfs *fs = fuse_req_userdata(req);
 	struct node *n = tree_node(&fs->tree, ino);
 	int rc = 0;
-	if (n->kind == NODE_SCRATCH) {
+	if (n->kind == NODE_UPLOAD && (to_set & FUSE_SET_ATTR_SIZE)) {
+		upload_truncate(req, fs, n, attr->st_size);
+		return;
+	}
+	if (n->kind == NODE_UPLOAD) {
+		/* cp -p: its modes and times are the store's to decide, accepted */
+	} else if (n->kind == NODE_SCRATCH) {
 		pthread_mutex_lock(&fs->tree.mu);
 		if (to_set & FUSE_SET_ATTR_SIZE)
 			rc = resize(&n->data, attr->st_size);
@@ -618,7 +668,7 @@ void edit_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *dir = tree_node(&fs->tree, parent);
 	enum ctl_id id;
 	char server[SRV_NAME_MAX + 1];
-	if (!is_server_dir(dir)) {
+	if (!holds_scratch(dir)) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
@@ -631,11 +681,13 @@ void edit_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	/* A list removed is a list emptied (rm -r empties them before the
-	 * rmdir). The config and the figures cannot go: they stay, quietly,
-	 * so that rm -r reaches its rmdir. */
+	 * rmdir); reprocess removed is every line of it handled. The config
+	 * and the figures cannot go: in a server's directory they stay,
+	 * quietly, so that rm -r reaches its rmdir. */
 	struct node *n = tree_child(&fs->tree, dir, name);
-	if (id == CTL_SRV_CONFIG || !control_writable(id) || !n) {
-		fuse_reply_err(req, 0);
+	int empties = control_writable(id) && id != CTL_SRV_CONFIG && !control_adds_records(id);
+	if (!empties || !n) {
+		fuse_reply_err(req, dir->ctl == CTL_SERVER ? 0 : EPERM);
 		return;
 	}
 	char *empty = strdup("");
@@ -695,8 +747,8 @@ void edit_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 	struct node *dir = tree_node(&fs->tree, parent), *newdir = tree_node(&fs->tree, newparent);
 	enum ctl_id src_id, dst_id;
 	char server[SRV_NAME_MAX + 1];
-	if (!is_server_dir(dir) || !is_server_dir(newdir) || strcmp(dir->path, newdir->path) != 0) {
-		fuse_reply_err(req, is_server_dir(dir) && is_server_dir(newdir) ? EXDEV : EACCES);
+	if (!holds_scratch(dir) || !holds_scratch(newdir) || strcmp(dir->path, newdir->path) != 0) {
+		fuse_reply_err(req, holds_scratch(dir) && holds_scratch(newdir) ? EXDEV : EACCES);
 		return;
 	}
 	if (flags & RENAME_EXCHANGE) {
@@ -710,6 +762,8 @@ void edit_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t
 	int rc;
 	if (!src && !src_ctl)
 		rc = -ENOENT;
+	else if (src_ctl && control_is_dir(src_id))
+		rc = -EACCES;
 	else if ((flags & RENAME_NOREPLACE) && dst_exists)
 		rc = -EEXIST;
 	else if (src && dst_ctl && control_writable(dst_id))

@@ -18,6 +18,11 @@ int edit_start(struct symfs *fs);
 /* Waits for edits in progress, then stops. */
 void edit_stop(struct symfs *fs);
 
+/* Runs fn(arg) on the edit worker, after the edits before it; -errno if
+ * it cannot be queued. */
+int edit_defer(struct symfs *fs, void (*fn)(void *), void *arg);
+
+/* create, write, flush and setattr also take uploads (fs/upload.h). */
 void edit_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi);
 void edit_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		struct fuse_file_info *fi);

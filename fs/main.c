@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "admin/catalog.h"
 #include "admin/config.h"
+#include "admin/missing.h"
 #include "admin/registry.h"
 #include "admin/store.h"
 #include "admin/totals.h"
@@ -25,9 +27,12 @@
 #include "fs/ops.h"
 
 /* -o options that are ours rather than FUSE's, in the order given. */
-static const char *const own_keys[] = {"store",   "db",           "config",    "wait",
-				       "negative_ttl", "default_servers", "workers", "max_file_size",
-				       "log_lines", "reprocess_dir", "reprocess_cmd", "admin_group"};
+static const char *const own_keys[] = {
+	"store",           "db",          "config",           "wait",
+	"negative_ttl",    "default_servers", "workers",      "max_file_size",
+	"log_lines",       "reprocess_dir", "reprocess_cmd",  "admin_group",
+	"reprocess_window", "reprocess_concurrency", "reprocess_retries", "missing_max_age",
+	"missing_max_records", "watch_store", "missing_retry"};
 #define NKEYS (sizeof own_keys / sizeof own_keys[0])
 
 struct cmdline {
@@ -101,7 +106,11 @@ static void usage(const char *prog)
 	       "    -o workers=N           threads for unpacking, verifying, storing (default 4)\n"
 	       "    -o max_file_size=BYTES largest file accepted (default 8 GiB)\n"
 	       "    -o log_lines=N         lines kept per log (default 10000)\n"
-	       "    -o admin_group=GROUP   may change the control tree besides the owner\n\n"
+	       "    -o admin_group=GROUP   may change the control tree besides the owner\n"
+	       "    -o reprocess_dir=DIR   spool: a file per crash report whose symbols arrived\n"
+	       "    -o reprocess_cmd=CMD   run as CMD OBJECT_ID KEY... for each of them\n"
+	       "    (reprocess_window, reprocess_concurrency, reprocess_retries, missing_max_age,\n"
+	       "     missing_max_records, missing_retry, watch_store: docs/CONFIG.md)\n\n"
 	       "FUSE options:\n",
 	       prog);
 	fuse_cmdline_help();
@@ -127,15 +136,56 @@ struct daemon_state {
 	struct store *store;
 	struct registry *reg;
 	struct fetcher *fetch;
+	struct missing *missing;
+	/* The two call each other from their own threads (key_stored,
+	 * key_wanted): the fetcher goes first, and the missing keeper finds it
+	 * gone rather than freed. */
+	pthread_mutex_t fetch_mu;
 };
 
 static void close_state(struct daemon_state *d)
 {
-	fetch_stop(d->fetch);
+	pthread_mutex_lock(&d->fetch_mu);
+	struct fetcher *f = d->fetch;
+	d->fetch = NULL;
+	pthread_mutex_unlock(&d->fetch_mu);
+	fetch_stop(f);
+	missing_stop(d->missing);
 	registry_close(d->reg);
 	store_close(d->store);
 	catalog_close(d->cat);
-	memset(d, 0, sizeof *d);
+	d->cat = NULL;
+	d->store = NULL;
+	d->reg = NULL;
+	d->missing = NULL;
+}
+
+/* The fetcher and the missing-symbol keeper meet through these two. */
+static void key_stored(void *ctx, const struct sym_key *k)
+{
+	struct daemon_state *d = ctx;
+	missing_arrived(d->missing, k);
+}
+
+static void key_wanted(void *ctx, const struct sym_key *k)
+{
+	struct daemon_state *d = ctx;
+	pthread_mutex_lock(&d->fetch_mu);
+	if (d->fetch)
+		fetch_prefetch(d->fetch, k);
+	pthread_mutex_unlock(&d->fetch_mu);
+}
+
+static int start_missing(struct daemon_state *d, const struct options *o, char *err, size_t errlen)
+{
+	struct missing_options mo = {o->reprocess_window,      o->missing_max_age,
+				     (long)o->missing_max_records, "",
+				     "",                        o->reprocess_concurrency,
+				     o->reprocess_retries,      o->watch_store,
+				     o->missing_retry};
+	snprintf(mo.spool_dir, sizeof mo.spool_dir, "%s", o->reprocess_dir);
+	snprintf(mo.command, sizeof mo.command, "%s", o->reprocess_cmd);
+	return missing_start(&d->missing, d->cat, d->store, &mo, key_wanted, d, err, errlen);
 }
 
 static int open_state(struct daemon_state *d, const struct options *o, const struct config_server *servers,
@@ -152,10 +202,10 @@ static int open_state(struct daemon_state *d, const struct options *o, const str
 	if (rc == 0)
 		rc = registry_open(&d->reg, d->cat, o, servers, nservers, err, sizeof err);
 	if (rc == 0 && start_fetcher) {
-		struct fetch_config fc = {o->negative_ttl, o->max_file_size, o->workers};
+		struct fetch_config fc = {o->negative_ttl, o->max_file_size, o->workers, key_stored, d};
 		if ((rc = fetch_start(&d->fetch, d->reg, d->store, d->cat, &fc)) < 0)
 			snprintf(err, sizeof err, "starting the fetcher: %s", strerror(-rc));
-		else if ((rc = totals_restore(d->cat)) < 0)
+		else if ((rc = start_missing(d, o, err, sizeof err)) == 0 && (rc = totals_restore(d->cat)) < 0)
 			snprintf(err, sizeof err, "restoring the totals: %s", strerror(-rc));
 	}
 	if (rc < 0) {
@@ -209,7 +259,9 @@ static int serve(struct fuse_session *se, struct symfs *fs, struct daemon_state 
 	fs->fetch = d->fetch;
 	fs->store = d->store;
 	fs->wait = o->wait;
-	fs->ctl = (struct control){d->reg, d->fetch, d->store, &fs->counters, clock_wall()};
+	fs->max_file_size = o->max_file_size;
+	fs->missing = d->missing;
+	fs->ctl = (struct control){d->reg, d->fetch, d->store, d->missing, &fs->counters, clock_wall()};
 	if (edit_start(fs) < 0) {
 		close_state(d);
 		return 1;
@@ -234,7 +286,7 @@ int main(int argc, char **argv)
 	struct options o;
 	struct config_server *servers = NULL;
 	size_t nservers = 0;
-	struct daemon_state d = {0};
+	struct daemon_state d = {.fetch_mu = PTHREAD_MUTEX_INITIALIZER};
 	static struct symfs fs;
 	struct fuse_session *se = NULL;
 	int rc = 1;

@@ -29,6 +29,7 @@ double fs_timeout(const struct node *n)
 	switch (n->kind) {
 	case NODE_CTLFILE:
 	case NODE_SCRATCH:
+	case NODE_UPLOAD: /* once stored, the path is the stored file's */
 		return 0;
 	case NODE_CTLDIR:
 		return CTLDIR_TIMEOUT;
@@ -81,6 +82,7 @@ struct parked_lookup {
 	struct node *parent; /* pinned by the kernel while its lookup runs */
 	char name[NAME_MAX + 1];
 	char relpath[KEY_PATH_MAX];
+	struct sym_key key;
 };
 
 /* The fetcher's answer to a parked lookup (on a fetcher thread). */
@@ -88,10 +90,13 @@ static void on_fetched(void *ctx, int status)
 {
 	struct parked_lookup *p = ctx;
 	struct stat st;
-	if (status == 0 && store_stat(p->fs->store, p->relpath, &st) == 0)
+	if (status == 0 && store_stat(p->fs->store, p->relpath, &st) == 0) {
 		fs_reply_node(p->req, p->fs, p->parent, p->name, symfile_node(p->relpath, &st));
-	else
+	} else {
 		fuse_reply_err(p->req, ENOENT);
+		if (status != -ESHUTDOWN) /* missing, for no crash report (SPEC §4) */
+			missing_note_failed(p->fs->missing, &p->key);
+	}
 	free(p);
 }
 
@@ -114,7 +119,7 @@ static void lookup_key(fuse_req_t req, struct symfs *fs, struct node *dir, const
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	*p = (struct parked_lookup){fs, req, dir, "", ""};
+	*p = (struct parked_lookup){fs, req, dir, "", "", *k};
 	snprintf(p->name, sizeof p->name, "%s", name);
 	snprintf(p->relpath, sizeof p->relpath, "%s", relpath);
 	int rc = fetch_request(fs->fetch, k, fs->wait, on_fetched, p);
@@ -185,7 +190,7 @@ static void lookup_control(fuse_req_t req, struct symfs *fs, struct node *dir, c
 	enum ctl_id id;
 	char server[SRV_NAME_MAX + 1];
 	if (control_lookup(&fs->ctl, dir->ctl, dir->path, name, &id, server) < 0) {
-		struct node *scratch = dir->ctl == CTL_SERVER ? tree_scratch_get(&fs->tree, dir->path, name) : NULL;
+		struct node *scratch = dir->ctl != CTL_SERVERS ? tree_scratch_get(&fs->tree, dir->path, name) : NULL;
 		if (!scratch) {
 			fuse_reply_err(req, ENOENT);
 			return;
@@ -368,7 +373,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	} else if (n->kind == NODE_CTLFILE || n->kind == NODE_SCRATCH) {
 		read_text(req, fs, n, size, off);
 	} else {
-		fuse_reply_err(req, EISDIR);
+		fuse_reply_err(req, n->kind == NODE_UPLOAD ? EBADF : EISDIR); /* an upload is write-only */
 	}
 }
 
@@ -428,7 +433,7 @@ static int list_dir(struct symfs *fs, const struct node *n, struct listing *l)
 		return store_list(fs->store, n->path, listing_add, l);
 	case NODE_CTLDIR:
 		rc = control_list(&fs->ctl, n->ctl, n->path, listing_add, l);
-		if (rc == 0 && n->ctl == CTL_SERVER)
+		if (rc == 0 && n->ctl != CTL_SERVERS)
 			rc = tree_scratch_list(&fs->tree, n->path, listing_add, l);
 		return rc;
 	default:

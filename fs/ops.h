@@ -19,9 +19,11 @@ struct symfs {
 	struct fs_counters counters;
 	struct fetcher *fetch;
 	struct store *store;
+	struct missing *missing; /* crash reports waiting for symbols */
 	struct editor *editor; /* applies control-tree changes (fs/edit.c) */
 	char mountpoint[4096]; /* absolute, as /proc shows paths under it */
 	double wait;  /* seconds a lookup may wait for a fetch */
+	long long max_file_size; /* bytes: the largest upload taken */
 	int no_open;  /* the kernel takes ENOSYS from open as "no open needed" */
 };
 

@@ -26,6 +26,8 @@ void tree_init(struct tree *t)
 
 void node_free(struct node *n)
 {
+	if (n->detach)
+		n->detach(n->attached);
 	free(n->name);
 	free(n->path);
 	free(n->content);
@@ -368,19 +370,24 @@ void tree_scratch_drop(struct tree *t, const char *server)
 	pthread_mutex_unlock(&t->mu);
 }
 
-/* Who may do what: symbols are read-only; the control tree is readable by
- * all and changed by the owner and the admin group; figures are read-only. */
+/* Who may do what: symbols are read-only once stored, and may be uploaded
+ * (written into their key's directory); the control tree is readable by
+ * all; both are changed by the owner and the admin group only; figures are
+ * read-only. */
 static mode_t mode_of(const struct node *n)
 {
 	switch (n->kind) {
 	case NODE_SYMFILE:
 		return S_IFREG | 0444;
+	case NODE_UPLOAD:
+		return S_IFREG | 0644;
 	case NODE_CTLFILE:
 		return S_IFREG | (control_writable(n->ctl) ? 0664 : 0444);
 	case NODE_SCRATCH:
 		return S_IFREG | (n->mode & 0777);
-	case NODE_CTLDIR:
-		return S_IFDIR | (n->ctl == CTL_ROOT ? 0555 : 0775);
+	case NODE_CTLDIR: /* editors' temporary files go next to what they edit */
+	case NODE_KEYDIR: /* files written here are uploads */
+		return S_IFDIR | 0775;
 	default:
 		return S_IFDIR | 0555;
 	}

@@ -30,6 +30,7 @@ enum node_kind {
 	NODE_CTLDIR,    /* .symbold directories   path = server name or "" */
 	NODE_CTLFILE,   /* a control file snapshot path = server name or "" */
 	NODE_SCRATCH,   /* an editor's temporary file in a server's directory; path = server name */
+	NODE_UPLOAD,    /* a file being written into <debug_file>/<ID>/ (fs/upload.c); path = its relpath */
 };
 
 struct node {
@@ -52,6 +53,8 @@ struct node {
 	size_t base_len;  /* ... of the snapshot text the pending one started from */
 	int linked;       /* SCRATCH: still has its name (it lives on while the kernel holds it) */
 	mode_t mode;      /* SCRATCH */
+	void *attached;   /* UPLOAD: its state (fs/upload.c), handed to detach when the node goes */
+	void (*detach)(void *attached);
 	struct node *prev, *next; /* every live node, for the final cleanup */
 };
 

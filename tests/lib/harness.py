@@ -23,7 +23,10 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYMBOLD = os.environ.get("SYMBOLD", os.path.join(ROOT, "build", "symbold"))
+ADMIN = os.path.join(os.environ.get("SYMBOLD_BUILD", os.path.join(ROOT, "build")), "symbold-admin")
 MKSYM = os.path.join(ROOT, "tests", "fixtures", "mksym.py")
+MKMINIDUMP = os.path.join(ROOT, "tests", "fixtures", "mkminidump.py")
+PEERS_NODE = os.path.join(ROOT, "tests", "peers", "node", "node_modules")
 
 
 # ---- TAP ----
@@ -108,6 +111,20 @@ def make_pdb(path, guid, age, size=None):
 def make_sym(path, debug_id, name, lines=20):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     return mksym("sym", path, "--id", debug_id, "--name", name, "--lines", lines)
+
+
+def mkminidump(path, *modules):
+    """A minidump whose crashed thread walks through `modules` (see
+    tests/fixtures/mkminidump.py for their spelling)."""
+    subprocess.run([sys.executable, MKMINIDUMP, path, *modules], check=True)
+
+
+def minidump_stackwalk():
+    """Breakpad's minidump_stackwalk, as npm's minidump package ships it."""
+    path = os.path.join(PEERS_NODE, "minidump", "bin", "linux-x64", "minidump_stackwalk")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("minidump_stackwalk is not installed: run tests/peers/install-minidump")
+    return path
 
 
 def read(path):

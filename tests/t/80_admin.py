@@ -12,9 +12,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import ROOT, Nginx, Symbold, Tap, make_pdb, read, tmpdir, wait_for  # noqa: E402
+from harness import ADMIN, Nginx, Symbold, Tap, make_pdb, read, tmpdir, wait_for  # noqa: E402
 
-ADMIN = os.path.join(os.environ.get("SYMBOLD_BUILD", os.path.join(ROOT, "build")), "symbold-admin")
 SECRET = "s3cr3t-x"
 WRONG = "wrong-pass-9"
 USER = ["setpriv", "--reuid=5000", "--regid=5000", "--clear-groups"]

@@ -1,0 +1,867 @@
+#include "admin/missing.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "admin/missing_db.h"
+#include "admin/store_watch.h"
+#include "admin/totals.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/text.h"
+
+#define MAX_COMMANDS 16         /* command_concurrency is capped here */
+#define HOUSEKEEPING_EVERY 60.0 /* seconds between expiries */
+#define COMMAND_BACKOFF 2       /* seconds before the first retry, doubling */
+#define COUNTS_EVERY 1.0        /* seconds between recounts of the catalog's records */
+#define STOP_WAIT 5.0           /* seconds a stop waits for running commands */
+
+extern char **environ;
+
+struct event {
+	struct event *next;
+	int arrived; /* 1: the key arrived; 0: an on-demand open failed */
+	struct sym_key key;
+};
+
+struct running {
+	pid_t pid;
+	int pidfd;
+	long long seq;
+	int attempts;
+	double started;
+	char object[OBJECT_ID_MAX + 1];
+};
+
+struct missing {
+	struct catalog *cat;
+	struct store *store;
+	struct missing_options o;
+	missing_prefetch_fn prefetch;
+	void *prefetch_ctx;
+	pthread_t thread;
+	int thread_started;
+	int wake_fd;              /* eventfd: events queued, or stop */
+	int spool_fd;             /* inotify on the spool directory, or -1 */
+	struct store_watch *drops; /* inotify on the store, or NULL */
+	pthread_mutex_t mu;
+	struct event *events, **events_tail; /* (mu) */
+	int stopping;                        /* (mu) */
+	struct running cmds[MAX_COMMANDS];   /* the thread's */
+	int ncmds;
+	double next_housekeeping;
+	double next_count;        /* when the records may be recounted again */
+	atomic_int counts_stale;  /* records changed since the last count */
+	atomic_int retry_asked;   /* missing_retry() */
+	double next_retry;
+	/* what the catalog holds, recounted by the thread so that readers of
+	 * `stats` never wait on the catalog */
+	atomic_llong waiting_objects, keys_missing, pending_reprocess;
+	struct {
+		atomic_ullong triggers_fired, command_runs, command_failures, store_drops;
+	} counters; /* kept across restarts (admin/totals.h) */
+};
+
+int missing_valid_object(const char *id)
+{
+	size_t len = strlen(id);
+	if (len == 0 || len > OBJECT_ID_MAX || id[0] == '.' || id[0] == '-')
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._:@+=-", *p))
+			return 0;
+	return 1;
+}
+
+/* ---- records ---- */
+
+/* Splits a record line into fields: whitespace or commas. */
+static int split_fields(char *line, char *fields[], int max)
+{
+	int n = 0;
+	for (char *p = line; *p && n <= max;) {
+		p += strspn(p, " \t,");
+		if (!*p)
+			break;
+		size_t len = strcspn(p, " \t,");
+		if (n < max)
+			fields[n] = p;
+		n++;
+		p += len;
+		if (*p)
+			*p++ = '\0';
+	}
+	return n;
+}
+
+struct parsed {
+	struct missing_row *rows;
+	size_t n;
+	char *copy; /* the rows point into it */
+};
+
+static int parse_record(char *line, struct missing_row *row, char *reason, size_t len)
+{
+	char *f[5];
+	struct sym_key k;
+	int n = split_fields(line, f, 5);
+	if (n != 3 && n != 5)
+		return snprintf(reason, len, "want <object_id> <debug_file> <debug_id> [<code_file> <code_id>], got %d "
+			 "fields", n), -EINVAL;
+	if (!missing_valid_object(f[0]))
+		return snprintf(reason, len, "'%.60s' cannot be an object id", f[0]), -EINVAL;
+	if (key_make(&k, f[1], f[2], f[1]) < 0)
+		return snprintf(reason, len, "'%.60s %.60s' is not a debug file and id", f[1], f[2]), -EINVAL;
+	if (n == 5 && !key_valid_name(f[3]))
+		return snprintf(reason, len, "'%.60s' cannot be a code file", f[3]), -EINVAL;
+	*row = (struct missing_row){f[0], NULL, f[1], f[2], n == 5 ? f[3] : "", n == 5 ? f[4] : "", clock_wall()};
+	return 0;
+}
+
+/* All lines of `text` as rows, or -EINVAL for the first bad one. */
+static int parse_records(const char *text, struct parsed *out, char *err, size_t errlen)
+{
+	char *cursor = strdup(text), *line, reason[300];
+	int lineno = 0, rc = cursor ? 0 : -ENOMEM;
+	out->copy = cursor;
+	out->rows = NULL;
+	out->n = 0;
+	while (rc == 0 && (line = text_next_line(&cursor))) {
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		if (!*text_trim(line))
+			continue;
+		struct missing_row *grown = realloc(out->rows, (out->n + 1) * sizeof *grown);
+		if (!grown) {
+			rc = -ENOMEM;
+			break;
+		}
+		out->rows = grown;
+		if ((rc = parse_record(line, &out->rows[out->n], reason, sizeof reason)) < 0)
+			snprintf(err, errlen, "line %d: %s", lineno, reason);
+		else
+			out->n++;
+	}
+	return rc;
+}
+
+static void parsed_free(struct parsed *p)
+{
+	free(p->rows);
+	free(p->copy);
+}
+
+int missing_check_text(const char *text, char *err, size_t errlen)
+{
+	struct parsed p;
+	int rc = parse_records(text, &p, err, errlen);
+	parsed_free(&p);
+	return rc;
+}
+
+/* The pairs (debug_file/ID) of rows, which the rows point to. */
+static int pair_rows(struct parsed *p, char (*pairs)[KEY_PAIR_MAX])
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct sym_key k;
+		if (key_make(&k, p->rows[i].debug_file, p->rows[i].debug_id, p->rows[i].debug_file) < 0)
+			return -EINVAL;
+		key_pair(&k, pairs[i]);
+		p->rows[i].pair = pairs[i];
+	}
+	return 0;
+}
+
+/* 1 if something of the pair is in the store already: not missing at all. */
+static int pair_present(struct missing *m, const char *pair)
+{
+	struct stat st;
+	return store_stat(m->store, pair, &st) == 0;
+}
+
+static void wake(struct missing *m);
+
+/* The figures in `stats` are recounted by the thread, soon. */
+static void counts_changed(struct missing *m)
+{
+	atomic_store(&m->counts_stale, 1);
+	wake(m);
+}
+
+/* Asks for the .sym of a key (made from its debug file if no server has
+ * one): what a crash processor will want. */
+static int prefetch_key(const char *debug_file, const char *debug_id, void *ctx)
+{
+	struct missing *m = ctx;
+	struct sym_key k;
+	char sym[KEY_NAME_MAX + 8];
+	if (m->prefetch && key_sym_name(debug_file, sym, sizeof sym) == 0 && key_make(&k, debug_file, debug_id, sym) == 0)
+		m->prefetch(m->prefetch_ctx, &k);
+	return 0;
+}
+
+static void prefetch_rows(struct missing *m, const struct parsed *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		prefetch_key(p->rows[i].debug_file, p->rows[i].debug_id, m);
+}
+
+int missing_add_text(struct missing *m, const char *text, char *err, size_t errlen)
+{
+	struct parsed p;
+	int rc = parse_records(text, &p, err, errlen);
+	char (*pairs)[KEY_PAIR_MAX] = rc == 0 ? calloc(p.n ? p.n : 1, KEY_PAIR_MAX) : NULL;
+	if (rc == 0 && !pairs)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = pair_rows(&p, pairs);
+	/* what is already here is not missing: only the others are recorded */
+	size_t kept = 0;
+	for (size_t i = 0; rc == 0 && i < p.n; i++)
+		if (!pair_present(m, p.rows[i].pair))
+			p.rows[kept++] = p.rows[i];
+	p.n = kept;
+	if (rc == 0 && (rc = mdb_add(m->cat, p.rows, p.n)) < 0)
+		snprintf(err, errlen, "missing: saving the records failed");
+	if (rc == 0) {
+		log_msg("missing: %zu records added", p.n);
+		counts_changed(m);
+		prefetch_rows(m, &p);
+	} else if (rc == -EINVAL) {
+		log_msg("missing edit refused, nothing recorded: %s", err);
+	}
+	free(pairs);
+	parsed_free(&p);
+	return rc;
+}
+
+static int render_missing_row(const char *pair, long objects, time_t since, const char *code_file,
+			      const char *code_id, void *ctx)
+{
+	char when[32];
+	clock_fmt_utc(since, when);
+	struct buf *out = ctx;
+	int rc = buf_printf(out, "%s objects=%ld since=%s", pair, objects, when);
+	if (rc == 0 && code_file[0])
+		rc = buf_printf(out, " code=%s/%s", code_file, code_id);
+	return rc < 0 ? rc : buf_puts(out, "\n");
+}
+
+int missing_render(struct missing *m, struct buf *out)
+{
+	return mdb_summary(m->cat, render_missing_row, out);
+}
+
+/* ---- reprocess records ---- */
+
+static int render_reprocess_row(long long seq, const char *object, const char *pairs, time_t fired, int spooled,
+				void *ctx)
+{
+	(void)spooled;
+	char when[32];
+	clock_fmt_utc(fired, when);
+	return buf_printf(ctx, "%lld %s %s %s\n", seq, object, pairs, when);
+}
+
+int reprocess_render(struct missing *m, struct buf *out)
+{
+	long long upto;
+	int rc = mdb_max_seq(m->cat, &upto);
+	if (rc == 0)
+		rc = buf_printf(out, "# upto %lld\n", upto);
+	return rc < 0 ? rc : mdb_reprocess_each(m->cat, render_reprocess_row, out);
+}
+
+/* The seqs a text names, and its "# upto" bound (-1 if none). */
+struct seqs {
+	long long *v;
+	size_t n;
+	long long upto;
+};
+
+static int parse_seqs(const char *text, struct seqs *s, char *err, size_t errlen)
+{
+	char *copy = strdup(text ? text : ""), *cursor = copy, *line;
+	int lineno = 0, rc = copy ? 0 : -ENOMEM;
+	s->v = NULL;
+	s->n = 0;
+	s->upto = -1;
+	while (rc == 0 && (line = text_next_line(&cursor))) {
+		lineno++;
+		char *t = text_trim(line), *end;
+		if (sscanf(t, "# upto %lld", &s->upto) == 1 || *t == '#' || !*t)
+			continue;
+		long long seq = strtoll(t, &end, 10);
+		if (end == t || seq <= 0 || (*end && *end != ' ' && *end != '\t')) {
+			snprintf(err, errlen, "line %d: want '<seq> <object_id> ...'", lineno);
+			rc = -EINVAL;
+			break;
+		}
+		long long *grown = realloc(s->v, (s->n + 1) * sizeof *grown);
+		if (!grown) {
+			rc = -ENOMEM;
+			break;
+		}
+		s->v = grown;
+		s->v[s->n++] = seq;
+	}
+	free(copy);
+	if (rc < 0)
+		free(s->v);
+	return rc;
+}
+
+int reprocess_check_text(const char *text, char *err, size_t errlen)
+{
+	struct seqs s;
+	int rc = parse_seqs(text, &s, err, errlen);
+	if (rc == 0)
+		free(s.v);
+	return rc;
+}
+
+struct removal {
+	struct missing *m;
+	const struct seqs *kept;
+	long long upto;
+	long removed;
+};
+
+static int remove_unkept(long long seq, const char *object, const char *pairs, time_t fired, int spooled,
+			 void *ctx)
+{
+	(void)pairs;
+	(void)fired;
+	(void)spooled;
+	struct removal *r = ctx;
+	if (seq > r->upto)
+		return 0; /* the writer never saw it */
+	for (size_t i = 0; i < r->kept->n; i++)
+		if (r->kept->v[i] == seq)
+			return 0;
+	r->removed++;
+	log_msg("reprocess %s (#%lld) handled", object, seq);
+	return mdb_reprocess_delete(r->m->cat, seq);
+}
+
+int reprocess_apply(struct missing *m, const char *base, const char *text, char *err, size_t errlen)
+{
+	struct seqs kept, seen;
+	int rc = parse_seqs(text, &kept, err, errlen);
+	if (rc < 0) {
+		log_msg("reprocess edit refused, nothing changed: %s", err);
+		return rc;
+	}
+	/* what the writer saw: its text's "# upto", else its base's, else the
+	 * highest seq it kept */
+	long long upto = kept.upto;
+	if (upto < 0 && parse_seqs(base, &seen, err, errlen) == 0) {
+		upto = seen.upto;
+		free(seen.v);
+	}
+	for (size_t i = 0; upto < 0 && i < kept.n; i++)
+		upto = kept.v[i] > upto ? kept.v[i] : upto;
+	struct removal r = {m, &kept, upto, 0};
+	rc = mdb_reprocess_each(m->cat, remove_unkept, &r);
+	free(kept.v);
+	if (r.removed)
+		counts_changed(m);
+	return rc;
+}
+
+/* ---- the thread: events ---- */
+
+static void wake(struct missing *m)
+{
+	uint64_t one = 1;
+	if (write(m->wake_fd, &one, sizeof one) < 0) {
+		/* a full counter still wakes the thread */
+	}
+}
+
+static void queue_event(struct missing *m, const struct sym_key *k, int arrived)
+{
+	struct event *e = malloc(sizeof *e);
+	if (!e)
+		return;
+	e->next = NULL;
+	e->arrived = arrived;
+	e->key = *k;
+	pthread_mutex_lock(&m->mu);
+	*m->events_tail = e;
+	m->events_tail = &e->next;
+	pthread_mutex_unlock(&m->mu);
+	wake(m);
+}
+
+void missing_retry(struct missing *m)
+{
+	if (m) {
+		atomic_store(&m->retry_asked, 1);
+		wake(m);
+	}
+}
+
+void missing_note_failed(struct missing *m, const struct sym_key *k)
+{
+	if (m && k->kind == KEY_SYMBOL)
+		queue_event(m, k, 0);
+}
+
+void missing_arrived(struct missing *m, const struct sym_key *k)
+{
+	if (m && k->kind == KEY_SYMBOL)
+		queue_event(m, k, 1);
+}
+
+static void handle_event(struct missing *m, const struct event *e)
+{
+	char pair[KEY_PAIR_MAX];
+	key_pair(&e->key, pair);
+	atomic_store(&m->counts_stale, 1);
+	if (e->arrived) {
+		long objects = 0;
+		if (mdb_arrive(m->cat, pair, clock_wall() + (time_t)m->o.window, &objects) == 0 && objects)
+			log_msg("%s arrived: %ld objects to reprocess", pair, objects);
+		return;
+	}
+	if (pair_present(m, pair))
+		return; /* it came after all */
+	struct missing_row row = {"", pair, e->key.debug_file, e->key.debug_id, "", "", clock_wall()};
+	mdb_add(m->cat, &row, 1);
+}
+
+static void take_events(struct missing *m)
+{
+	pthread_mutex_lock(&m->mu);
+	struct event *e = m->events;
+	m->events = NULL;
+	m->events_tail = &m->events;
+	pthread_mutex_unlock(&m->mu);
+	while (e) {
+		struct event *next = e->next;
+		handle_event(m, e);
+		free(e);
+		e = next;
+	}
+}
+
+/* ---- firing: a reprocess record, a spool file, a command ---- */
+
+/* <spool>/<object> by temp file and rename: a watcher (inotifywait -e
+ * moved_to) sees it whole, once. */
+static int write_spool(struct missing *m, const char *object, const char *pairs, time_t fired)
+{
+	char tmp[PATH_MAX + OBJECT_ID_MAX + 16], final[PATH_MAX + OBJECT_ID_MAX + 2], when[32];
+	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", m->o.spool_dir, object);
+	snprintf(final, sizeof final, "%s/%s", m->o.spool_dir, object);
+	clock_fmt_utc(fired, when);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "object %s\nkeys %s\narrived %s\n", object, pairs, when);
+	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, final) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+static void spool(struct missing *m, long long seq, const char *object, const char *pairs, time_t fired)
+{
+	if (!m->o.spool_dir[0])
+		return;
+	int rc = write_spool(m, object, pairs, fired);
+	if (rc < 0)
+		log_msg("reprocess %s: spool file in %s: %s", object, m->o.spool_dir, strerror(-rc));
+	else
+		mdb_reprocess_spooled(m->cat, seq);
+}
+
+static int fire_object(const char *object, const char *pairs, void *ctx)
+{
+	struct missing *m = ctx;
+	long long seq;
+	time_t now = clock_wall();
+	if (mdb_fire(m->cat, object, pairs, now, m->o.command[0] != '\0', &seq) < 0)
+		return 0; /* stays due: tried again on the next turn */
+	atomic_fetch_add(&m->counters.triggers_fired, 1);
+	atomic_store(&m->counts_stale, 1);
+	log_msg("reprocess %s (#%lld): %s", object, seq, pairs);
+	spool(m, seq, object, pairs, now);
+	return 0;
+}
+
+/* Records a restart found fired but not spooled: spooled now (unless the
+ * file is there already, i.e. the crash came between the two steps). */
+static int respool(long long seq, const char *object, const char *pairs, time_t fired, int spooled, void *ctx)
+{
+	struct missing *m = ctx;
+	char path[PATH_MAX + OBJECT_ID_MAX + 2];
+	struct stat st;
+	if (spooled || !m->o.spool_dir[0])
+		return 0;
+	snprintf(path, sizeof path, "%s/%s", m->o.spool_dir, object);
+	if (stat(path, &st) == 0)
+		mdb_reprocess_spooled(m->cat, seq);
+	else
+		spool(m, seq, object, pairs, fired);
+	return 0;
+}
+
+/* ---- the reprocess command ---- */
+
+static int spawn_command(struct missing *m, const char *object, const char *pairs, pid_t *pid)
+{
+	/* the command is a shell snippet; the object and keys follow as "$@" */
+	char script[1100], pairs_copy[4096];
+	snprintf(script, sizeof script, "%s \"$@\"", m->o.command);
+	snprintf(pairs_copy, sizeof pairs_copy, "%s", pairs);
+	char *argv[64] = {"/bin/sh", "-c", script, "symbold-reprocess", (char *)object};
+	int argc = 5;
+	for (char *save = NULL, *p = strtok_r(pairs_copy, ",", &save); p && argc < 63; p = strtok_r(NULL, ",", &save))
+		argv[argc++] = p;
+	argv[argc] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	int rc = posix_spawn(pid, "/bin/sh", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return -rc;
+}
+
+static int start_command(long long seq, const char *object, const char *pairs, int attempts, void *ctx)
+{
+	struct missing *m = ctx;
+	int limit = m->o.command_concurrency < MAX_COMMANDS ? m->o.command_concurrency : MAX_COMMANDS;
+	if (m->ncmds >= limit)
+		return 1; /* full: the rest wait */
+	for (int i = 0; i < m->ncmds; i++)
+		if (m->cmds[i].seq == seq)
+			return 0; /* already running */
+	pid_t pid;
+	int rc = spawn_command(m, object, pairs, &pid);
+	if (rc < 0) {
+		log_msg("reprocess %s: cannot run the command: %s", object, strerror(-rc));
+		mdb_command_retry(m->cat, seq, attempts + 1, clock_wall() + COMMAND_BACKOFF);
+		return 0;
+	}
+	struct running *r = &m->cmds[m->ncmds++];
+	*r = (struct running){pid, pidfd_open(pid, 0), seq, attempts, clock_mono(), ""};
+	snprintf(r->object, sizeof r->object, "%s", object);
+	atomic_fetch_add(&m->counters.command_runs, 1);
+	return 0;
+}
+
+/* A command ended: logged; retried later with backoff, or done with. */
+static void command_ended(struct missing *m, struct running *r, int status)
+{
+	double ms = (clock_mono() - r->started) * 1000;
+	int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	log_msg("reprocess %s: command %s (exit %d, %.0f ms, attempt %d)", r->object, ok ? "done" : "failed", code, ms,
+		r->attempts + 1);
+	if (ok) {
+		mdb_command_done(m->cat, r->seq);
+		return;
+	}
+	if (r->attempts < m->o.command_retries) {
+		mdb_command_retry(m->cat, r->seq, r->attempts + 1, clock_wall() + (COMMAND_BACKOFF << r->attempts));
+		return;
+	}
+	atomic_fetch_add(&m->counters.command_failures, 1);
+	log_msg("reprocess %s: command given up after %d attempts", r->object, r->attempts + 1);
+	mdb_command_done(m->cat, r->seq);
+}
+
+static void reap_commands(struct missing *m)
+{
+	for (int i = 0; i < m->ncmds;) {
+		int status;
+		pid_t done = waitpid(m->cmds[i].pid, &status, WNOHANG);
+		if (done == 0) {
+			i++;
+			continue;
+		}
+		if (done == m->cmds[i].pid)
+			command_ended(m, &m->cmds[i], status);
+		if (m->cmds[i].pidfd >= 0)
+			close(m->cmds[i].pidfd);
+		m->cmds[i] = m->cmds[--m->ncmds];
+	}
+}
+
+/* ---- watchers: the spool (a consumer removing a file = handled) and the
+ * store (files other tools drop in = arrivals) ---- */
+
+static void read_spool_events(struct missing *m)
+{
+	_Alignas(struct inotify_event) char buf[4096];
+	ssize_t n;
+	while ((n = read(m->spool_fd, buf, sizeof buf)) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			if (ev->len && ev->name[0] != '.' && (ev->mask & (IN_DELETE | IN_MOVED_FROM)) &&
+			    missing_valid_object(ev->name) && mdb_reprocess_delete_object(m->cat, ev->name) == 0) {
+				log_msg("reprocess %s handled (its spool file is gone)", ev->name);
+				atomic_store(&m->counts_stale, 1);
+			}
+			p += sizeof *ev + ev->len;
+		}
+	}
+}
+
+static void dropped(void *ctx, const struct sym_key *k, const char *relpath)
+{
+	struct missing *m = ctx;
+	atomic_fetch_add(&m->counters.store_drops, 1);
+	log_msg("%s appeared in the store", relpath);
+	struct event e = {NULL, 1, *k};
+	handle_event(m, &e);
+}
+
+/* ---- the loop ---- */
+
+static void recount(struct missing *m)
+{
+	long long objects, keys, pending;
+	atomic_store(&m->counts_stale, 0);
+	if (mdb_counts(m->cat, &objects, &keys, &pending) == 0) {
+		atomic_store(&m->waiting_objects, objects);
+		atomic_store(&m->keys_missing, keys);
+		atomic_store(&m->pending_reprocess, pending);
+	}
+	m->next_count = clock_mono() + COUNTS_EVERY;
+}
+
+/* A wall-clock time from the catalog, as a monotonic one. */
+static double mono_at(time_t when)
+{
+	time_t now = clock_wall();
+	return clock_mono() + (double)(when > now ? when - now : 0);
+}
+
+static double next_wakeup(struct missing *m)
+{
+	double next = m->next_housekeeping;
+	time_t when;
+	if (m->o.retry_every > 0 && m->next_retry < next)
+		next = m->next_retry;
+	if (atomic_load(&m->counts_stale) && m->next_count < next)
+		next = m->next_count;
+	if (mdb_next_due(m->cat, &when) == 0 && mono_at(when) < next)
+		next = mono_at(when);
+	if (m->o.command[0] && m->ncmds < m->o.command_concurrency && mdb_command_next(m->cat, &when) == 0 &&
+	    mono_at(when) < next)
+		next = mono_at(when);
+	return next;
+}
+
+static void wait_for_work(struct missing *m)
+{
+	struct pollfd fds[3 + MAX_COMMANDS];
+	nfds_t n = 0;
+	fds[n++] = (struct pollfd){m->wake_fd, POLLIN, 0};
+	if (m->spool_fd >= 0)
+		fds[n++] = (struct pollfd){m->spool_fd, POLLIN, 0};
+	if (m->drops)
+		fds[n++] = (struct pollfd){store_watch_fd(m->drops), POLLIN, 0};
+	for (int i = 0; i < m->ncmds; i++)
+		if (m->cmds[i].pidfd >= 0)
+			fds[n++] = (struct pollfd){m->cmds[i].pidfd, POLLIN, 0};
+	double wait = next_wakeup(m) - clock_mono();
+	int timeout = wait <= 0 ? 0 : wait > 60 ? 60000 : (int)(wait * 1000) + 1;
+	if (m->ncmds)
+		timeout = timeout > 500 ? 500 : timeout; /* a command without a pidfd is polled */
+	poll(fds, n, timeout);
+	uint64_t count;
+	if (read(m->wake_fd, &count, sizeof count) < 0) {
+		/* nothing was pending */
+	}
+}
+
+static int stopping(struct missing *m)
+{
+	pthread_mutex_lock(&m->mu);
+	int s = m->stopping;
+	pthread_mutex_unlock(&m->mu);
+	return s;
+}
+
+static void turn(struct missing *m)
+{
+	take_events(m);
+	if (m->spool_fd >= 0)
+		read_spool_events(m);
+	if (m->drops)
+		store_watch_read(m->drops, dropped, m);
+	mdb_due(m->cat, clock_wall(), fire_object, m);
+	reap_commands(m);
+	if (m->o.command[0])
+		mdb_commands_due(m->cat, clock_wall(), start_command, m);
+	if (clock_mono() >= m->next_housekeeping) {
+		mdb_expire(m->cat, clock_wall() - (time_t)m->o.max_age_days * 86400, m->o.max_records);
+		m->next_housekeeping = clock_mono() + HOUSEKEEPING_EVERY;
+		atomic_store(&m->counts_stale, 1);
+	}
+	if (atomic_load(&m->counts_stale) && clock_mono() >= m->next_count)
+		recount(m);
+	if (atomic_exchange(&m->retry_asked, 0) || (m->o.retry_every > 0 && clock_mono() >= m->next_retry)) {
+		mdb_waited_keys(m->cat, prefetch_key, m);
+		m->next_retry = clock_mono() + m->o.retry_every;
+	}
+}
+
+/* A stop lets running commands finish, for a while; one still running
+ * then goes on without us and counts as run: a restart must not start it a
+ * second time. (Killed with the daemon, a command is run again at the next
+ * start: at least once.) */
+static void finish_commands(struct missing *m)
+{
+	double give_up = clock_mono() + STOP_WAIT;
+	while (m->ncmds && clock_mono() < give_up) {
+		struct pollfd fds[MAX_COMMANDS];
+		for (int i = 0; i < m->ncmds; i++)
+			fds[i] = (struct pollfd){m->cmds[i].pidfd, POLLIN, 0};
+		poll(fds, (nfds_t)m->ncmds, 100);
+		reap_commands(m);
+	}
+	for (int i = 0; i < m->ncmds; i++) {
+		log_msg("reprocess %s: command still running at shutdown; left to finish, not run again",
+			m->cmds[i].object);
+		mdb_command_done(m->cat, m->cmds[i].seq);
+		if (m->cmds[i].pidfd >= 0)
+			close(m->cmds[i].pidfd);
+	}
+	m->ncmds = 0;
+}
+
+static void *missing_main(void *arg)
+{
+	struct missing *m = arg;
+	mdb_reprocess_each(m->cat, respool, m);
+	while (!stopping(m)) {
+		turn(m);
+		wait_for_work(m);
+	}
+	take_events(m); /* what was handed over is not lost */
+	finish_commands(m);
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static int open_spool(struct missing *m, char *err, size_t errlen)
+{
+	if (!m->o.spool_dir[0])
+		return 0;
+	if (mkdir(m->o.spool_dir, 0755) < 0 && errno != EEXIST)
+		return snprintf(err, errlen, "reprocess_dir %s: %s", m->o.spool_dir, strerror(errno)), -errno;
+	m->spool_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (m->spool_fd < 0 || inotify_add_watch(m->spool_fd, m->o.spool_dir, IN_DELETE | IN_MOVED_FROM) < 0)
+		return snprintf(err, errlen, "reprocess_dir %s: watching: %s", m->o.spool_dir, strerror(errno)), -errno;
+	return 0;
+}
+
+int missing_start(struct missing **out, struct catalog *cat, struct store *store,
+		  const struct missing_options *o, missing_prefetch_fn prefetch, void *ctx, char *err,
+		  size_t errlen)
+{
+	struct missing *m = calloc(1, sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	m->cat = cat;
+	m->store = store;
+	m->o = *o;
+	m->prefetch = prefetch;
+	m->prefetch_ctx = ctx;
+	m->spool_fd = -1;
+	m->wake_fd = -1;
+	m->events_tail = &m->events;
+	m->next_housekeeping = clock_mono();
+	m->next_retry = clock_mono() + o->retry_every; /* the daemon's start has its own fetches to make */
+	m->counts_stale = 1;
+	pthread_mutex_init(&m->mu, NULL);
+	totals_track("triggers_fired", &m->counters.triggers_fired);
+	totals_track("reprocess_command_runs", &m->counters.command_runs);
+	totals_track("reprocess_command_failures", &m->counters.command_failures);
+	totals_track("store_drops", &m->counters.store_drops);
+	int rc = mdb_init(cat);
+	if (rc < 0)
+		snprintf(err, errlen, "catalog: cannot add the missing-symbol tables");
+	if (rc == 0 && (m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = open_spool(m, err, errlen);
+	if (rc == 0 && o->watch_store && store_watch_start(&m->drops, store) < 0)
+		log_msg("the store is not watched for dropped files: %s", strerror(errno));
+	if (rc == 0 && (rc = -pthread_create(&m->thread, NULL, missing_main, m)) < 0)
+		snprintf(err, errlen, "missing: cannot start its thread");
+	m->thread_started = rc == 0;
+	if (rc < 0) {
+		missing_stop(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void missing_stop(struct missing *m)
+{
+	if (!m)
+		return;
+	if (m->thread_started) {
+		pthread_mutex_lock(&m->mu);
+		m->stopping = 1;
+		pthread_mutex_unlock(&m->mu);
+		wake(m);
+		pthread_join(m->thread, NULL);
+	}
+	totals_save(m->cat);
+	totals_untrack(&m->counters, sizeof m->counters);
+	store_watch_stop(m->drops);
+	if (m->spool_fd >= 0)
+		close(m->spool_fd);
+	if (m->wake_fd >= 0)
+		close(m->wake_fd);
+	while (m->events) {
+		struct event *e = m->events;
+		m->events = e->next;
+		free(e);
+	}
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+void missing_get_figures(struct missing *m, struct missing_figures *f)
+{
+	memset(f, 0, sizeof *f);
+	if (!m)
+		return;
+	f->waiting_objects = atomic_load(&m->waiting_objects);
+	f->keys_missing = atomic_load(&m->keys_missing);
+	f->pending_reprocess = atomic_load(&m->pending_reprocess);
+	f->triggers_fired = atomic_load(&m->counters.triggers_fired);
+	f->command_runs = atomic_load(&m->counters.command_runs);
+	f->command_failures = atomic_load(&m->counters.command_failures);
+	f->store_drops = atomic_load(&m->counters.store_drops);
+}
