@@ -7,7 +7,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := fuse3 libcurl sqlite3 libmspack libelf zlib libzstd libcrypto
+PKGS    := fuse3 libcurl sqlite3 libmspack libelf libdw zlib libzstd libcrypto
 OPT     ?= -O2
 SANITIZE ?=
 
@@ -17,7 +17,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror $(SANITIZE) $(PKG_CFLAGS)
 LDFLAGS  += $(SANITIZE)
-LDLIBS   += $(PKG_LIBS) -lpthread
+LDLIBS   += $(PKG_LIBS) -liberty -lpthread
 
 LIB_SRCS  := $(filter-out admin/symbold-admin.c,$(wildcard common/*.c convert/*.c admin/*.c fetch/*.c)) \
              $(filter-out fs/main.c,$(wildcard fs/*.c))
@@ -26,7 +26,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-BENCH_BINS := $(BUILD)/bench/readall
+BENCH_BINS := $(BUILD)/bench/readall $(BUILD)/bench/symconv
 
 MAKEFLAGS += --no-print-directory
 FUZZ_FLAGS := BUILD=build-fuzz CC=clang OPT=-O1 \
@@ -68,6 +68,11 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libsymbold.a
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 fuzzers: $(FUZZ_BINS)
+
+# the converter as a command: the PDB benchmark and tests/t/104 run it
+$(BUILD)/bench/symconv: $(BUILD)/obj/bench/symconv.o $(BUILD)/libsymbold.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
 	@mkdir -p $(dir $@)

@@ -95,6 +95,12 @@ int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx);
 /* Deletes the rows whose time has passed. */
 int catalog_negative_expire(struct catalog *c);
 
+/* Which full build-id an ELF's Breakpad debug id stands for, as learned
+ * from the ELF files stored (debuginfod knows files by build-id only). */
+int catalog_build_id_put(struct catalog *c, const char *debug_id, const char *build_id);
+typedef int (*catalog_build_id_fn)(const char *debug_id, const char *build_id, void *ctx);
+int catalog_build_ids_each(struct catalog *c, catalog_build_id_fn fn, void *ctx);
+
 /* A batch of changes as one transaction: begin takes the catalog for this
  * thread until end, which commits (rc 0) or rolls back. */
 int catalog_begin(struct catalog *c);

@@ -88,13 +88,18 @@ int key_build_id_dir_valid(const char *name)
 	return strlen(name) == 2 && all_hex(name, 2);
 }
 
+/* The length of `suffix` if `name` (longer than it) ends with it, any case; else 0. */
+static size_t suffix_of(const char *name, const char *suffix)
+{
+	size_t len = strlen(name), n = strlen(suffix);
+	return len > n && strcasecmp(name + len - n, suffix) == 0 ? n : 0;
+}
+
 int key_make_build_id(struct sym_key *k, const char *xx, const char *name)
 {
-	static const char debug_suffix[] = ".debug";
 	char full[KEY_BUILD_ID_MAX + 1];
-	size_t len = strlen(name), suffix = sizeof debug_suffix - 1;
-	int debuginfo = len > suffix && strcasecmp(name + len - suffix, debug_suffix) == 0;
-	size_t rest = debuginfo ? len - suffix : len;
+	size_t debuginfo = suffix_of(name, ".debug"), sym = debuginfo ? 0 : suffix_of(name, ".sym");
+	size_t rest = strlen(name) - debuginfo - sym;
 	memset(k, 0, sizeof *k);
 	if (!key_build_id_dir_valid(xx) || 2 + rest > KEY_BUILD_ID_MAX)
 		return -ENOENT;
@@ -102,15 +107,17 @@ int key_make_build_id(struct sym_key *k, const char *xx, const char *name)
 	if (key_normalize_build_id(full, k->build_id) < 0)
 		return -ENOENT;
 	k->kind = KEY_BUILD_ID;
-	k->executable = !debuginfo;
+	k->executable = !debuginfo && !sym;
 	snprintf(k->debug_file, sizeof k->debug_file, "%s", KEY_BUILD_ID_DIR);
-	snprintf(k->file, sizeof k->file, "%s%s", k->build_id + 2, debuginfo ? debug_suffix : "");
+	snprintf(k->file, sizeof k->file, "%s%s", k->build_id + 2, debuginfo ? ".debug" : sym ? ".sym" : "");
 	return 0;
 }
 
 int key_wants_sym(const struct sym_key *k)
 {
-	return k->kind == KEY_SYMBOL && strcasecmp(k->file, k->debug_file) != 0;
+	if (k->kind == KEY_BUILD_ID)
+		return suffix_of(k->file, ".sym") != 0;
+	return strcasecmp(k->file, k->debug_file) != 0;
 }
 
 void key_lower(char *s)

@@ -12,14 +12,15 @@
 #define KEY_PATH_MAX (2 * KEY_NAME_MAX + KEY_ID_MAX + 3)
 
 /* gdb's debug-file-directory layout: .build-id/<xx>/<rest>[.debug], where xx
- * is the first byte of an ELF build-id in hex and rest the others. */
+ * is the first byte of an ELF build-id in hex and rest the others; and
+ * .build-id/<xx>/<rest>.sym, Breakpad symbols made from <rest>.debug. */
 #define KEY_BUILD_ID_DIR ".build-id"
 #define KEY_BUILD_ID_MIN 16  /* hex digits: 8 bytes (lld's fast build-id) */
 #define KEY_BUILD_ID_MAX 128 /* hex digits: 64 bytes */
 
 enum key_kind {
 	KEY_SYMBOL,   /* <debug_file>/<debug_id>/<file> */
-	KEY_BUILD_ID, /* .build-id/<xx>/<rest>[.debug]: an ELF named by its full build-id */
+	KEY_BUILD_ID, /* .build-id/<xx>/<rest>[.debug|.sym]: an ELF (or its .sym) named by its full build-id */
 };
 
 struct sym_key {
@@ -27,8 +28,10 @@ struct sym_key {
 	char debug_file[KEY_NAME_MAX + 1]; /* as requested: upstreams may be case-sensitive;
 					    * a build-id key: ".build-id", the name lists match */
 	char debug_id[KEY_ID_MAX + 1];     /* canonical case (see key_normalize_id); build-id key: "" */
-	char file[KEY_NAME_MAX + 1];       /* as requested; build-id key: "<rest>[.debug]", lower case */
-	char build_id[KEY_BUILD_ID_MAX + 1]; /* build-id key: the full build-id, lower-case hex; else "" */
+	char file[KEY_NAME_MAX + 1];       /* as requested; build-id key: "<rest>[.debug|.sym]", lower case */
+	char build_id[KEY_BUILD_ID_MAX + 1]; /* build-id key: the full build-id, lower-case hex; a symbol
+					      * key of an ELF: its build-id when known (the fetcher fills
+					      * it for debuginfod), else "" */
 	int executable;                    /* build-id key: the executable rather than its debug info */
 };
 
@@ -63,9 +66,10 @@ int key_normalize_build_id(const char *hex, char out[KEY_BUILD_ID_MAX + 1]);
 int key_build_id_dir_valid(const char *name);
 
 /* Fills `k` with a build-id key from the two components below .build-id:
- * `xx` and `name` = "<rest>.debug" (the debug info) or "<rest>" (the
- * executable), hex in any case. -ENOENT unless xx + rest is a valid build-id
- * (key_normalize_build_id). "<rest>.sym" is not served yet: -ENOENT. */
+ * `xx` and `name` = "<rest>.debug" (the debug info), "<rest>" (the
+ * executable) or "<rest>.sym" (Breakpad symbols, made from the debug info),
+ * hex in any case. -ENOENT unless xx + rest is a valid build-id
+ * (key_normalize_build_id). */
 int key_make_build_id(struct sym_key *k, const char *xx, const char *name);
 
 /* 1 if the key asks for the Breakpad .sym form rather than the debug file. */

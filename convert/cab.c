@@ -3,11 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mspack.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "convert/reader.h"
 
 /* libmspack does all its I/O through a `struct mspack_system`. Ours is plain
  * POSIX I/O plus two things the default lacks: a cap on how much may be
@@ -175,17 +176,6 @@ static void io_copy(void *src, void *dest, size_t bytes)
 	memmove(dest, src, bytes);
 }
 
-static void say(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* libmspack's error code (plus what our I/O layer saw) as a negative errno
  * and a reason. Short reads and seeks mean the cabinet is truncated. */
 static int mspack_failure(int code, const struct cab_io *io, char *err, size_t errlen)
@@ -193,42 +183,42 @@ static int mspack_failure(int code, const struct cab_io *io, char *err, size_t e
 	const char *sep = io->message[0] ? ": " : "", *detail = io->message;
 	switch (code) {
 	case MSPACK_ERR_OPEN:
-		say(err, errlen, "cannot open %s: %s", io->failed_open ? io->failed_open : "file",
+		say(err, errlen, 0, "cannot open %s: %s", io->failed_open ? io->failed_open : "file",
 		    strerror(io->io_errno ? io->io_errno : EIO));
 		return -(io->io_errno ? io->io_errno : EIO);
 	case MSPACK_ERR_READ:
 	case MSPACK_ERR_SEEK:
 		if (io->io_errno) {
-			say(err, errlen, "read error: %s", strerror(io->io_errno));
+			say(err, errlen, 0, "read error: %s", strerror(io->io_errno));
 			return -io->io_errno;
 		}
-		say(err, errlen, "truncated cabinet");
+		say(err, errlen, 0, "truncated cabinet");
 		return -EINVAL;
 	case MSPACK_ERR_WRITE:
 		if (io->too_big) {
-			say(err, errlen, "extracted file grows past the %llu-byte limit",
+			say(err, errlen, 0, "extracted file grows past the %llu-byte limit",
 			    (unsigned long long)io->max_size);
 			return -EFBIG;
 		}
-		say(err, errlen, "write error: %s", strerror(io->io_errno ? io->io_errno : EIO));
+		say(err, errlen, 0, "write error: %s", strerror(io->io_errno ? io->io_errno : EIO));
 		return -(io->io_errno ? io->io_errno : EIO);
 	case MSPACK_ERR_NOMEMORY:
-		say(err, errlen, "out of memory");
+		say(err, errlen, 0, "out of memory");
 		return -ENOMEM;
 	case MSPACK_ERR_SIGNATURE:
-		say(err, errlen, "not a cabinet (no MSCF signature)");
+		say(err, errlen, 0, "not a cabinet (no MSCF signature)");
 		return -EINVAL;
 	case MSPACK_ERR_DATAFORMAT:
-		say(err, errlen, "corrupt cabinet%s%s", sep, detail);
+		say(err, errlen, 0, "corrupt cabinet%s%s", sep, detail);
 		return -EINVAL;
 	case MSPACK_ERR_CHECKSUM:
-		say(err, errlen, "cabinet data block checksum mismatch");
+		say(err, errlen, 0, "cabinet data block checksum mismatch");
 		return -EINVAL;
 	case MSPACK_ERR_DECRUNCH:
-		say(err, errlen, "corrupt compressed data in cabinet%s%s", sep, detail);
+		say(err, errlen, 0, "corrupt compressed data in cabinet%s%s", sep, detail);
 		return -EINVAL;
 	default:
-		say(err, errlen, "libmspack error %d%s%s", code, sep, detail);
+		say(err, errlen, 0, "libmspack error %d%s%s", code, sep, detail);
 		return -EINVAL;
 	}
 }
@@ -238,11 +228,11 @@ static int extract_first_file(struct mscab_decompressor *cabd, struct mscabd_cab
 {
 	struct mscabd_file *file = cab->files;
 	if (!file) {
-		say(err, errlen, "cabinet holds no file");
+		say(err, errlen, 0, "cabinet holds no file");
 		return -ENOENT;
 	}
 	if ((uint64_t)file->length > io->max_size) {
-		say(err, errlen, "cabinet file is %u bytes, over the %llu-byte limit", file->length,
+		say(err, errlen, 0, "cabinet file is %u bytes, over the %llu-byte limit", file->length,
 		    (unsigned long long)io->max_size);
 		return -EFBIG;
 	}
@@ -250,7 +240,7 @@ static int extract_first_file(struct mscab_decompressor *cabd, struct mscabd_cab
 	if (code != MSPACK_ERR_OK)
 		return mspack_failure(code, io, err, errlen);
 	if (io->io_errno) { /* the output's close failed */
-		say(err, errlen, "write error: %s", strerror(io->io_errno));
+		say(err, errlen, 0, "write error: %s", strerror(io->io_errno));
 		return -io->io_errno;
 	}
 	return 0;
@@ -268,7 +258,7 @@ static int check_header(const char *cab_path, char *err, size_t errlen)
 	int fd = open(cab_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		say(err, errlen, "cannot open %s: %s", cab_path, strerror(e));
+		say(err, errlen, 0, "cannot open %s: %s", cab_path, strerror(e));
 		return -e;
 	}
 	ssize_t n;
@@ -278,15 +268,15 @@ static int check_header(const char *cab_path, char *err, size_t errlen)
 	int e = errno;
 	close(fd);
 	if (n < 0) {
-		say(err, errlen, "read error: %s", strerror(e));
+		say(err, errlen, 0, "read error: %s", strerror(e));
 		return -e;
 	}
 	if (!cab_is_cabinet(head, (size_t)n)) {
-		say(err, errlen, "not a cabinet (no MSCF signature)");
+		say(err, errlen, 0, "not a cabinet (no MSCF signature)");
 		return -EINVAL;
 	}
 	if (n == CAB_HEADER_LEN && (head[CAB_HEADER_FILES] | head[CAB_HEADER_FILES + 1]) == 0) {
-		say(err, errlen, "cabinet holds no file");
+		say(err, errlen, 0, "cabinet holds no file");
 		return -ENOENT;
 	}
 	return 0;
@@ -308,7 +298,7 @@ int cab_extract(const char *cab_path, const char *out_path, uint64_t max_size, c
 	int selftest;
 	MSPACK_SYS_SELFTEST(selftest);
 	if (selftest != MSPACK_ERR_OK) { /* off_t differs between libmspack and us */
-		say(err, errlen, "libmspack ABI mismatch (off_t)");
+		say(err, errlen, 0, "libmspack ABI mismatch (off_t)");
 		return -ENOSYS;
 	}
 	int rc = check_header(cab_path, err, errlen);
@@ -322,7 +312,7 @@ int cab_extract(const char *cab_path, const char *out_path, uint64_t max_size, c
 	};
 	struct mscab_decompressor *cabd = mspack_create_cab_decompressor(&io.sys);
 	if (!cabd) {
-		say(err, errlen, "out of memory");
+		say(err, errlen, 0, "out of memory");
 		return -ENOMEM;
 	}
 	struct cab_io *saved = current_io;

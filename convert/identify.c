@@ -1,12 +1,14 @@
 #include "convert/identify.h"
 
 #include "common/key.h"
+#include "convert/reader.h"
+#include "convert/msf.h"
+#include "convert/pe.h"
 
 #include <errno.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,47 +28,14 @@ struct input {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-/* 1 if [off, off + n) lies inside a buffer of `len` bytes, without overflow. */
-static int in_bounds(size_t len, uint64_t off, uint64_t n)
-{
-	return off <= len && n <= len - off;
-}
-
 static int starts_with(const uint8_t *d, size_t len, const void *prefix, size_t n)
 {
 	return len >= n && memcmp(d, prefix, n) == 0;
 }
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
 static uint64_t be64(const uint8_t *p)
@@ -94,138 +63,17 @@ static void guid_age_id(const uint8_t g[16], uint32_t age, char out[41])
 
 /* ---- PDB (MSF 7.0) ------------------------------------------------------ */
 
-static const char MSF7_MAGIC[] = "Microsoft C/C++ MSF 7.00\r\n\x1a"
-				 "DS\0\0\0";
 static const char MSF2_MAGIC[] = "Microsoft C/C++ program database 2.00\r\n\x1a"
 				 "JG\0";
-#define MSF7_MAGIC_LEN (sizeof MSF7_MAGIC - 1) /* 32 */
-#define MSF_SUPERBLOCK_LEN (MSF7_MAGIC_LEN + 6 * 4)
-#define MSF_NIL_STREAM 0xFFFFFFFFu
 #define PDB_STREAM_INFO 1
 #define PDB_STREAM_DBI 3
-
-struct msf {
-	const uint8_t *data;
-	size_t len;
-	uint32_t block_size;
-	uint32_t num_blocks;
-	uint8_t *dir; /* the stream directory, reassembled from its blocks */
-	size_t dir_len;
-	uint32_t num_streams;
-};
-
-static int valid_block_size(uint32_t bs)
-{
-	return bs == 512 || bs == 1024 || bs == 2048 || bs == 4096;
-}
-
-static uint64_t blocks_for(uint32_t bytes, uint32_t block_size)
-{
-	return bytes == MSF_NIL_STREAM ? 0 : ((uint64_t)bytes + block_size - 1) / block_size;
-}
-
-static uint32_t msf_stream_size(const struct msf *m, uint32_t i)
-{
-	return le32(m->dir + 4 + 4 * (size_t)i);
-}
-
-/* Copies the directory's blocks (listed in the block map) into m->dir. */
-static int msf_read_directory(struct msf *m, uint32_t dir_bytes, uint32_t map_block, char *err, size_t errlen)
-{
-	uint64_t dir_blocks = blocks_for(dir_bytes, m->block_size);
-	uint64_t map_off = (uint64_t)map_block * m->block_size;
-	if (map_block >= m->num_blocks || !in_bounds(m->len, map_off, dir_blocks * 4))
-		return say(err, errlen, -EINVAL, "PDB block map outside the file");
-	m->dir = malloc(dir_bytes);
-	if (!m->dir)
-		return say(err, errlen, -ENOMEM, "out of memory");
-	m->dir_len = dir_bytes;
-	for (uint64_t i = 0; i < dir_blocks; i++) {
-		uint32_t block = le32(m->data + map_off + 4 * i);
-		if (block >= m->num_blocks)
-			return say(err, errlen, -EINVAL, "PDB directory block %u out of range", block);
-		size_t done = (size_t)i * m->block_size;
-		size_t chunk = dir_bytes - done < m->block_size ? dir_bytes - done : m->block_size;
-		memcpy(m->dir + done, m->data + (size_t)block * m->block_size, chunk);
-	}
-	return 0;
-}
-
-/* Checks every stream's block list: it fits in the directory and names
- * only blocks inside the file. After this, reading streams needs no checks
- * beyond the stream's own size. */
-static int msf_check_streams(struct msf *m, char *err, size_t errlen)
-{
-	if (m->dir_len < 4)
-		return say(err, errlen, -EINVAL, "PDB stream directory too short");
-	m->num_streams = le32(m->dir);
-	if (m->num_streams > (m->dir_len - 4) / 4)
-		return say(err, errlen, -EINVAL, "PDB directory claims %u streams", m->num_streams);
-	uint64_t total = 0;
-	for (uint32_t i = 0; i < m->num_streams; i++)
-		total += blocks_for(msf_stream_size(m, i), m->block_size);
-	uint64_t lists = 4 + 4 * (uint64_t)m->num_streams;
-	if (total > (m->dir_len - lists) / 4)
-		return say(err, errlen, -EINVAL, "PDB stream sizes exceed the directory");
-	for (uint64_t i = 0; i < total; i++) {
-		uint32_t block = le32(m->dir + lists + 4 * i);
-		if (block >= m->num_blocks)
-			return say(err, errlen, -EINVAL, "PDB stream block %u out of range", block);
-	}
-	return 0;
-}
-
-static int msf_open(struct msf *m, const uint8_t *data, size_t len, char *err, size_t errlen)
-{
-	memset(m, 0, sizeof *m);
-	m->data = data;
-	m->len = len;
-	if (len < MSF_SUPERBLOCK_LEN)
-		return say(err, errlen, -EINVAL, "truncated PDB superblock");
-	const uint8_t *sb = data + MSF7_MAGIC_LEN;
-	m->block_size = le32(sb);
-	m->num_blocks = le32(sb + 8);
-	uint32_t dir_bytes = le32(sb + 12);
-	uint32_t map_block = le32(sb + 20);
-	if (!valid_block_size(m->block_size))
-		return say(err, errlen, -EINVAL, "PDB block size %u invalid", m->block_size);
-	/* A PDB is exactly num_blocks blocks long: anything less is truncated. */
-	if ((uint64_t)m->num_blocks * m->block_size > len)
-		return say(err, errlen, -EINVAL, "truncated PDB: %u blocks of %u bytes declared, file has %zu bytes",
-			   m->num_blocks, m->block_size, len);
-	if (dir_bytes == 0 || dir_bytes > len)
-		return say(err, errlen, -EINVAL, "PDB directory size %u invalid", dir_bytes);
-	int rc = msf_read_directory(m, dir_bytes, map_block, err, errlen);
-	return rc < 0 ? rc : msf_check_streams(m, err, errlen);
-}
-
-/* Reads the first `n` bytes of stream `i`; -ENOENT if it is absent or shorter. */
-static int msf_read_prefix(const struct msf *m, uint32_t i, uint8_t *out, size_t n)
-{
-	if (i >= m->num_streams)
-		return -ENOENT;
-	uint32_t size = msf_stream_size(m, i);
-	if (size == MSF_NIL_STREAM || size < n)
-		return -ENOENT;
-	uint64_t list = 4 + 4 * (uint64_t)m->num_streams;
-	for (uint32_t j = 0; j < i; j++)
-		list += 4 * blocks_for(msf_stream_size(m, j), m->block_size);
-	for (size_t done = 0; done < n;) {
-		uint32_t block = le32(m->dir + list + 4 * (done / m->block_size));
-		size_t within = done % m->block_size;
-		size_t chunk = m->block_size - within < n - done ? m->block_size - within : n - done;
-		memcpy(out + done, m->data + (size_t)block * m->block_size + within, chunk);
-		done += chunk;
-	}
-	return 0;
-}
 
 /* The DBI stream repeats the age; when it differs from the info stream's
  * (PDBs rewritten by tools), some producers key the file by the DBI one. */
 static void pdb_dbi_alt_id(const struct msf *m, const uint8_t guid[16], uint32_t age, struct sym_identity *id)
 {
 	uint8_t dbi[12];
-	if (msf_read_prefix(m, PDB_STREAM_DBI, dbi, sizeof dbi) < 0 || le32(dbi) != 0xFFFFFFFFu)
+	if (msf_read(m, PDB_STREAM_DBI, 0, dbi, sizeof dbi) < 0 || le32(dbi) != 0xFFFFFFFFu)
 		return;
 	uint32_t dbi_age = le32(dbi + 8);
 	if (dbi_age != age)
@@ -237,84 +85,30 @@ static int identify_pdb(const struct input *in, struct sym_identity *id, char *e
 	if (starts_with(in->data, in->len, MSF2_MAGIC, sizeof MSF2_MAGIC - 1))
 		return say(err, errlen, -ENOTSUP, "MSF 2.0 PDB not supported");
 	id->format = SYM_FMT_PDB;
-	if (!starts_with(in->data, in->len, MSF7_MAGIC, MSF7_MAGIC_LEN))
-		return say(err, errlen, -EINVAL, "not an MSF 7.0 PDB (bad or truncated magic)");
 	struct msf m;
 	int rc = msf_open(&m, in->data, in->len, err, errlen);
 	uint8_t info[28]; /* version, signature, age, GUID */
-	if (rc == 0 && msf_read_prefix(&m, PDB_STREAM_INFO, info, sizeof info) < 0)
+	if (rc == 0 && msf_read(&m, PDB_STREAM_INFO, 0, info, sizeof info) < 0)
 		rc = say(err, errlen, -EINVAL, "PDB info stream missing or too short");
 	if (rc == 0) {
 		uint32_t age = le32(info + 8);
 		guid_age_id(info + 12, age, id->debug_id);
 		pdb_dbi_alt_id(&m, info + 12, age, id);
 	}
-	free(m.dir);
+	msf_close(&m);
 	return rc;
 }
 
 /* ---- PE ------------------------------------------------------------------ */
 
-#define PE_SECTION_LEN 40
-#define PE_DIR_SECURITY 4
-
-/* The certificate table is the one data directory given as a file offset;
- * signed binaries end with it, so it also catches truncation. */
-static int pe_check_certificates(const uint8_t *d, size_t len, size_t opt, uint16_t opt_size, int pe32plus)
-{
-	size_t count_at = pe32plus ? 108 : 92;
-	size_t dirs_at = count_at + 4;
-	size_t entry = dirs_at + 8 * PE_DIR_SECURITY;
-	if (opt_size < entry + 8 || le32(d + opt + count_at) <= PE_DIR_SECURITY)
-		return 0;
-	uint32_t off = le32(d + opt + entry), size = le32(d + opt + entry + 4);
-	return size == 0 || in_bounds(len, off, size) ? 0 : -EINVAL;
-}
-
-static int pe_check_sections(const uint8_t *d, size_t len, size_t table, uint16_t count, char *err, size_t errlen)
-{
-	if (!in_bounds(len, table, (uint64_t)count * PE_SECTION_LEN))
-		return say(err, errlen, -EINVAL, "truncated PE: section table beyond end of file");
-	for (uint16_t i = 0; i < count; i++) {
-		const uint8_t *s = d + table + (size_t)i * PE_SECTION_LEN;
-		uint32_t raw_size = le32(s + 16), raw_ptr = le32(s + 20);
-		if (raw_size && !in_bounds(len, raw_ptr, raw_size))
-			return say(err, errlen, -EINVAL, "truncated PE: section %.8s data beyond end of file",
-				   (const char *)s);
-	}
-	return 0;
-}
-
 static int identify_pe(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
 {
-	const uint8_t *d = in->data;
-	size_t len = in->len;
+	struct pe_image pe;
 	id->format = SYM_FMT_PE;
-	if (len < 0x40)
-		return say(err, errlen, -EINVAL, "truncated DOS header");
-	uint32_t pe = le32(d + 0x3c);
-	if (!in_bounds(len, pe, 24))
-		return say(err, errlen, -EINVAL, "truncated PE: header beyond end of file");
-	if (memcmp(d + pe, "PE\0\0", 4) != 0)
-		return say(err, errlen, -EINVAL, "MZ executable without a PE header");
-	const uint8_t *coff = d + pe + 4;
-	uint16_t num_sections = le16(coff + 2), opt_size = le16(coff + 16);
-	uint32_t timestamp = le32(coff + 4);
-	size_t opt = (size_t)pe + 24;
-	if (opt_size < 64 || !in_bounds(len, opt, opt_size))
-		return say(err, errlen, -EINVAL, "truncated PE optional header");
-	uint16_t magic = le16(d + opt);
-	if (magic != 0x10b && magic != 0x20b)
-		return say(err, errlen, -EINVAL, "unknown PE optional header magic 0x%x", magic);
-	uint32_t size_of_image = le32(d + opt + 56), size_of_headers = le32(d + opt + 60);
-	if (size_of_headers > len)
-		return say(err, errlen, -EINVAL, "truncated PE: headers beyond end of file");
-	int rc = pe_check_sections(d, len, opt + opt_size, num_sections, err, errlen);
+	int rc = pe_open(&pe, in->data, in->len, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (pe_check_certificates(d, len, opt, opt_size, magic == 0x20b) < 0)
-		return say(err, errlen, -EINVAL, "truncated PE: certificate table beyond end of file");
-	snprintf(id->debug_id, sizeof id->debug_id, "%08X%x", timestamp, size_of_image);
+	snprintf(id->debug_id, sizeof id->debug_id, "%08X%x", pe.timestamp, pe.size_of_image);
 	memcpy(id->code_id, id->debug_id, sizeof id->debug_id);
 	return 0;
 }
@@ -457,6 +251,7 @@ static int elf_identity(Elf *elf, size_t len, struct sym_identity *id, char *err
 		hex_lower(build_id, n, id->code_id);
 		/* Breakpad: the first 16 bytes (zero-padded) as a little-endian GUID, age 0. */
 		guid_age_id(build_id, 0, id->debug_id);
+		id->has_build_id = 1;
 		return 0;
 	}
 	uint8_t hash[16];
@@ -709,6 +504,18 @@ int identify_fd(int fd, struct sym_identity *id, char *err, size_t errlen)
 	int rc = identify_with(&in, id, err, errlen);
 	munmap(map, len);
 	return rc;
+}
+
+int identify_build_id_debug_id(const char *build_id_hex, char out[41])
+{
+	char hex[KEY_BUILD_ID_MAX + 1];
+	uint8_t raw[16] = {0};
+	if (key_normalize_build_id(build_id_hex, hex) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof raw && hex[2 * i]; i++)
+		sscanf(hex + 2 * i, "%2hhx", &raw[i]);
+	guid_age_id(raw, 0, out);
+	return 0;
 }
 
 const char *sym_format_name(enum sym_format f)

@@ -17,6 +17,7 @@ struct sym_identity {
 			    * from the PDB info stream's age; else "" */
 	char code_id[129]; /* PE: same as debug_id; ELF: full build-id (or .text hash) in lower-case hex; else "" */
 	char name[201];    /* Breakpad: the MODULE line's name; else "" */
+	int has_build_id;  /* ELF: code_id is its build-id (not the .text hash) */
 };
 
 /* Returns 0 and fills *id; -EINVAL if the format is recognised but the file is
@@ -31,6 +32,11 @@ int identify_buffer(const void *data, size_t len, struct sym_identity *id, char 
 /* The same on an open file (mapped privately; size 0 is an empty file). The
  * file must not shrink meanwhile. Other negative errno on fstat/mmap failure. */
 int identify_fd(int fd, struct sym_identity *id, char *err, size_t errlen);
+
+/* The Breakpad debug id of an ELF with this build-id (hex, any case): its
+ * first 16 bytes (zero-padded) as a little-endian GUID, age 0. 0, or -EINVAL
+ * if it is not a build-id (key_normalize_build_id). */
+int identify_build_id_debug_id(const char *build_id_hex, char out[41]);
 
 /* "pdb", "pe", "elf", "macho", "breakpad", "unknown". */
 const char *sym_format_name(enum sym_format f);

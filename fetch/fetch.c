@@ -13,6 +13,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "fetch/buildids.h"
 #include "fetch/publish.h"
 #include "fetch/source.h"
 #include "fetch/transfer.h"
@@ -86,6 +87,7 @@ struct fetcher {
 	pthread_mutex_t mu;
 	struct hmap jobs;     /* relpath -> job (mu) */
 	struct verdicts *verdicts; /* negative cache, last failures */
+	struct buildids *buildids; /* ELF debug id -> full build-id, for debuginfod */
 	struct uploader *uploads;  /* the fleet's shared tier */
 	struct job *incoming; /* new jobs (mu) */
 	struct job *worked;   /* jobs back from a worker (mu) */
@@ -471,13 +473,23 @@ static void on_source(void *ctx, int status)
 	job_finish(f, j, status == -ENOENT ? -ENOENT : -EIO);
 }
 
+/* The debug file a .sym is made from: <debug_file>/<id>/<debug_file>, or
+ * for .build-id/xx/rest.sym, .build-id/xx/rest.debug. */
+static int source_key(const struct sym_key *k, struct sym_key *source)
+{
+	if (k->kind == KEY_SYMBOL)
+		return key_make(source, k->debug_file, k->debug_id, k->debug_file);
+	char xx[3] = {k->build_id[0], k->build_id[1], '\0'}, rest[KEY_BUILD_ID_MAX + 8];
+	snprintf(rest, sizeof rest, "%s.debug", k->build_id + 2);
+	return key_make_build_id(source, xx, rest);
+}
+
 /* 1 if the job now waits for its debug file (or converts it). */
 static int start_conversion(struct fetcher *f, struct job *j)
 {
 	struct sym_key source;
 	struct stat st;
-	if (j->converting || j->key.kind != KEY_SYMBOL || !key_wants_sym(&j->key) ||
-	    key_make(&source, j->key.debug_file, j->key.debug_id, j->key.debug_file) < 0)
+	if (j->converting || !key_wants_sym(&j->key) || source_key(&j->key, &source) < 0)
 		return 0;
 	j->converting = 1;
 	key_relpath(&source, j->source);
@@ -566,6 +578,8 @@ static void work_main(void *arg)
 		j->work = publish_from_dir(f->store, j->target, &j->pub);
 	else
 		j->work = publish_download(f->store, &j->pub);
+	if (j->work == WORK_STORED && j->pub.elf_build_id[0])
+		buildids_learn(f->buildids, j->pub.elf_debug_id, j->pub.elf_build_id);
 	hand_back(f, j);
 }
 
@@ -896,6 +910,9 @@ static struct job *job_new(struct fetcher *f, const struct sym_key *k, const cha
 		return NULL;
 	j->f = f;
 	j->key = *k;
+	/* debuginfod can be asked for an ELF only by its full build-id */
+	if (k->kind == KEY_SYMBOL && !key_wants_sym(k) && !k->build_id[0])
+		buildids_get(f->buildids, k->debug_id, j->key.build_id);
 	snprintf(j->relpath, sizeof j->relpath, "%s", relpath);
 	return j;
 }
@@ -971,6 +988,8 @@ int fetch_publish_local(struct fetcher *f, const struct sym_key *k, char tmp_pat
 		return r == WORK_FAIL_VERIFY || r == WORK_FAIL_CONVERSION ? -EINVAL : -EIO;
 	}
 	verdicts_clear(f->verdicts, relpath);
+	if (p.elf_build_id[0])
+		buildids_learn(f->buildids, p.elf_debug_id, p.elf_build_id);
 	upload_symbol(f->uploads, k, relpath, NULL);
 	if (f->cfg.stored)
 		f->cfg.stored(f->cfg.stored_ctx, k);
@@ -1034,6 +1053,8 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	int rc = verdicts_new(&f->verdicts);
 	if (rc == 0)
 		rc = catalog_negative_each(cat, load_negative, f->verdicts);
+	if (rc == 0)
+		rc = buildids_open(&f->buildids, cat);
 	if (rc == 0 && !(f->multi = curl_multi_init()))
 		rc = -ENOMEM;
 	if (rc == 0)
@@ -1072,6 +1093,7 @@ void fetch_stop(struct fetcher *f)
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	verdicts_free(f->verdicts);
+	buildids_close(f->buildids);
 	hmap_clear_free(&f->upstreams);
 	hmap_clear(&f->jobs);
 	pthread_mutex_destroy(&f->mu);

@@ -79,9 +79,18 @@ static int symbol_mismatch(const struct sym_key *k, const struct sym_identity *i
 }
 
 /* A build-id key names an ELF by its full build-id: an ELF whose build-id
- * differs (or that has none: code_id is then a .text hash) is not it. */
+ * differs (or that has none: code_id is then a .text hash) is not it; its
+ * .sym must carry the Breakpad id that build-id gives. */
 static int build_id_mismatch(const struct sym_key *k, const struct sym_identity *id, char *why, size_t len)
 {
+	char want[41];
+	if (key_wants_sym(k)) {
+		if (id->format != SYM_FMT_BREAKPAD)
+			return snprintf(why, len, "%s file where Breakpad symbols were asked for", sym_format_name(id->format)), 1;
+		if (identify_build_id_debug_id(k->build_id, want) < 0 || !identify_matches(id, want))
+			return snprintf(why, len, "identity mismatch: content is %s, key is %s", id->debug_id, want), 1;
+		return 0;
+	}
 	if (id->format != SYM_FMT_ELF)
 		return snprintf(why, len, "%s file where an ELF was asked for", sym_format_name(id->format)), 1;
 	if (strcmp(id->code_id, k->build_id) != 0)
@@ -108,6 +117,10 @@ static enum work_result verify(struct publish_job *p)
 		return fail(p, WORK_FAIL_VERIFY, "%s", why);
 	if (!p->format[0])
 		snprintf(p->format, sizeof p->format, "%s", sym_format_name(id.format));
+	if (id.format == SYM_FMT_ELF && id.has_build_id) {
+		snprintf(p->elf_debug_id, sizeof p->elf_debug_id, "%s", id.debug_id);
+		snprintf(p->elf_build_id, sizeof p->elf_build_id, "%s", id.code_id);
+	}
 	return WORK_STORED;
 }
 
@@ -167,7 +180,10 @@ enum work_result publish_conversion(struct store *st, const char *source, struct
 	int out = store_tmp_create(st, p->tmp_path);
 	if (out < 0)
 		return fail(p, WORK_FAIL_CONVERSION, "temp file: %s", strerror(-out));
-	struct breakpad_input in = {path, &id, p->key->debug_file, NULL};
+	/* the MODULE name: the debug file asked for; a .build-id file's own name
+	 * (dump_syms names a module by its file) */
+	const char *name = p->key->kind == KEY_BUILD_ID ? strrchr(source, '/') + 1 : p->key->debug_file;
+	struct breakpad_input in = {path, &id, name, NULL};
 	rc = breakpad_convert(&in, out, err, sizeof err);
 	if (rc == 0 && (fsync(out) < 0 || close(out) < 0))
 		rc = -errno;

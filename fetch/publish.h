@@ -38,6 +38,9 @@ struct publish_job {
 	enum ptr_target redirect_kind;
 	long long stored_bytes;
 	char format[16];
+	/* an ELF with a build-id was stored: its Breakpad debug id and build-id */
+	char elf_debug_id[41];
+	char elf_build_id[KEY_BUILD_ID_MAX + 1];
 };
 
 enum work_result publish_download(struct store *st, struct publish_job *p);

@@ -44,21 +44,31 @@ static int spelling(const struct sym_key *k, int lower, struct sym_key *out)
 	return strcmp(out->debug_file, k->debug_file) || strcmp(out->file, k->file) ? 0 : -ENOENT;
 }
 
-/* A build-id key has one place: debuginfod's "buildid/<id>/debuginfo" (or
- * "/executable"), or in a directory with the debuginfod layout gdb's
- * ".build-id/xx/rest[.debug]" — the key's own store path. Other types and
- * layouts do not name files by build-id. */
+/* A key named by build-id has one place: debuginfod's "buildid/<id>/
+ * debuginfo" (or "/executable"), or in a directory with the debuginfod layout
+ * gdb's ".build-id/xx/rest[.debug|.sym]" — a build-id key's own store path.
+ * An ELF's symbol key goes there too when its build-id is known (debuginfod
+ * knows nothing else); its .sym is made from that. Other types and layouts
+ * do not name files by build-id. */
 static int build_id_candidate(const struct server_config *c, const struct sym_key *k, int idx, char *rel,
 			      size_t rellen, enum cand_kind *kind)
 {
 	char gdb_path[KEY_PATH_MAX];
+	struct sym_key debuginfo;
 	int n;
-	if (idx != 0)
-		return -ENOENT;
+	if (idx != 0 || (key_wants_sym(k) && (k->kind == KEY_SYMBOL || c->type == SRV_DEBUGINFOD)))
+		return -ENOENT; /* no .sym there: it is made from the debug info */
 	*kind = CAND_PLAIN;
 	if (c->type == SRV_DEBUGINFOD) {
 		n = snprintf(rel, rellen, "buildid/%s/%s", k->build_id, k->executable ? "executable" : "debuginfo");
 	} else if (c->type == SRV_DIR && srvconf_layout(c) == LAYOUT_DEBUGINFOD) {
+		if (k->kind == KEY_SYMBOL) { /* an ELF's debug file is its <rest>.debug there */
+			char xx[3] = {k->build_id[0], k->build_id[1], '\0'}, rest[KEY_BUILD_ID_MAX + 8];
+			snprintf(rest, sizeof rest, "%s.debug", k->build_id + 2);
+			if (key_make_build_id(&debuginfo, xx, rest) < 0)
+				return -ENOENT;
+			k = &debuginfo;
+		}
 		key_relpath(k, gdb_path);
 		n = snprintf(rel, rellen, "%s", gdb_path);
 	} else {
@@ -73,11 +83,9 @@ int source_candidate(const struct server_config *c, const struct sym_key *k, int
 	static const enum cand_kind kinds[] = {CAND_PLAIN, CAND_CAB, CAND_PTR};
 	char name[KEY_NAME_MAX + 8];
 	struct sym_key sk;
-	if (k->kind == KEY_BUILD_ID)
-		return build_id_candidate(c, k, idx, rel, rellen, kind);
-	/* debuginfod and its tree name files by build-id only (for now) */
-	if (c->type == SRV_DEBUGINFOD || srvconf_layout(c) == LAYOUT_DEBUGINFOD)
-		return -ENOENT;
+	/* debuginfod and its tree name files by build-id only */
+	if (k->kind == KEY_BUILD_ID || c->type == SRV_DEBUGINFOD || srvconf_layout(c) == LAYOUT_DEBUGINFOD)
+		return k->build_id[0] ? build_id_candidate(c, k, idx, rel, rellen, kind) : -ENOENT;
 	/* Breakpad trees hold only the file; symstore trees may hold the
 	 * compressed form or a pointer instead. A .sym is never stored those ways. */
 	int symstore = c->type != SRV_HTTP && srvconf_layout(c) != LAYOUT_BREAKPAD && !key_wants_sym(k);

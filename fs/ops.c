@@ -138,7 +138,7 @@ static void lookup_symfile(fuse_req_t req, struct symfs *fs, struct node *keydir
 		lookup_key(req, fs, keydir, name, &k);
 }
 
-/* .build-id/<xx>/<rest>[.debug]: gdb's layout. */
+/* .build-id/<xx>/<rest>[.debug|.sym]: gdb's layout, and Breakpad symbols beside it. */
 static void lookup_build_id_file(fuse_req_t req, struct symfs *fs, struct node *xxdir, const char *name)
 {
 	struct sym_key k;

@@ -14,33 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from cprog import PROG_C, line_of  # noqa: E402
 from harness import Debuginfod, Symbold, Tap, read, tmpdir, try_read  # noqa: E402
-
-PROG_C = r"""#include <stdio.h>
-
-static int leaf_function(int x)
-{
-	int y = x * 2; /* LEAF */
-	return y + VARIANT;
-}
-
-int outer_function(int n)
-{
-	return leaf_function(n) + 3; /* OUTER */
-}
-
-int main(int argc, char **argv)
-{
-	(void)argv;
-	printf("%d\n", outer_function(argc)); /* MAIN */
-	return 0;
-}
-"""
-
-
-def line_of(marker):
-    return next(i for i, line in enumerate(PROG_C.splitlines(), 1) if f"/* {marker} */" in line)
-
 
 def compile_prog(src, name, variant):
     """Builds src/name with debug info and a build-id; returns (path, build-id)."""
@@ -157,7 +132,6 @@ def main():
         (bid[:2], bid[2:-1] + ".debug", "an odd number of digits"),
         (bid[:2], bid[2:] + "00" * 45 + ".debug", "65 bytes: too long"),
         (bid[:2], "0123456789ab.debug", "7 bytes: too short"),
-        (bid[:2], bid[2:] + ".sym", ".sym (not served yet)"),
         (bid[:2], bid[2:] + ".dbg", "another suffix"),
         (bid[:2], bid[2:] + ".debug.debug", "two suffixes"),
         (bid[:2], "g" + bid[3:] + ".debug", "a non-hex digit"),

@@ -261,8 +261,12 @@ static void test_make_build_id(void)
 	key_relpath(&k, rel);
 	is_int(strlen(rel), strlen(".build-id/ab/") + KEY_BUILD_ID_MAX - 2 + strlen(".debug"), "its relpath fits");
 
+	is_int(key_make_build_id(&k, "b2", BID_REST ".SYM"), 0, "<rest>.sym: Breakpad symbols of the build-id");
+	ok(k.kind == KEY_BUILD_ID && !k.executable && key_wants_sym(&k), "a build-id key that wants the .sym");
+	key_relpath(&k, rel);
+	is_str(rel, ".build-id/b2/" BID_REST ".sym", "its relpath, lower case");
+
 	/* everything else is ENOENT */
-	is_int(key_make_build_id(&k, "b2", BID_REST ".sym"), -ENOENT, ".sym is not served yet");
 	is_int(key_make_build_id(&k, "zz", BID_REST ".debug"), -ENOENT, "non-hex xx");
 	is_int(key_make_build_id(&k, "b", BID_REST ".debug"), -ENOENT, "one-digit xx");
 	is_int(key_make_build_id(&k, "b23", BID_REST_ODD ".debug"), -ENOENT, "three-digit xx");

@@ -300,7 +300,8 @@ static void test_same_origin(void)
 
 /* Build-id keys (.build-id/xx/rest[.debug]): debuginfod's buildid/<id>/debuginfo
  * and /executable, gdb's tree in a dir with the debuginfod layout, nothing
- * elsewhere; and debuginfod has nothing for symbol keys (yet). */
+ * elsewhere; a symbol key goes there only when its build-id is known; a
+ * .sym is never asked of debuginfod (it is made from the debug info). */
 static void test_build_id_candidates(void)
 {
 	struct server_config dbg = server("debuginfod", "http://127.0.0.1:8002/");
@@ -336,6 +337,18 @@ static void test_build_id_candidates(void)
 	struct sym_key sym = key("libc.so.6", "libc.so.6");
 	candidates("debuginfod has no symbol-key candidate", &dbg, &sym, none, "");
 	candidates("a debuginfod tree has no symbol-key candidate", &tree, &sym, none, "");
+	snprintf(sym.build_id, sizeof sym.build_id, "%s", info.build_id);
+	candidates("debuginfod, a symbol key whose build-id is known", &dbg, &sym,
+		   (const char *const[]){"buildid/b23c4d5e6f708192a3b4c5d6e7f8091a11223344/debuginfo", NULL}, "P");
+	candidates("a debuginfod tree, the same", &tree, &sym,
+		   (const char *const[]){".build-id/b2/3c4d5e6f708192a3b4c5d6e7f8091a11223344.debug", NULL}, "P");
+	struct sym_key sym_of_sym = key("libc.so.6", "libc.so.6.sym"), bid_sym;
+	snprintf(sym_of_sym.build_id, sizeof sym_of_sym.build_id, "%s", info.build_id);
+	candidates("its .sym is not asked of debuginfod", &dbg, &sym_of_sym, none, "");
+	key_make_build_id(&bid_sym, "b2", "3c4d5e6f708192a3b4c5d6e7f8091a11223344.sym");
+	candidates("nor is a build-id's .sym", &dbg, &bid_sym, none, "");
+	candidates("a debuginfod tree may hold .build-id/xx/rest.sym", &tree, &bid_sym,
+		   (const char *const[]){".build-id/b2/3c4d5e6f708192a3b4c5d6e7f8091a11223344.sym", NULL}, "P");
 	char small[16];
 	is_int(source_candidate(&dbg, &info, 0, small, sizeof small, &kind), -ENAMETOOLONG, "a too small buffer");
 }

@@ -1,0 +1,36 @@
+#include "common/vec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vec_grow(void **items, size_t count, size_t *cap, size_t size, size_t first)
+{
+	if (count < *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : first;
+	if (n < *cap || (size && n > SIZE_MAX / size))
+		return -ENOMEM;
+	void *p = realloc(*items, n * size);
+	if (!p)
+		return -ENOMEM;
+	*items = p;
+	*cap = n;
+	return 0;
+}
+
+size_t vec_lower_bound(const void *items, size_t n, size_t size, size_t offset, uint64_t key)
+{
+	const unsigned char *base = items;
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t v;
+		memcpy(&v, base + mid * size + offset, sizeof v);
+		if (v < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}

@@ -1,0 +1,23 @@
+/* dwarf_cursor: reading the little-endian numbers, LEB128s and strings of
+ * DWARF's line and call frame tables (the parts libdw does not hand over),
+ * never past the end: a read that would goes "bad" and gives 0. */
+#ifndef SYMBOLD_DWARF_CURSOR_H
+#define SYMBOLD_DWARF_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct dw_cursor {
+	const unsigned char *p, *end;
+	int bad;
+};
+
+/* An n-byte little-endian number (n <= 8; the converter refuses big-endian ELF). */
+uint64_t cur_fixed(struct dw_cursor *c, size_t n);
+void cur_skip(struct dw_cursor *c, uint64_t n);
+uint64_t cur_uleb(struct dw_cursor *c);
+int64_t cur_sleb(struct dw_cursor *c);
+/* A NUL-terminated string, or NULL (bad) when it runs past the end. */
+const char *cur_cstr(struct dw_cursor *c);
+
+#endif

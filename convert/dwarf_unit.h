@@ -1,0 +1,100 @@
+/* dwarf_unit: what the DWARF readers share while turning the debug info of
+ * one ELF file into Breakpad functions — the whole file's cross-unit state
+ * (the declarations a definition may name itself by, abstract origins,
+ * inline origins) and one compilation unit's (its functions, file table
+ * and lines). Internal to convert/dwarf_*.c. */
+#ifndef SYMBOLD_DWARF_UNIT_H
+#define SYMBOLD_DWARF_UNIT_H
+
+#include <elfutils/libdw.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "convert/bp_module.h"
+#include "convert/u64map.h"
+
+/* A section's bytes as the readers see them (decompressed). */
+struct dw_section {
+	const unsigned char *data;
+	size_t size;
+};
+
+struct dw_sections {
+	struct dw_section info, line, str, line_str;
+	/* the file as mapped (private, read from its file), or NULL: pages of
+	 * it already read are given back to the kernel as the walk moves on */
+	const unsigned char *map;
+	size_t map_size;
+};
+
+/* Gives back the whole pages of [from, to) if they lie in the file's
+ * mapping (they will be read from the file again if touched). */
+void dw_release(const struct dw_sections *s, const unsigned char *from, const unsigned char *to);
+
+/* How a source language names things (Breakpad's Language classes). */
+struct dw_language {
+	const char *separator;
+	int demangle; /* 0: keep linkage names raw; 1: C++ demangler; 2: use as is */
+	int has_functions;
+};
+
+struct dw_spec;
+
+/* The whole file's state, across compilation units. */
+struct dw_file {
+	struct bp_module *m;
+	Dwarf *dw;
+	const struct dw_sections *sections;
+	struct dw_spec *specs;      /* declarations whose names definitions can borrow, by offset */
+	size_t nspecs, specs_cap;
+	int spec_depth;
+	struct u64map origins;      /* DIE offset -> interned name of an abstract origin */
+	struct u64map forward_refs; /* DIE offset -> struct bp_func * waiting for that DIE's name */
+	struct u64map origin_refs;  /* DIE offset -> the offset whose inline origin it shares */
+	struct u64map origin_objs;  /* DIE offset -> struct bp_origin * */
+	struct u64map demangled;    /* linkage name's address -> its demangled form, or 0 */
+	const char *comp_dir;       /* the last DW_AT_comp_dir seen: dump_syms keeps it across units */
+	uint64_t released;          /* .debug_info before this offset has been given back */
+	const char *name_omitted;   /* interned "<name omitted>" */
+	const char *empty;          /* interned "" */
+};
+
+/* A line of the unit's table before it is handed to a function. */
+struct dw_line {
+	uint64_t addr, size;
+	const struct bp_file *file;
+	int32_t number;
+};
+
+struct dw_unit {
+	struct dw_file *file;
+	Dwarf_Die die;
+	const struct dw_language *lang;
+	int plain_c; /* C (not C++): its structs need no walking */
+	int depth;   /* of the walk, in entries */
+	int has_lines;
+	uint64_t stmt_list;
+	struct bp_func **funcs;
+	size_t nfuncs, funcs_cap;
+	const struct bp_file **files; /* the line table's files by index; NULL: undefined */
+	size_t nfiles, files_cap;
+	struct dw_line *lines;
+	size_t nlines, lines_cap;
+	size_t *seq_ends; /* where each sequence's lines end in `lines` (each is in address order) */
+	size_t nseqs, seqs_cap;
+};
+
+/* dwarf_cu.c: every compilation unit of `dw` into the module. 0, -ENOMEM,
+ * -ERANGE (a line 4 GiB from its function), or -EINVAL when the units
+ * cannot be walked (dwarf_errmsg says why). */
+int dw_convert_units(struct bp_module *m, Dwarf *dw, const struct dw_sections *sections);
+
+/* dwarf_lines.c: the unit's line table (files and rows), as Breakpad's
+ * line reader records it. 0 or -ENOMEM (a table that cannot be read gives
+ * no lines). */
+int dw_read_lines(struct dw_unit *u);
+/* Hands each line (split where functions begin and end) to the function
+ * whose range holds it; lines outside every function are dropped. */
+int dw_assign_lines(struct dw_unit *u);
+
+#endif

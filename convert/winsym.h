@@ -1,0 +1,54 @@
+/* winsym: Breakpad symbols of Windows modules, record for record as
+ * Breakpad's Windows dump_syms writes them (its pdb_source_line_writer and
+ * pe_util are the reference; docs/CONVERSION.md lists where this differs):
+ * from a PDB (with its PE beside it when known, for INFO CODE_ID and x64
+ * unwind information), or from a bare PE image. */
+#ifndef SYMBOLD_WINSYM_H
+#define SYMBOLD_WINSYM_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "convert/breakpad.h"
+#include "convert/pe.h"
+
+/* The .sym of the PDB at in->path (in->code_path: its PE, or NULL). 0;
+ * -EINVAL a malformed PDB (reason in err); -ENOMEM; -EIO on write. */
+int winsym_from_pdb(const struct breakpad_input *in, int out_fd, char *err, size_t errlen);
+
+/* The .sym of the PE image at in->path: PUBLIC from its exports, STACK CFI
+ * from its x64 unwind information. Its MODULE line names the PDB of its
+ * CodeView record when in->debug_file is that PDB, as Breakpad does;
+ * otherwise the image itself (in->debug_file and its code id), so that a
+ * .sym asked for by the image's own key carries that key. */
+int winsym_from_pe(const struct breakpad_input *in, int out_fd, char *err, size_t errlen);
+
+/* The same over bytes in memory (the fuzzers' way in): the PDB, and its
+ * PE or NULL; the PE image. in->path and in->code_path only name files. */
+int winsym_pdb_bytes(const void *pdb, size_t len, const void *pe, size_t pe_len, const struct breakpad_input *in,
+		     int out_fd, char *err, size_t errlen);
+int winsym_pe_bytes(const void *data, size_t len, const struct breakpad_input *in, int out_fd, char *err,
+		    size_t errlen);
+
+/* ---- shared by both ---- */
+
+/* Breakpad's CPU name for an IMAGE_FILE_MACHINE_* value. */
+const char *winsym_cpu(unsigned machine);
+
+/* A name from the input and the end of its line: at most len bytes of s,
+ * control characters as '?', so a hostile name cannot make records. */
+int winsym_name(FILE *out, const char *s, size_t len);
+
+/* "INFO CODE_ID <id> <file>" of the image at `path`. */
+int winsym_code_id(FILE *out, const struct pe_image *pe, const char *path);
+
+/* STACK CFI records of a PE32+ image's unwind information. */
+int winsym_stack_cfi(FILE *out, const struct pe_image *pe);
+
+/* A FILE* writing to a dup of out_fd, block-buffered; NULL and -errno. */
+FILE *winsym_open_output(int out_fd, int *rc);
+
+/* Flushes and closes it: 0, or -EIO with the reason in err. */
+int winsym_close_output(FILE *out, int rc, char *err, size_t errlen);
+
+#endif

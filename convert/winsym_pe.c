@@ -1,0 +1,201 @@
+/* The Breakpad output both Windows converters share, and the .sym of a
+ * bare PE image. */
+#include "convert/winsym.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "convert/reader.h"
+#include "convert/mapfile.h"
+
+#define OUTPUT_BUFFER (1 << 16)
+
+const char *winsym_cpu(unsigned machine)
+{
+	switch (machine) {
+	case 0x014C:
+		return "x86";
+	case 0x8664:
+		return "x86_64";
+	case 0x0200:
+		return "ia64";
+	case 0x01C4:
+		return "arm";
+	case 0xAA64:
+		return "arm64";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/'), *backslash = strrchr(path, '\\');
+	const char *last = slash > backslash ? slash : backslash;
+	return last ? last + 1 : path;
+}
+
+int winsym_name(FILE *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len && s[i]; i++)
+		putc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], out);
+	putc('\n', out);
+	return ferror(out) ? -EIO : 0;
+}
+
+int winsym_code_id(FILE *out, const struct pe_image *pe, const char *path)
+{
+	char id[17];
+	pe_code_id(pe, id);
+	return fprintf(out, "INFO CODE_ID %s %s\n", id, path ? base_name(path) : "") < 0 ? -EIO : 0;
+}
+
+static int print_cfi(const struct pe_unwind *u, void *ctx)
+{
+	FILE *out = ctx;
+	if (fprintf(out, "STACK CFI INIT %x %x .cfa: $rsp .ra: .cfa %u - ^\n", u->begin, u->end - u->begin,
+		    u->rip_offset) < 0 ||
+	    fprintf(out, "STACK CFI %x .cfa: $rsp %u +\n", u->begin, u->stack_size) < 0)
+		return -EIO;
+	return 0;
+}
+
+int winsym_stack_cfi(FILE *out, const struct pe_image *pe)
+{
+	return pe_unwind_info(pe, print_cfi, out);
+}
+
+FILE *winsym_open_output(int out_fd, int *rc)
+{
+	int fd = dup(out_fd);
+	FILE *out = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!out) {
+		*rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	setvbuf(out, NULL, _IOFBF, OUTPUT_BUFFER);
+	*rc = 0;
+	return out;
+}
+
+int winsym_close_output(FILE *out, int rc, char *err, size_t errlen)
+{
+	int failed = ferror(out) | fflush(out);
+	if (fclose(out) != 0 || failed) {
+		if (rc == 0)
+			snprintf(err, errlen, "writing the .sym: %s", strerror(errno ? errno : EIO));
+		return rc ? rc : -EIO;
+	}
+	return rc;
+}
+
+/* ---- a bare PE image ---- */
+
+struct export_sym {
+	uint32_t rva;
+	const char *name;
+};
+
+struct exports {
+	struct export_sym *v;
+	size_t n, cap;
+};
+
+static int add_export(uint32_t rva, const char *name, void *ctx)
+{
+	struct exports *e = ctx;
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? 2 * e->cap : 64;
+		struct export_sym *grown = realloc(e->v, cap * sizeof *grown);
+		if (!grown)
+			return -ENOMEM;
+		e->v = grown;
+		e->cap = cap;
+	}
+	e->v[e->n++] = (struct export_sym){rva, name};
+	return 0;
+}
+
+static int by_rva_then_name(const void *a, const void *b)
+{
+	const struct export_sym *x = a, *y = b;
+	if (x->rva != y->rva)
+		return x->rva < y->rva ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* PUBLIC per exported address; several names of one address are one
+ * record, the least name, marked "m" as Breakpad marks folded symbols. */
+static int print_exports(FILE *out, const struct pe_image *pe)
+{
+	struct exports e = {0};
+	int rc = pe_exports(pe, add_export, &e);
+	if (rc == 0 && e.n)
+		qsort(e.v, e.n, sizeof *e.v, by_rva_then_name);
+	for (size_t i = 0; rc == 0 && i < e.n; i++) {
+		if (i && e.v[i].rva == e.v[i - 1].rva)
+			continue;
+		int multiple = i + 1 < e.n && e.v[i + 1].rva == e.v[i].rva;
+		fprintf(out, "PUBLIC %s%x 0 ", multiple ? "m " : "", e.v[i].rva);
+		rc = winsym_name(out, e.v[i].name, SIZE_MAX);
+	}
+	free(e.v);
+	return rc;
+}
+
+/* The MODULE line: the PDB's identity when the .sym is asked for under the
+ * PDB's name (Breakpad's choice), else the image's own. */
+static int print_module(FILE *out, const struct pe_image *pe, const struct breakpad_input *in)
+{
+	uint8_t g[16];
+	uint32_t age;
+	char pdb[512], id[17];
+	const char *cpu = winsym_cpu(pe->machine);
+	if (pe_codeview(pe, g, &age, pdb, sizeof pdb) == 0 && strcasecmp(base_name(pdb), in->debug_file) == 0)
+	{
+		fprintf(out, "MODULE windows %s %08X%04X%04X%02X%02X%02X%02X%02X%02X%02X%02X%x ", cpu, le32(g), le16(g + 4),
+			le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15], age);
+		return winsym_name(out, base_name(pdb), SIZE_MAX);
+	}
+	snprintf(id, sizeof id, "%08X%x", pe->timestamp, pe->size_of_image);
+	return fprintf(out, "MODULE windows %s %s %s\n", cpu, id, in->debug_file) < 0 ? -EIO : 0;
+}
+
+int winsym_pe_bytes(const void *data, size_t len, const struct breakpad_input *in, int out_fd, char *err,
+		    size_t errlen)
+{
+	struct pe_image pe;
+	int rc = pe_open(&pe, data, len, err, errlen);
+	if (rc < 0)
+		return rc;
+	FILE *out = winsym_open_output(out_fd, &rc);
+	if (!out)
+		return rc;
+	err[0] = '\0';
+	rc = print_module(out, &pe, in);
+	if (rc == 0)
+		rc = winsym_code_id(out, &pe, in->path);
+	if (rc == 0 && (rc = print_exports(out, &pe)) == -EINVAL)
+		snprintf(err, errlen, "malformed PE export table");
+	if (rc == 0 && (rc = winsym_stack_cfi(out, &pe)) == -EINVAL)
+		snprintf(err, errlen, "malformed PE exception table");
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	return winsym_close_output(out, rc, err, errlen);
+}
+
+int winsym_from_pe(const struct breakpad_input *in, int out_fd, char *err, size_t errlen)
+{
+	struct mapped_file f;
+	int rc = map_file(in->path, &f, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = winsym_pe_bytes(f.data, f.len, in, out_fd, err, errlen);
+	unmap_file(&f);
+	return rc;
+}

@@ -1,0 +1,627 @@
+/* pdb: the MSF container, the PDB streams and the Breakpad writer on a PDB
+ * assembled here in memory — info stream with /names, DBI with a module,
+ * section headers, old FPO and new frame data, IPI, a module stream with a
+ * function, an inline site and C13 lines, publics — read back piece by
+ * piece and as the exact .sym; then every truncation and every byte of it
+ * corrupted, and malformed streams refused with their reason. */
+#include "convert/msf.h"
+#include "convert/pdb.h"
+#include "convert/winsym.h"
+
+#include "tests/unit/files.h"
+#include "tests/unit/tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- a byte builder ---- */
+
+struct bytes {
+	uint8_t *d;
+	size_t n, cap;
+};
+
+static void put(struct bytes *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2 + 64;
+		b->d = realloc(b->d, b->cap);
+	}
+	memcpy(b->d + b->n, p, n);
+	b->n += n;
+}
+
+static void u8(struct bytes *b, uint8_t v)
+{
+	put(b, &v, 1);
+}
+
+static void u16(struct bytes *b, uint16_t v)
+{
+	uint8_t p[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+	put(b, p, 2);
+}
+
+static void u32(struct bytes *b, uint32_t v)
+{
+	uint8_t p[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	put(b, p, 4);
+}
+
+static void str(struct bytes *b, const char *s)
+{
+	put(b, s, strlen(s) + 1);
+}
+
+static void align4(struct bytes *b)
+{
+	while (b->n % 4)
+		u8(b, 0);
+}
+
+static void set32(struct bytes *b, size_t at, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b->d[at + i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A CodeView record: its length is patched in when it ends. */
+static size_t record(struct bytes *b, uint16_t kind)
+{
+	size_t at = b->n;
+	u16(b, 0);
+	u16(b, kind);
+	return at;
+}
+
+static void end_record(struct bytes *b, size_t at)
+{
+	align4(b);
+	uint16_t len = (uint16_t)(b->n - at - 2);
+	b->d[at] = (uint8_t)len;
+	b->d[at + 1] = (uint8_t)(len >> 8);
+}
+
+/* ---- the streams ---- */
+
+enum { S_OLD_DIR, S_INFO, S_TPI, S_DBI, S_IPI, S_NAMES, S_MODULE, S_SECTIONS, S_SYMREC, S_FPO, S_NEW_FPO, N_STREAMS };
+
+static const uint8_t GUID[16] = {0xb9, 0xdb, 0x44, 0x38, 0x17, 0x20, 0x67, 0x49,
+				 0xbe, 0x7a, 0xa4, 0xa2, 0xc2, 0x04, 0x30, 0xfa};
+#define PROGRAM "$T0 .raSearch = $eip $T0 ^ = $esp $T0 4 + = "
+
+static void info_stream(struct bytes *b)
+{
+	u32(b, 20000404);
+	u32(b, 0x5b3f5e6a);
+	u32(b, 3);
+	put(b, GUID, 16);
+	u32(b, 7); /* named streams: "/names" -> S_NAMES */
+	str(b, "/names");
+	u32(b, 1);
+	u32(b, 1);
+	u32(b, 1);
+	u32(b, 1); /* present: bucket 0 */
+	u32(b, 0); /* deleted: none */
+	u32(b, 0);
+	u32(b, S_NAMES);
+}
+
+static void names_stream(struct bytes *b)
+{
+	static const char strings[] = "\0a.c\0" PROGRAM; /* a.c at 1, the program at 5 */
+	u32(b, 0xEFFEEFFE);
+	u32(b, 1);
+	u32(b, sizeof strings);
+	put(b, strings, sizeof strings);
+}
+
+static void ipi_stream(struct bytes *b)
+{
+	u32(b, 20040203);
+	u32(b, 56);
+	u32(b, 0x1000);
+	u32(b, 0x1001);
+	while (b->n < 56)
+		u8(b, 0);
+	size_t r = record(b, 0x1601); /* 0x1000 LF_FUNC_ID: scope, type, name */
+	u32(b, 0);
+	u32(b, 0);
+	str(b, "inl_fn");
+	end_record(b, r);
+	r = record(b, 0x1602); /* 0x1001 LF_MFUNC_ID: class S, type, name */
+	u32(b, 0x1000);
+	u32(b, 0);
+	str(b, "m");
+	end_record(b, r);
+	r = record(b, 0x1605); /* 0x1002 LF_STRING_ID "ns" */
+	u32(b, 0);
+	str(b, "ns");
+	end_record(b, r);
+	r = record(b, 0x1601); /* 0x1003 LF_FUNC_ID ns::f */
+	u32(b, 0x1002);
+	u32(b, 0);
+	str(b, "f");
+	end_record(b, r);
+}
+
+static void tpi_stream(struct bytes *b)
+{
+	u32(b, 20040203);
+	u32(b, 56);
+	u32(b, 0x1000);
+	u32(b, 0x1004);
+	while (b->n < 56)
+		u8(b, 0);
+	size_t r = record(b, 0x1505); /* 0x1000 LF_STRUCTURE S, 12 bytes */
+	u16(b, 0);
+	u16(b, 0);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0);
+	u16(b, 12);
+	str(b, "S");
+	end_record(b, r);
+	r = record(b, 0x1001); /* 0x1001 LF_MODIFIER const S */
+	u32(b, 0x1000);
+	u16(b, 1);
+	end_record(b, r);
+	r = record(b, 0x1002); /* 0x1002 LF_POINTER to S, 8 bytes */
+	u32(b, 0x1000);
+	u32(b, 8 << 13 | 0x0c);
+	end_record(b, r);
+	r = record(b, 0x1503); /* 0x1003 LF_ARRAY of 10000 ints: an LF_LONG size leaf */
+	u32(b, 0x0074);
+	u32(b, 0x0023);
+	u16(b, 0x8003);
+	u32(b, 40000);
+	end_record(b, r);
+}
+
+static void section(struct bytes *b, const char *name, uint32_t va, uint32_t size, uint32_t flags)
+{
+	char n[8] = {0};
+	memcpy(n, name, strlen(name));
+	put(b, n, 8);
+	u32(b, size);
+	u32(b, va);
+	for (int i = 0; i < 5; i++)
+		u32(b, 0);
+	u32(b, flags);
+}
+
+static void public(struct bytes *b, uint32_t flags, uint16_t seg, uint32_t off, const char *name)
+{
+	size_t r = record(b, S_PUB32);
+	u32(b, flags);
+	u32(b, off);
+	u16(b, seg);
+	str(b, name);
+	end_record(b, r);
+}
+
+static void symrec_stream(struct bytes *b)
+{
+	public(b, 2, 1, 0x10, "_func@8"); /* hidden by the function there */
+	public(b, 0, 1, 0x40, "_other@12");
+	public(b, 2, 1, 0x50, "@fast@16");
+	public(b, 2, 1, 0x60, "_plain");
+	public(b, 2, 1, 0x60, "_alias"); /* two at one address: the least, marked m */
+	public(b, 0, 2, 0x0, "_var");     /* data: no PUBLIC */
+}
+
+static void fpo_stream(struct bytes *b)
+{
+	u32(b, 0x1010);
+	u32(b, 0x20);
+	u32(b, 2); /* locals / 4 */
+	u16(b, 3); /* params / 4 */
+	u16(b, 5 | 2 << 8 | 1 << 12); /* prolog 5, 2 registers, uses EBP */
+}
+
+static void new_fpo_stream(struct bytes *b)
+{
+	u32(b, 0x1040);
+	u32(b, 0x10);
+	u32(b, 4);
+	u32(b, 8);
+	u32(b, 0);
+	u32(b, 5); /* the program's offset in /names */
+	u16(b, 1);
+	u16(b, 4);
+	u32(b, 4);
+}
+
+static size_t line_count_at; /* in the module stream: the lines block's count */
+
+/* Module symbols: a function at 1:0x10 with one inline site, then C13
+ * line information. Returns the size of the symbols part. */
+static uint32_t module_stream(struct bytes *b, uint32_t *c13_len)
+{
+	u32(b, 4);
+	size_t r = record(b, S_GPROC32);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0x20); /* length */
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0x10); /* offset */
+	u16(b, 1);    /* section */
+	u8(b, 0);
+	str(b, "func");
+	end_record(b, r);
+	/* EBP-relative: two parameters (an int at +8, a 32-bit pointer at +12) and a local */
+	static const struct {
+		int32_t offset;
+		uint32_t type;
+	} vars[] = {{8, 0x0074}, {12, 0x0470}, {-4, 0x0074}};
+	for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+		r = record(b, S_REGREL32);
+		u32(b, (uint32_t)vars[i].offset);
+		u32(b, vars[i].type);
+		u16(b, 22);
+		str(b, "v");
+		end_record(b, r);
+	}
+	r = record(b, S_INLINESITE);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0x1000);
+	u8(b, 3); /* ChangeCodeOffset 4 */
+	u8(b, 4);
+	u8(b, 4); /* ChangeCodeLength 3 */
+	u8(b, 3);
+	end_record(b, r);
+	r = record(b, S_INLINESITE_END);
+	end_record(b, r);
+	r = record(b, S_END);
+	end_record(b, r);
+	uint32_t sym = (uint32_t)b->n;
+
+	size_t c13 = b->n;
+	u32(b, 0xF4); /* file checksums: a.c, no checksum */
+	u32(b, 8);
+	u32(b, 1);
+	u8(b, 0);
+	u8(b, 0);
+	u16(b, 0);
+	u32(b, 0xF2); /* lines: 1:0x10, 0x20 bytes; line 10 at 0, 11 at 8 */
+	u32(b, 12 + 12 + 16);
+	u32(b, 0x10);
+	u16(b, 1);
+	u16(b, 0);
+	u32(b, 0x20);
+	u32(b, 0);
+	line_count_at = b->n;
+	u32(b, 2);
+	u32(b, 12 + 16);
+	u32(b, 0);
+	u32(b, 10 | 0x80000000u);
+	u32(b, 8);
+	u32(b, 11 | 0x80000000u);
+	u32(b, 0xF6); /* inlinee lines: inl_fn starts at a.c:50 */
+	u32(b, 16);
+	u32(b, 0);
+	u32(b, 0x1000);
+	u32(b, 0);
+	u32(b, 50);
+	*c13_len = (uint32_t)(b->n - c13);
+	return sym;
+}
+
+static void dbi_stream(struct bytes *b, uint32_t sym, uint32_t c13)
+{
+	struct bytes mod = {0};
+	put(&mod, (uint8_t[4]){0}, 4);
+	for (int i = 0; i < 28; i++)
+		u8(&mod, 0);
+	u16(&mod, 0);
+	u16(&mod, S_MODULE);
+	u32(&mod, sym);
+	u32(&mod, 0);
+	u32(&mod, c13);
+	while (mod.n < 64)
+		u8(&mod, 0);
+	str(&mod, "mod.obj");
+	str(&mod, "mod.obj");
+	align4(&mod);
+
+	u32(b, 0xFFFFFFFF);
+	u32(b, 19990903);
+	u32(b, 3);
+	u16(b, 0xFFFF);
+	u16(b, 0);
+	u16(b, 0xFFFF);
+	u16(b, 0);
+	u16(b, S_SYMREC);
+	u16(b, 0);
+	u32(b, (uint32_t)mod.n); /* module info */
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 22); /* optional debug header: 11 slots */
+	u32(b, 0);  /* EC */
+	u16(b, 0);
+	u16(b, 0x014C);
+	u32(b, 0);
+	put(b, mod.d, mod.n);
+	uint16_t slots[11] = {S_FPO, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, S_SECTIONS, 0xFFFF, 0xFFFF, 0xFFFF, S_NEW_FPO, 0xFFFF};
+	for (int i = 0; i < 11; i++)
+		u16(b, slots[i]);
+	free(mod.d);
+}
+
+/* Where build() put each stream, so tests can corrupt one. */
+static size_t stream_at[N_STREAMS];
+
+#define BS 512
+
+/* The MSF image: superblock, free maps, block map, directory, streams
+ * (each starting on a block of its own). */
+static uint8_t *build(size_t *len)
+{
+	struct bytes s[N_STREAMS] = {0};
+	uint32_t c13 = 0;
+	info_stream(&s[S_INFO]);
+	tpi_stream(&s[S_TPI]);
+	uint32_t sym = module_stream(&s[S_MODULE], &c13);
+	dbi_stream(&s[S_DBI], sym, c13);
+	ipi_stream(&s[S_IPI]);
+	names_stream(&s[S_NAMES]);
+	section(&s[S_SECTIONS], ".text", 0x1000, 0x100, 0x60000020);
+	section(&s[S_SECTIONS], ".data", 0x2000, 0x100, 0xC0000040);
+	symrec_stream(&s[S_SYMREC]);
+	fpo_stream(&s[S_FPO]);
+	new_fpo_stream(&s[S_NEW_FPO]);
+
+	struct bytes dir = {0};
+	u32(&dir, N_STREAMS);
+	for (int i = 0; i < N_STREAMS; i++)
+		u32(&dir, (uint32_t)s[i].n);
+	uint32_t next = 5; /* 0 super, 1-2 free maps, 3 block map, 4 directory */
+	for (int i = 0; i < N_STREAMS; i++) {
+		stream_at[i] = (size_t)next * BS;
+		for (size_t k = 0; k < (s[i].n + BS - 1) / BS; k++)
+			u32(&dir, next++);
+	}
+	uint8_t *img = calloc(next, BS);
+	memcpy(img, "Microsoft C/C++ MSF 7.00\r\n\x1a" "DS\0\0\0", 32);
+	struct bytes sb = {0};
+	u32(&sb, BS);
+	u32(&sb, 1);
+	u32(&sb, next);
+	u32(&sb, (uint32_t)dir.n);
+	u32(&sb, 0);
+	u32(&sb, 3);
+	memcpy(img + 32, sb.d, sb.n);
+	img[3 * BS] = 4; /* the directory is block 4 */
+	memcpy(img + 4 * BS, dir.d, dir.n);
+	for (int i = 0; i < N_STREAMS; i++) {
+		if (s[i].n)
+			memcpy(img + stream_at[i], s[i].d, s[i].n);
+		free(s[i].d);
+	}
+	free(dir.d);
+	free(sb.d);
+	*len = (size_t)next * BS;
+	return img;
+}
+
+/* ---- running the writer ---- */
+
+static char err[256];
+
+/* The .sym of the image, or NULL (err says why); the caller frees. */
+static char *convert(const uint8_t *img, size_t len, int *rc)
+{
+	char path[] = "/tmp/test_pdb_XXXXXX";
+	int fd = mkstemp(path);
+	struct sym_identity id = {.format = SYM_FMT_PDB, .debug_id = "3844DBB920174967BE7AA4A2C20430FA3"};
+	struct breakpad_input in = {"test.pdb", &id, "test.pdb", NULL};
+	*rc = winsym_pdb_bytes(img, len, NULL, 0, &in, fd, err, sizeof err);
+	close(fd);
+	char *text = *rc == 0 ? read_file(path, NULL) : NULL;
+	unlink(path);
+	return text;
+}
+
+static const char EXPECTED[] =
+	"MODULE windows x86 3844DBB920174967BE7AA4A2C20430FA3 test.pdb\n"
+	"FILE 0 unknown file\n"
+	"FILE 1 a.c\n"
+	"FUNC 1010 20 8 func\n"
+	"INLINE 0 10 1 0 1014 3\n"
+	"1010 4 10 1\n"
+	"1014 3 50 1\n"
+	"1017 1 10 1\n"
+	"1018 18 11 1\n"
+	"PUBLIC 1040 c other\n"
+	"PUBLIC 1050 8 fast\n"
+	"PUBLIC m 1060 0 alias\n"
+	"STACK WIN 0 1010 20 5 0 c 8 8 0 0 1\n"
+	"STACK WIN 4 1040 10 1 0 8 4 4 0 1 " PROGRAM "\n"
+	"INLINE_ORIGIN 0 inl_fn\n";
+
+static void test_msf(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	struct msf m;
+	is_int(msf_open(&m, img, len, err, sizeof err), 0, "msf: opens (%s)", err);
+	is_int(m.num_streams, N_STREAMS, "msf: stream count");
+	is_int(msf_stream_size(&m, 999), 0, "msf: a stream past the count has size 0");
+	uint8_t *s;
+	size_t n;
+	is_int(msf_read_stream(&m, 999, &s, &n), -ENOENT, "msf: reading a stream past the count: ENOENT");
+	is_int(msf_read_stream(&m, S_INFO, &s, &n), 0, "msf: reads the info stream");
+	ok(n > 28 && memcmp(s + 12, GUID, 16) == 0, "msf: ... its bytes");
+	free(s);
+	uint8_t two[2];
+	is_int(msf_read(&m, S_INFO, n - 1, two, 2), -ENOENT, "msf: a read past the stream's end is refused");
+	msf_close(&m);
+	free(img);
+}
+
+static void test_streams(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	struct pdb p;
+	is_int(pdb_open(&p, img, len, err, sizeof err), 0, "pdb: opens (%s)", err);
+	is_int(p.age, 3, "pdb: age");
+	ok(memcmp(p.guid, GUID, 16) == 0, "pdb: GUID");
+	is_int(p.machine, 0x14C, "pdb: machine from the DBI stream");
+	is_int(p.n_modules, 1, "pdb: one module");
+	is_str(p.modules[0].name, "mod.obj", "pdb: module name");
+	is_int(p.n_sections, 2, "pdb: section headers");
+	is_str(p.sections[1].name, ".data", "pdb: section name");
+	is_str(pdb_string(&p, 1), "a.c", "pdb: /names string");
+	ok(pdb_string(&p, 100000) == NULL, "pdb: a /names offset outside is NULL");
+	static const struct {
+		uint32_t id;
+		const char *name;
+	} ids[] = {{0x1000, "inl_fn"}, {0x1001, "S::m"}, {0x1003, "ns::f"}, {0x1002, NULL}, {0x1004, NULL}, {5, NULL}};
+	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
+		char *name = pdb_inlinee_name(&p, ids[i].id);
+		if (ids[i].name)
+			is_str(name, ids[i].name, "pdb: inlinee 0x%x named, qualified by class or scope", ids[i].id);
+		else
+			ok(name == NULL, "pdb: id 0x%x is no function: no name", ids[i].id);
+		free(name);
+	}
+	static const uint32_t sizes[][2] = {{0x1000, 12}, {0x1001, 12}, {0x1002, 8}, {0x1003, 40000}, {0x1004, 0},
+					    {0x0041, 8}, {0x0470, 4}, {0x0603, 8}, {0x0003, 0}};
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+		is_int(pdb_type_size(&p, sizes[i][0]), sizes[i][1], "pdb: size of type 0x%x", sizes[i][0]);
+	uint32_t rva;
+	ok(pdb_rva(&p, 2, 8, &rva) == 0 && rva == 0x2008, "pdb: section:offset to RVA");
+	is_int(pdb_rva(&p, 3, 0, &rva), -ERANGE, "pdb: an unknown section");
+	is_int(p.modules[0].n_inlinees, 1, "pdb: inlinee lines read");
+	pdb_close(&p);
+	free(img);
+}
+
+static void test_sym(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	int rc;
+	char *text = convert(img, len, &rc);
+	is_int(rc, 0, "sym: converts (%s)", err);
+	is_str(text, EXPECTED, "sym: the exact .sym");
+	free(text);
+	free(img);
+}
+
+/* A name cannot make records of its own. */
+static void test_hostile_name(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	/* the module stream: signature, record length and kind, 35 bytes of S_GPROC32, then "func" */
+	img[stream_at[S_MODULE] + 4 + 4 + 35 + 1] = '\n';
+	int rc;
+	char *text = convert(img, len, &rc);
+	ok(rc == 0 && strstr(text, "\nFUNC 1010 20 8 f?nc\n") != NULL, "a newline in a name is written as '?'");
+	free(text);
+	free(img);
+}
+
+/* Every proper prefix is refused (the superblock's block count says the
+ * file is longer), and reads nothing outside it under ASan. */
+static void test_truncations(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	int accepted = 0;
+	for (size_t n = 0; n < len; n += 7) {
+		uint8_t *copy = malloc(n ? n : 1);
+		memcpy(copy, img, n);
+		struct pdb p;
+		accepted += pdb_open(&p, copy, n, err, sizeof err) == 0;
+		pdb_close(&p);
+		free(copy);
+	}
+	is_int(accepted, 0, "truncated: every prefix refused");
+	free(img);
+}
+
+/* Each byte of each stream set to 0xFF, then 0x7F: a conversion either
+ * works or fails with a reason — never a crash or an overread (ASan). */
+static void test_every_byte(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	int unexplained = 0, failed = 0, runs = 0;
+	for (size_t at = 4 * BS; at < len; at++) {
+		for (int v = 0; v < 2; v++) {
+			uint8_t saved = img[at];
+			img[at] = v ? 0x7F : 0xFF;
+			int rc;
+			err[0] = '\0';
+			char *text = convert(img, len, &rc);
+			if (rc < 0) {
+				failed++;
+				unexplained += err[0] == '\0';
+			}
+			free(text);
+			img[at] = saved;
+			runs++;
+		}
+	}
+	ok(runs > 0 && failed > 0, "corrupted bytes: %d conversions, %d refused", runs, failed);
+	is_int(unexplained, 0, "corrupted bytes: every refusal says why");
+	free(img);
+}
+
+static void expect_refused_rc(const char *what, size_t at, uint32_t value, int want, const char *reason)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	struct bytes b = {img, len, len};
+	set32(&b, at, value);
+	int rc;
+	char *text = convert(img, len, &rc);
+	is_int(rc, want, "refused: %s", what);
+	ok(strstr(err, reason) != NULL, "refused: %s: reason '%s' in '%s'", what, reason, err);
+	free(text);
+	free(img);
+}
+
+static void expect_refused(const char *what, size_t at, uint32_t value, const char *reason)
+{
+	expect_refused_rc(what, at, value, -EINVAL, reason);
+}
+
+static void test_refusals(void)
+{
+	expect_refused("DBI module list past the stream", stream_at[S_DBI] + 24, 0x7FFFFFF0, "DBI substream");
+	expect_refused("DBI without its signature", stream_at[S_DBI], 0, "DBI stream header");
+	expect_refused("module C13 size past the stream", stream_at[S_DBI] + 64 + 44, 0x10000, "module 0");
+	expect_refused("/names signature", stream_at[S_NAMES], 0x12345678, "/names");
+	expect_refused("a lines block claiming a billion lines", stream_at[S_MODULE] + line_count_at, 1000000000,
+		       "line information");
+	/* the optional debug header's OMAP-from-source slot (the 5th) names a stream with content */
+	size_t omap_slot = stream_at[S_DBI] + 64 + 80 + 2 * 4; /* after 80 bytes of module info */
+	expect_refused_rc("OMAP address maps", omap_slot - 2, (uint32_t)S_FPO << 16 | 0xFFFF, -ENOTSUP, "OMAP");
+}
+
+int main(void)
+{
+	test_msf();
+	test_streams();
+	test_sym();
+	test_hostile_name();
+	test_truncations();
+	test_every_byte();
+	test_refusals();
+	return tap_done();
+}
