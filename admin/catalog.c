@@ -26,7 +26,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS pending(path TEXT PRIMARY KEY, server TEXT, url TEXT, source_format TEXT,"
 	"  size INTEGER, fetched INTEGER);"
 	"CREATE TABLE IF NOT EXISTS negative(path TEXT PRIMARY KEY, until INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS build_ids(debug_id TEXT PRIMARY KEY, build_id TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS code_ids(debug_id TEXT PRIMARY KEY, code_file TEXT NOT NULL, code_id TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS skiplist(server TEXT NOT NULL COLLATE NOCASE, pair TEXT NOT NULL,"
 	"  reason TEXT NOT NULL, added INTEGER NOT NULL, until INTEGER NOT NULL, PRIMARY KEY(server, pair));"
 	"CREATE TABLE IF NOT EXISTS log(id INTEGER PRIMARY KEY AUTOINCREMENT, server TEXT NOT NULL, line TEXT NOT NULL);"
@@ -450,26 +450,26 @@ int catalog_negative_expire(struct catalog *c)
 	return cat_exec(c, "DELETE FROM negative WHERE until <= strftime('%s','now')", "");
 }
 
-int catalog_build_id_put(struct catalog *c, const char *debug_id, const char *build_id)
+int catalog_code_id_put(struct catalog *c, const char *debug_id, const char *code_file, const char *code_id)
 {
-	return cat_exec(c, "INSERT OR REPLACE INTO build_ids VALUES(?,?)", "tt", debug_id, build_id);
+	return cat_exec(c, "INSERT OR REPLACE INTO code_ids VALUES(?,?,?)", "ttt", debug_id, code_file, code_id);
 }
 
-struct build_id_each {
-	catalog_build_id_fn fn;
+struct code_id_each {
+	catalog_code_id_fn fn;
 	void *ctx;
 };
 
-static int build_id_row(sqlite3_stmt *st, void *ctx)
+static int code_id_row(sqlite3_stmt *st, void *ctx)
 {
-	struct build_id_each *e = ctx;
-	return e->fn(cat_text(st, 0), cat_text(st, 1), e->ctx);
+	struct code_id_each *e = ctx;
+	return e->fn(cat_text(st, 0), cat_text(st, 1), cat_text(st, 2), e->ctx);
 }
 
-int catalog_build_ids_each(struct catalog *c, catalog_build_id_fn fn, void *ctx)
+int catalog_code_ids_each(struct catalog *c, catalog_code_id_fn fn, void *ctx)
 {
-	struct build_id_each e = {fn, ctx};
-	return cat_each(c, "SELECT debug_id, build_id FROM build_ids", build_id_row, &e, "");
+	struct code_id_each e = {fn, ctx};
+	return cat_each(c, "SELECT debug_id, code_file, code_id FROM code_ids", code_id_row, &e, "");
 }
 
 int catalog_begin(struct catalog *c)

@@ -95,11 +95,11 @@ int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx);
 /* Deletes the rows whose time has passed. */
 int catalog_negative_expire(struct catalog *c);
 
-/* Which full build-id an ELF's Breakpad debug id stands for, as learned
- * from the ELF files stored (debuginfod knows files by build-id only). */
-int catalog_build_id_put(struct catalog *c, const char *debug_id, const char *build_id);
-typedef int (*catalog_build_id_fn)(const char *debug_id, const char *build_id, void *ctx);
-int catalog_build_ids_each(struct catalog *c, catalog_build_id_fn fn, void *ctx);
+/* The code file and code id of the module with a debug id (an ELF's full
+ * build-id; the PE a PDB was built with), as fetch/codeids learns them. */
+int catalog_code_id_put(struct catalog *c, const char *debug_id, const char *code_file, const char *code_id);
+typedef int (*catalog_code_id_fn)(const char *debug_id, const char *code_file, const char *code_id, void *ctx);
+int catalog_code_ids_each(struct catalog *c, catalog_code_id_fn fn, void *ctx);
 
 /* A batch of changes as one transaction: begin takes the catalog for this
  * thread until end, which commits (rc 0) or rolls back. */

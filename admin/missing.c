@@ -51,8 +51,7 @@ struct missing {
 	struct catalog *cat;
 	struct store *store;
 	struct missing_options o;
-	missing_prefetch_fn prefetch;
-	void *prefetch_ctx;
+	struct missing_hooks hooks;
 	pthread_t thread;
 	int thread_started;
 	int wake_fd;              /* eventfd: events queued, or stop */
@@ -211,9 +210,19 @@ static int prefetch_key(const char *debug_file, const char *debug_id, void *ctx)
 	struct missing *m = ctx;
 	struct sym_key k;
 	char sym[KEY_NAME_MAX + 8];
-	if (m->prefetch && key_sym_name(debug_file, sym, sizeof sym) == 0 && key_make(&k, debug_file, debug_id, sym) == 0)
-		m->prefetch(m->prefetch_ctx, &k);
+	if (m->hooks.prefetch && key_sym_name(debug_file, sym, sizeof sym) == 0 &&
+	    key_make(&k, debug_file, debug_id, sym) == 0)
+		m->hooks.prefetch(m->hooks.ctx, &k);
 	return 0;
+}
+
+/* Records that name a code file and id tell the fetcher of the module. */
+static void learn_rows(struct missing *m, const struct parsed *p)
+{
+	for (size_t i = 0; m->hooks.learn_code && i < p->n; i++)
+		if (p->rows[i].code_file[0] && p->rows[i].code_id[0])
+			m->hooks.learn_code(m->hooks.ctx, p->rows[i].debug_id, p->rows[i].code_file,
+					    p->rows[i].code_id);
 }
 
 static void prefetch_rows(struct missing *m, const struct parsed *p)
@@ -231,6 +240,8 @@ int missing_add_text(struct missing *m, const char *text, char *err, size_t errl
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = pair_rows(&p, pairs);
+	if (rc == 0)
+		learn_rows(m, &p);
 	/* what is already here is not missing: only the others are recorded */
 	size_t kept = 0;
 	for (size_t i = 0; rc == 0 && i < p.n; i++)
@@ -783,8 +794,7 @@ static int open_spool(struct missing *m, char *err, size_t errlen)
 }
 
 int missing_start(struct missing **out, struct catalog *cat, struct store *store,
-		  const struct missing_options *o, missing_prefetch_fn prefetch, void *ctx, char *err,
-		  size_t errlen)
+		  const struct missing_options *o, const struct missing_hooks *hooks, char *err, size_t errlen)
 {
 	struct missing *m = calloc(1, sizeof *m);
 	if (!m)
@@ -792,8 +802,7 @@ int missing_start(struct missing **out, struct catalog *cat, struct store *store
 	m->cat = cat;
 	m->store = store;
 	m->o = *o;
-	m->prefetch = prefetch;
-	m->prefetch_ctx = ctx;
+	m->hooks = *hooks;
 	m->spool_fd = -1;
 	m->wake_fd = -1;
 	m->events_tail = &m->events;

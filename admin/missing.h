@@ -43,15 +43,19 @@ struct missing_figures {
 	unsigned long long triggers_fired, command_runs, command_failures, store_drops;
 };
 
-/* Asked to fetch a key (the .sym of each newly missing one): set by main,
- * so this module needs no fetcher. */
-typedef void (*missing_prefetch_fn)(void *ctx, const struct sym_key *k);
+/* What this module asks of the fetcher, through main (so it needs none):
+ * fetch a key (the .sym of each missing one), and learn a module's code
+ * file and id from a record that names them (before its fetch). */
+struct missing_hooks {
+	void (*prefetch)(void *ctx, const struct sym_key *k);
+	void (*learn_code)(void *ctx, const char *debug_id, const char *code_file, const char *code_id);
+	void *ctx;
+};
 
 struct missing;
 
 int missing_start(struct missing **out, struct catalog *cat, struct store *store,
-		  const struct missing_options *o, missing_prefetch_fn prefetch, void *ctx, char *err,
-		  size_t errlen);
+		  const struct missing_options *o, const struct missing_hooks *hooks, char *err, size_t errlen);
 void missing_stop(struct missing *m);
 
 /* `missing` written: records "<object_id> <debug_file> <debug_id> [<code_file>

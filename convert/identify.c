@@ -110,6 +110,17 @@ static int identify_pe(const struct input *in, struct sym_identity *id, char *er
 		return rc;
 	snprintf(id->debug_id, sizeof id->debug_id, "%08X%x", pe.timestamp, pe.size_of_image);
 	memcpy(id->code_id, id->debug_id, sizeof id->debug_id);
+	/* the PDB it was built with: its symbols are made from that PDB and this image */
+	uint8_t guid[16];
+	uint32_t age;
+	char pdb[260];
+	if (pe_codeview(&pe, guid, &age, pdb, sizeof pdb) == 0) {
+		const char *base = pdb + strlen(pdb);
+		while (base > pdb && base[-1] != '/' && base[-1] != '\\')
+			base--;
+		snprintf(id->name, sizeof id->name, "%.200s", base);
+		guid_age_id(guid, age, id->pdb_id);
+	}
 	return 0;
 }
 

@@ -16,7 +16,9 @@ struct sym_identity {
 	char alt_id[41];   /* PDB only: the id with the DBI stream's age when that differs
 			    * from the PDB info stream's age; else "" */
 	char code_id[129]; /* PE: same as debug_id; ELF: full build-id (or .text hash) in lower-case hex; else "" */
-	char name[201];    /* Breakpad: the MODULE line's name; else "" */
+	char name[201];    /* Breakpad: the MODULE line's name; PE: the file name of the PDB its
+			    * CodeView record names; else "" */
+	char pdb_id[41];   /* PE: that PDB's debug id (GUID + age), or "" */
 	int has_build_id;  /* ELF: code_id is its build-id (not the .text hash) */
 };
 

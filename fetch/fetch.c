@@ -13,7 +13,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "common/pool.h"
-#include "fetch/buildids.h"
+#include "fetch/codeids.h"
 #include "fetch/publish.h"
 #include "fetch/source.h"
 #include "fetch/transfer.h"
@@ -67,6 +67,7 @@ struct job {
 	int converting;
 	char source[KEY_PATH_MAX];          /* the debug file's relpath */
 	char source_server[SRV_NAME_MAX + 1]; /* where the store got it */
+	char image[KEY_PATH_MAX];           /* a PDB's: the PE it was built with, if known; else "" */
 };
 
 /* The settings of the server the job is at. */
@@ -87,7 +88,7 @@ struct fetcher {
 	pthread_mutex_t mu;
 	struct hmap jobs;     /* relpath -> job (mu) */
 	struct verdicts *verdicts; /* negative cache, last failures */
-	struct buildids *buildids; /* ELF debug id -> full build-id, for debuginfod */
+	struct codeids *codeids;   /* debug id -> code file: an ELF's build-id, a PDB's PE */
 	struct uploader *uploads;  /* the fleet's shared tier */
 	struct job *incoming; /* new jobs (mu) */
 	struct job *worked;   /* jobs back from a worker (mu) */
@@ -453,19 +454,76 @@ struct source_wait {
 
 static void submit_work(struct fetcher *f, struct job *j);
 
-/* The debug file's job ended: convert, or end the .sym job as it ended. */
-static void on_source(void *ctx, int status)
+/* The .sym job a source_wait was for, if it is still there; frees w. */
+static struct job *waiting_job(struct source_wait *w, int status)
 {
-	struct source_wait *w = ctx;
 	struct fetcher *f = w->f;
 	pthread_mutex_lock(&f->mu);
 	struct job *j = status == -ESHUTDOWN ? NULL : hmap_get(&f->jobs, w->relpath);
 	pthread_mutex_unlock(&f->mu);
 	free(w);
+	return j;
+}
+
+/* Asks for `k` for job j's conversion, answering `done` with a source_wait;
+ * 0, or -errno (nothing was asked). */
+static int request_for(struct fetcher *f, struct job *j, const struct sym_key *k, fetch_done_fn done)
+{
+	struct source_wait *w = malloc(sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	w->f = f;
+	snprintf(w->relpath, sizeof w->relpath, "%s", j->relpath);
+	/* no wait limit of its own: the .sym's waiters have theirs */
+	int rc = fetch_request(f, k, 86400.0 * 365, done, w);
+	if (rc < 0)
+		free(w);
+	return rc;
+}
+
+/* The PE's job ended: convert, with it or (if it could not be had) without. */
+static void on_image(void *ctx, int status)
+{
+	struct source_wait *w = ctx;
+	struct fetcher *f = w->f;
+	struct job *j = waiting_job(w, status);
+	if (j)
+		submit_work(f, j);
+}
+
+static int is_pdb_name(const char *name)
+{
+	size_t len = strlen(name);
+	return len > 4 && strcasecmp(name + len - 4, ".pdb") == 0;
+}
+
+/* The debug file is here. A PDB's .sym is better made with the PE it was
+ * built with (INFO CODE_ID, and x64 STACK CFI from its unwind data): when
+ * codeids knows the image, it is fetched too (coalesced, stored) first. */
+static void convert_when_ready(struct fetcher *f, struct job *j)
+{
+	struct sym_key image;
+	struct stat st;
+	if (j->key.kind != KEY_SYMBOL || !is_pdb_name(j->key.debug_file) ||
+	    !codeids_image(f->codeids, j->key.debug_id, &image)) {
+		submit_work(f, j);
+		return;
+	}
+	key_relpath(&image, j->image);
+	if (store_stat(f->store, j->image, &st) == 0 || request_for(f, j, &image, on_image) < 0)
+		submit_work(f, j);
+}
+
+/* The debug file's job ended: convert, or end the .sym job as it ended. */
+static void on_source(void *ctx, int status)
+{
+	struct source_wait *w = ctx;
+	struct fetcher *f = w->f;
+	struct job *j = waiting_job(w, status);
 	if (!j)
 		return;
 	if (status == 0) {
-		submit_work(f, j);
+		convert_when_ready(f, j);
 		return;
 	}
 	if (status == -ENOENT && !j->unsure && j->asked > 0)
@@ -494,33 +552,27 @@ static int start_conversion(struct fetcher *f, struct job *j)
 	j->converting = 1;
 	key_relpath(&source, j->source);
 	if (store_stat(f->store, j->source, &st) == 0) {
-		submit_work(f, j);
+		convert_when_ready(f, j);
 		return 1;
 	}
-	struct source_wait *w = malloc(sizeof *w);
-	if (!w)
-		return 0;
-	w->f = f;
-	snprintf(w->relpath, sizeof w->relpath, "%s", j->relpath);
 	j->phase = PHASE_WORK;
-	/* no wait limit of its own: the .sym's waiters have theirs */
-	if (fetch_request(f, &source, 86400.0 * 365, on_source, w) == 0)
-		return 1;
-	free(w);
-	return 0;
+	return request_for(f, j, &source, on_source) == 0;
 }
 
 /* Worker: convert the stored debug file into the .sym. */
 static void convert_main(struct job *j)
 {
 	struct file_info info;
+	struct stat st;
 	if (store_file_info(j->f->store, j->source, &info) == 0)
 		snprintf(j->source_server, sizeof j->source_server, "%s", info.server);
+	j->pub.image = j->image[0] && store_stat(j->f->store, j->image, &st) == 0 ? j->image : NULL;
 	j->pub.key = &j->key;
 	j->pub.relpath = j->relpath;
 	j->pub.max_size = j->f->cfg.max_file_size;
 	j->pub.server = j->source_server;
-	snprintf(j->target, sizeof j->target, "converted from %s", j->source);
+	snprintf(j->target, sizeof j->target, "converted from %s%s%s", j->source, j->pub.image ? " with " : "",
+		 j->pub.image ? j->pub.image : "");
 	j->pub.url = j->target;
 	j->work = publish_conversion(j->f->store, j->source, &j->pub);
 }
@@ -531,7 +583,7 @@ static void after_conversion(struct fetcher *f, struct job *j)
 	struct server *s = registry_find(f->reg, j->source_server);
 	if (j->work == WORK_STORED) {
 		if (s)
-			log_server(&s->log, s->name, "%s converted from %s: %s", j->relpath, j->source, j->pub.reason);
+			log_server(&s->log, s->name, "%s %s: %s", j->relpath, j->target, j->pub.reason); /* converted from ... */
 		server_put(s);
 		upload_symbol(f->uploads, &j->key, j->relpath, NULL);
 		job_finish(f, j, 0);
@@ -548,6 +600,13 @@ static void after_conversion(struct fetcher *f, struct job *j)
 }
 
 /* ---- the worker side ---- */
+
+/* What a stored file told of a module's code (blocks on the catalog). */
+static void learn_published(struct fetcher *f, const struct publish_job *p)
+{
+	if (p->learned_debug_id[0])
+		codeids_learn(f->codeids, p->learned_debug_id, p->learned_code_file, p->learned_code_id);
+}
 
 /* Gives a job back to the transfer thread, with j->work saying how it went. */
 static void hand_back(struct fetcher *f, struct job *j)
@@ -578,8 +637,8 @@ static void work_main(void *arg)
 		j->work = publish_from_dir(f->store, j->target, &j->pub);
 	else
 		j->work = publish_download(f->store, &j->pub);
-	if (j->work == WORK_STORED && j->pub.elf_build_id[0])
-		buildids_learn(f->buildids, j->pub.elf_debug_id, j->pub.elf_build_id);
+	if (j->work == WORK_STORED)
+		learn_published(f, &j->pub);
 	hand_back(f, j);
 }
 
@@ -912,7 +971,7 @@ static struct job *job_new(struct fetcher *f, const struct sym_key *k, const cha
 	j->key = *k;
 	/* debuginfod can be asked for an ELF only by its full build-id */
 	if (k->kind == KEY_SYMBOL && !key_wants_sym(k) && !k->build_id[0])
-		buildids_get(f->buildids, k->debug_id, j->key.build_id);
+		codeids_build_id(f->codeids, k->debug_id, j->key.build_id);
 	snprintf(j->relpath, sizeof j->relpath, "%s", relpath);
 	return j;
 }
@@ -961,6 +1020,11 @@ static void nobody_waits(void *ctx, int status)
 	(void)status;
 }
 
+void fetch_learn_code(struct fetcher *f, const char *debug_id, const char *code_file, const char *code_id)
+{
+	codeids_learn(f->codeids, debug_id, code_file, code_id);
+}
+
 void fetch_prefetch(struct fetcher *f, const struct sym_key *k)
 {
 	/* one waiter that cares for nothing and waits as long as it takes */
@@ -988,8 +1052,7 @@ int fetch_publish_local(struct fetcher *f, const struct sym_key *k, char tmp_pat
 		return r == WORK_FAIL_VERIFY || r == WORK_FAIL_CONVERSION ? -EINVAL : -EIO;
 	}
 	verdicts_clear(f->verdicts, relpath);
-	if (p.elf_build_id[0])
-		buildids_learn(f->buildids, p.elf_debug_id, p.elf_build_id);
+	learn_published(f, &p);
 	upload_symbol(f->uploads, k, relpath, NULL);
 	if (f->cfg.stored)
 		f->cfg.stored(f->cfg.stored_ctx, k);
@@ -1054,7 +1117,7 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	if (rc == 0)
 		rc = catalog_negative_each(cat, load_negative, f->verdicts);
 	if (rc == 0)
-		rc = buildids_open(&f->buildids, cat);
+		rc = codeids_open(&f->codeids, cat);
 	if (rc == 0 && !(f->multi = curl_multi_init()))
 		rc = -ENOMEM;
 	if (rc == 0)
@@ -1093,7 +1156,7 @@ void fetch_stop(struct fetcher *f)
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
 	verdicts_free(f->verdicts);
-	buildids_close(f->buildids);
+	codeids_close(f->codeids);
 	hmap_clear_free(&f->upstreams);
 	hmap_clear(&f->jobs);
 	pthread_mutex_destroy(&f->mu);

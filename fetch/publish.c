@@ -101,6 +101,19 @@ static int build_id_mismatch(const struct sym_key *k, const struct sym_identity 
 }
 
 /* Is the content the file the key names, in the form it asks for? */
+/* An ELF with a build-id, or a PE naming its PDB: a module's code, for
+ * fetch/codeids. */
+static void learn_code(struct publish_job *p, const struct sym_identity *id)
+{
+	const char *debug_id = id->format == SYM_FMT_ELF && id->has_build_id ? id->debug_id
+			       : id->format == SYM_FMT_PE		     ? id->pdb_id
+									     : "";
+	snprintf(p->learned_debug_id, sizeof p->learned_debug_id, "%s", debug_id);
+	snprintf(p->learned_code_file, sizeof p->learned_code_file, "%s",
+		 p->key->kind == KEY_SYMBOL ? p->key->file : "");
+	snprintf(p->learned_code_id, sizeof p->learned_code_id, "%s", id->code_id);
+}
+
 static enum work_result verify(struct publish_job *p)
 {
 	struct sym_identity id;
@@ -117,10 +130,7 @@ static enum work_result verify(struct publish_job *p)
 		return fail(p, WORK_FAIL_VERIFY, "%s", why);
 	if (!p->format[0])
 		snprintf(p->format, sizeof p->format, "%s", sym_format_name(id.format));
-	if (id.format == SYM_FMT_ELF && id.has_build_id) {
-		snprintf(p->elf_debug_id, sizeof p->elf_debug_id, "%s", id.debug_id);
-		snprintf(p->elf_build_id, sizeof p->elf_build_id, "%s", id.code_id);
-	}
+	learn_code(p, &id);
 	return WORK_STORED;
 }
 
@@ -183,7 +193,9 @@ enum work_result publish_conversion(struct store *st, const char *source, struct
 	/* the MODULE name: the debug file asked for; a .build-id file's own name
 	 * (dump_syms names a module by its file) */
 	const char *name = p->key->kind == KEY_BUILD_ID ? strrchr(source, '/') + 1 : p->key->debug_file;
-	struct breakpad_input in = {path, &id, name, NULL};
+	char image[PATH_MAX];
+	const char *code_path = p->image && store_full_path(st, p->image, image, sizeof image) == 0 ? image : NULL;
+	struct breakpad_input in = {path, &id, name, code_path};
 	rc = breakpad_convert(&in, out, err, sizeof err);
 	if (rc == 0 && (fsync(out) < 0 || close(out) < 0))
 		rc = -errno;

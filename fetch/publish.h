@@ -38,9 +38,12 @@ struct publish_job {
 	enum ptr_target redirect_kind;
 	long long stored_bytes;
 	char format[16];
-	/* an ELF with a build-id was stored: its Breakpad debug id and build-id */
-	char elf_debug_id[41];
-	char elf_build_id[KEY_BUILD_ID_MAX + 1];
+	/* what the stored file said of a module's code (fetch/codeids): an
+	 * ELF's debug id and build-id; a PE's PDB's debug id, and the image */
+	char learned_debug_id[41]; /* "" if nothing */
+	const char *image; /* a conversion: the stored PE beside the PDB (relpath), or NULL */
+	char learned_code_file[KEY_NAME_MAX + 1];
+	char learned_code_id[KEY_BUILD_ID_MAX + 1];
 };
 
 enum work_result publish_download(struct store *st, struct publish_job *p);

@@ -160,7 +160,7 @@ static void close_state(struct daemon_state *d)
 	d->missing = NULL;
 }
 
-/* The fetcher and the missing-symbol keeper meet through these two. */
+/* The fetcher and the missing-symbol keeper meet through these three. */
 static void key_stored(void *ctx, const struct sym_key *k)
 {
 	struct daemon_state *d = ctx;
@@ -176,6 +176,15 @@ static void key_wanted(void *ctx, const struct sym_key *k)
 	pthread_mutex_unlock(&d->fetch_mu);
 }
 
+static void code_named(void *ctx, const char *debug_id, const char *code_file, const char *code_id)
+{
+	struct daemon_state *d = ctx;
+	pthread_mutex_lock(&d->fetch_mu);
+	if (d->fetch)
+		fetch_learn_code(d->fetch, debug_id, code_file, code_id);
+	pthread_mutex_unlock(&d->fetch_mu);
+}
+
 static int start_missing(struct daemon_state *d, const struct options *o, char *err, size_t errlen)
 {
 	struct missing_options mo = {o->reprocess_window,      o->missing_max_age,
@@ -185,7 +194,8 @@ static int start_missing(struct daemon_state *d, const struct options *o, char *
 				     o->missing_retry};
 	snprintf(mo.spool_dir, sizeof mo.spool_dir, "%s", o->reprocess_dir);
 	snprintf(mo.command, sizeof mo.command, "%s", o->reprocess_cmd);
-	return missing_start(&d->missing, d->cat, d->store, &mo, key_wanted, d, err, errlen);
+	struct missing_hooks hooks = {key_wanted, code_named, d};
+	return missing_start(&d->missing, d->cat, d->store, &mo, &hooks, err, errlen);
 }
 
 static int open_state(struct daemon_state *d, const struct options *o, const struct config_server *servers,

@@ -23,7 +23,9 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYMBOLD = os.environ.get("SYMBOLD", os.path.join(ROOT, "build", "symbold"))
-ADMIN = os.path.join(os.environ.get("SYMBOLD_BUILD", os.path.join(ROOT, "build")), "symbold-admin")
+BUILD = os.environ.get("SYMBOLD_BUILD", os.path.join(ROOT, "build"))
+ADMIN = os.path.join(BUILD, "symbold-admin")
+SYMCONV = os.path.join(BUILD, "bench", "symconv")  # the converter as a command
 MKSYM = os.path.join(ROOT, "tests", "fixtures", "mksym.py")
 MKMINIDUMP = os.path.join(ROOT, "tests", "fixtures", "mkminidump.py")
 PEERS_NODE = os.path.join(ROOT, "tests", "peers", "node", "node_modules")
@@ -125,6 +127,15 @@ def minidump_stackwalk():
     if not os.access(path, os.X_OK):
         raise RuntimeError("minidump_stackwalk is not installed: run tests/peers/install-minidump")
     return path
+
+
+def symconv(path, name=None, code=None):
+    """symbold's converter run directly: the .sym of `path`, its MODULE line
+    naming `name` (default: the file's name), made with the PE `code` beside
+    a PDB."""
+    args = [SYMCONV, path] + ([name or os.path.basename(path)] if name or code else []) + ([code] if code else [])
+    out = subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
+    return out.decode(errors="replace")
 
 
 def read(path):

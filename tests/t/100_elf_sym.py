@@ -9,7 +9,6 @@ made from the ELF a server has, and conversion failures (ENOENT, counted,
 logged with the reason)."""
 import errno
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -17,11 +16,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import PEERS_NODE, ROOT, Debuginfod, Symbold, Tap, read, tmpdir, try_read  # noqa: E402
+from cprog import breakpad_id, build_id  # noqa: E402
+from harness import (PEERS_NODE, ROOT, SYMCONV, Debuginfod, Symbold, Tap, read, symconv, tmpdir,  # noqa: E402
+                     try_read)
 from symfile import difference, kinds, records  # noqa: E402
 
-BUILD = os.environ.get("SYMBOLD_BUILD", os.path.join(ROOT, "build"))
-SYMCONV = os.path.join(BUILD, "bench", "symconv")
 DUMP_SYMS = os.path.join(PEERS_NODE, "minidump", "bin", "linux-x64", "dump_syms")
 
 PROG_C = r"""#include <stdarg.h>
@@ -172,24 +171,8 @@ def run(*args, **kw):
     return subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw).stdout
 
 
-def build_id(path):
-    notes = run("readelf", "-n", path).decode()
-    return re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
-
-
-def breakpad_id(bid):
-    """The first 16 bytes of the build-id as a little-endian GUID, age 0."""
-    raw = bytes.fromhex(bid)[:16].ljust(16, b"\0")
-    d1, d2, d3 = struct.unpack("<IHH", raw[:8])
-    return "%08X%04X%04X%s0" % (d1, d2, d3, raw[8:].hex().upper())
-
-
 def dump_syms(path):
     return run(DUMP_SYMS, "-m", "-d", path).decode(errors="replace")
-
-
-def symconv(path, name=None):
-    return run(SYMCONV, path, *([name] if name else [])).decode(errors="replace")
 
 
 def compile_fixtures(src, out):

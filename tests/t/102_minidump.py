@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from cprog import PROG_C, line_of  # noqa: E402
+from cprog import breakpad_id, compile_prog, line_of  # noqa: E402
 from harness import Nginx, Symbold, Tap, minidump_stackwalk, mkminidump, tmpdir  # noqa: E402
 
 def run(*args):
@@ -43,21 +43,10 @@ def return_address(prog, caller, callee):
     raise RuntimeError(f"no call to {callee} in {caller}")
 
 
-def breakpad_id(bid):
-    raw = bytes.fromhex(bid)[:16]
-    return "%08X%04X%04X%s0" % (int.from_bytes(raw[0:4], "little"), int.from_bytes(raw[4:6], "little"),
-                                int.from_bytes(raw[6:8], "little"), raw[8:].hex().upper())
-
-
 def main():
     t = Tap()
     src = tmpdir(t, "prog-")
-    with open(os.path.join(src, "prog.c"), "w") as f:
-        f.write(PROG_C)
-    prog = os.path.join(src, "prog")
-    run("gcc", "-g", "-O0", "-fno-omit-frame-pointer", "-DVARIANT=1", "-Wl,--build-id", "-o", prog,
-        os.path.join(src, "prog.c"))
-    bid = re.search(r"Build ID: ([0-9a-f]+)", run("readelf", "-n", prog)).group(1)
+    prog, bid = compile_prog(src, "prog", 1, "-fno-omit-frame-pointer")
     did = breakpad_id(bid)
     pcs = [leaf_pc(prog), return_address(prog, "outer_function", "leaf_function"),
            return_address(prog, "main", "outer_function")]

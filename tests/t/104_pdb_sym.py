@@ -16,21 +16,14 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
-from harness import Nginx, Symbold, Tap, make_pdb, read, tmpdir, try_read  # noqa: E402
+from harness import SYMCONV, Nginx, Symbold, Tap, make_pdb, read, symconv, tmpdir, try_read  # noqa: E402
 import mkpdb  # noqa: E402
 
-BUILD = os.environ.get("SYMBOLD_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-SYMCONV = os.path.join(BUILD, "bench", "symconv")
 GCAB_TESTS = "/usr/libexec/installed-tests/libgcab-1.0"
 
 
 def run(*cmd):
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.decode()
-
-
-def symconv(path, name=None, code=None):
-    args = [SYMCONV, path] + ([name or os.path.basename(path)] if name or code else []) + ([code] if code else [])
-    return run(*args)
 
 
 def pdbutil(pdb, *what):

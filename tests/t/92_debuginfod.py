@@ -14,19 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from cprog import PROG_C, line_of  # noqa: E402
+from cprog import compile_prog, line_of  # noqa: E402
 from harness import Debuginfod, Symbold, Tap, read, tmpdir, try_read  # noqa: E402
-
-def compile_prog(src, name, variant):
-    """Builds src/name with debug info and a build-id; returns (path, build-id)."""
-    c = os.path.join(src, "prog.c")
-    with open(c, "w") as f:
-        f.write(PROG_C)
-    path = os.path.join(src, name)
-    subprocess.run(["gcc", "-g", "-O0", "-Wl,--build-id", f"-DVARIANT={variant}", "-o", path, c], check=True)
-    notes = subprocess.run(["readelf", "-n", path], check=True, stdout=subprocess.PIPE).stdout.decode()
-    return path, re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
-
 
 def split_debug(path):
     """objcopy's split: path.debug keeps the debug info, path is stripped of

@@ -1,0 +1,138 @@
+#include "fetch/codeids.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/hmap.h"
+#include "convert/identify.h"
+
+struct code {
+	char file[KEY_NAME_MAX + 1]; /* "" for an ELF known by build-id only */
+	char id[KEY_BUILD_ID_MAX + 1];
+	int elf; /* id is the build-id that gives the debug id */
+};
+
+struct codeids {
+	pthread_mutex_t mu;
+	struct hmap map; /* debug id (canonical) -> struct code */
+	struct catalog *cat;
+};
+
+/* An ELF: the debug id is the one the build-id gives. */
+static int elf_agrees(const char *debug_id, const char *build_id, char norm[KEY_BUILD_ID_MAX + 1])
+{
+	char derived[41];
+	return key_normalize_build_id(build_id, norm) == 0 && identify_build_id_debug_id(norm, derived) == 0 &&
+	       strcasecmp(derived, debug_id) == 0;
+}
+
+/* What a pair means, checked: 0 and *out, or -EINVAL. */
+static int make_code(const char *debug_id, const char *file, const char *id, struct code *out)
+{
+	struct sym_key image;
+	memset(out, 0, sizeof *out);
+	if (elf_agrees(debug_id, id, out->id)) {
+		out->elf = 1;
+		snprintf(out->file, sizeof out->file, "%s", key_valid_name(file) ? file : "");
+		return 0;
+	}
+	/* a PE: symstore's id, "%08X%x" of the timestamp and image size */
+	if (strlen(id) > 16 || key_make(&image, file, id, file) < 0)
+		return -EINVAL;
+	snprintf(out->file, sizeof out->file, "%s", file);
+	snprintf(out->id, sizeof out->id, "%s", image.debug_id);
+	return 0;
+}
+
+static int remember(struct codeids *c, const char *key, const struct code *code)
+{
+	struct code *copy = malloc(sizeof *copy);
+	if (!copy)
+		return -ENOMEM;
+	*copy = *code;
+	pthread_mutex_lock(&c->mu);
+	struct code *old = hmap_get(&c->map, key);
+	int rc = hmap_put(&c->map, key, copy);
+	pthread_mutex_unlock(&c->mu);
+	free(rc == 0 ? old : copy);
+	return rc;
+}
+
+/* A copy of what is known of debug_id: 1, or 0. */
+static int lookup(struct codeids *c, const char *debug_id, struct code *out)
+{
+	char key[KEY_ID_MAX + 1];
+	if (!c || key_normalize_id(debug_id, key) < 0)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	const struct code *v = hmap_get(&c->map, key);
+	if (v)
+		*out = *v;
+	pthread_mutex_unlock(&c->mu);
+	return v != NULL;
+}
+
+static int load_row(const char *debug_id, const char *code_file, const char *code_id, void *ctx)
+{
+	char key[KEY_ID_MAX + 1];
+	struct code code;
+	if (key_normalize_id(debug_id, key) < 0 || make_code(key, code_file, code_id, &code) < 0)
+		return 0;
+	return remember(ctx, key, &code);
+}
+
+int codeids_open(struct codeids **out, struct catalog *cat)
+{
+	struct codeids *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_init(&c->mu, NULL);
+	hmap_init(&c->map);
+	c->cat = cat;
+	if (cat && catalog_code_ids_each(cat, load_row, c) == -ENOMEM) {
+		codeids_close(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+void codeids_close(struct codeids *c)
+{
+	if (!c)
+		return;
+	hmap_clear_free(&c->map);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+int codeids_build_id(struct codeids *c, const char *debug_id, char out[KEY_BUILD_ID_MAX + 1])
+{
+	struct code code;
+	if (!lookup(c, debug_id, &code) || !code.elf)
+		return 0;
+	snprintf(out, KEY_BUILD_ID_MAX + 1, "%s", code.id);
+	return 1;
+}
+
+int codeids_image(struct codeids *c, const char *debug_id, struct sym_key *image)
+{
+	struct code code;
+	return lookup(c, debug_id, &code) && !code.elf && key_make(image, code.file, code.id, code.file) == 0;
+}
+
+void codeids_learn(struct codeids *c, const char *debug_id, const char *code_file, const char *code_id)
+{
+	char key[KEY_ID_MAX + 1];
+	struct code code, known;
+	if (!c || key_normalize_id(debug_id, key) < 0 || make_code(key, code_file, code_id, &code) < 0)
+		return;
+	if (lookup(c, key, &known) && strcmp(known.id, code.id) == 0 && strcmp(known.file, code.file) == 0)
+		return; /* nothing new */
+	if (remember(c, key, &code) == 0 && c->cat)
+		catalog_code_id_put(c->cat, key, code.file, code.id);
+}

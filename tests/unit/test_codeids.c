@@ -1,0 +1,46 @@
+/* codeids: a module's code file by its debug id — an ELF's build-id only
+ * when it gives that debug id, a PE's image only when its code id is a
+ * timestamp and image size; the two never answer for each other. */
+#include "fetch/codeids.h"
+
+#include "tests/unit/tap.h"
+
+#include <string.h>
+
+#define BUILD_ID "b7e3c9d2a1f0e4d5c6b7a8f9e0d1c2b3a4f5e6d7"
+#define ELF_ID "D2C9E3B7F0A1D5E4C6B7A8F9E0D1C2B30" /* BUILD_ID's first 16 bytes as a GUID, age 0 */
+#define PDB_ID "7A5C66380770FD224C4C44205044422E1"
+
+int main(void)
+{
+	struct codeids *c;
+	char bid[KEY_BUILD_ID_MAX + 1] = "";
+	struct sym_key image;
+	is_int(codeids_open(&c, NULL), 0, "opens without a catalog");
+
+	codeids_learn(c, ELF_ID, "prog", BUILD_ID);
+	ok(codeids_build_id(c, ELF_ID, bid) == 1 && strcmp(bid, BUILD_ID) == 0, "an ELF's build-id, learned");
+	ok(codeids_build_id(c, "d2c9e3b7f0a1d5e4c6b7a8f9e0d1c2b30", bid) == 1, "found by the id in any case");
+	ok(codeids_image(c, ELF_ID, &image) == 0, "an ELF has no PE image");
+	codeids_learn(c, "00000000000000000000000000000000" "0", "prog", BUILD_ID);
+	ok(codeids_build_id(c, "000000000000000000000000000000000", bid) == 0,
+	   "a build-id that does not give the debug id is not believed");
+
+	codeids_learn(c, PDB_ID, "beside.dll", "A97E8D0E5000");
+	ok(codeids_image(c, PDB_ID, &image) == 1, "a PDB's PE image, learned");
+	is_str(image.debug_file, "beside.dll", "its file");
+	is_str(image.debug_id, "A97E8D0E5000", "its code id");
+	is_str(image.file, "beside.dll", "the key names the image itself");
+	ok(codeids_build_id(c, PDB_ID, bid) == 0, "and no build-id");
+	codeids_learn(c, PDB_ID, "beside.dll", "A97E8D0E50001234567");
+	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_id, "A97E8D0E5000") == 0,
+	   "a code id too long to be a PE's is not believed: the first stays");
+	codeids_learn(c, PDB_ID, "bad/name", "A97E8D0E5000");
+	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_file, "beside.dll") == 0,
+	   "nor a code file that cannot be a name");
+	codeids_learn(c, "not-an-id", "x.dll", "A97E8D0E5000");
+	ok(codeids_image(c, "not-an-id", &image) == 0, "nor a debug id that is none");
+	ok(codeids_image(c, "11111111111111111111111111111111" "1", &image) == 0, "unknown: 0");
+	codeids_close(c);
+	return tap_done();
+}
