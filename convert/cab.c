@@ -282,12 +282,90 @@ static int check_header(const char *cab_path, char *err, size_t errlen)
 	return 0;
 }
 
+#define CAB_RESV_SIZES 36 /* with MSCAB_HDR_RESV: u16 cbCFHeader, u8 cbCFFolder, u8 cbCFData */
+#define CFFOLDER_LEN 8
+#define CFDATA_LEN 8
+#define LZX_INPUT_BUFFER 4096 /* libmspack's MSCABD_PARAM_DECOMPBUF default */
+
+/* 0 and the `n` bytes at `off`, or -1. */
+static int read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+	ssize_t got;
+	do
+		got = pread(fd, buf, n, (off_t)off);
+	while (got < 0 && errno == EINTR);
+	return got == (ssize_t)n ? 0 : -1;
+}
+
+/* The bytes of compressed data in every CFDATA block of `folder` but its
+ * last, or 0 if they cannot be counted. */
+static uint64_t data_before_last_block(int fd, const struct mscabd_cabinet *cab, const struct mscabd_folder *folder)
+{
+	uint8_t b[CFDATA_LEN];
+	uint64_t at = (uint64_t)cab->base_offset + CAB_HEADER_LEN, folder_resv = 0, data_resv = 0;
+	if (cab->flags & MSCAB_HDR_RESV) {
+		if (read_at(fd, b, 4, (uint64_t)cab->base_offset + CAB_RESV_SIZES) < 0)
+			return 0;
+		folder_resv = b[2];
+		data_resv = b[3];
+		at += 4 + (uint64_t)cab->header_resv;
+	}
+	for (const struct mscabd_folder *f = cab->folders; f != folder; f = f->next) {
+		if (!f)
+			return 0;
+		at += CFFOLDER_LEN + folder_resv;
+	}
+	if (read_at(fd, b, CFFOLDER_LEN, at) < 0)
+		return 0;
+	at = (uint64_t)cab->base_offset + le32(b); /* coffCabStart */
+	uint64_t total = 0;
+	for (unsigned i = 0; i + 1 < folder->num_blocks; i++) {
+		if (read_at(fd, b, CFDATA_LEN, at) < 0)
+			return 0;
+		total += le16(b + 4); /* cbData */
+		at += CFDATA_LEN + data_resv + le16(b + 4);
+	}
+	return total;
+}
+
+/* libmspack's LZX decoder learns the length of a folder's output only when
+ * it reads the folder's last CFDATA block, yet it sizes each 32 KiB frame
+ * before reading that frame's data, and it reads its input in pieces the
+ * size of its input buffer. When the blocks before the last end exactly on a
+ * multiple of that size, the last block is not read yet when the final,
+ * shorter frame is sized: it is taken for a full frame and a valid cabinet
+ * fails as corrupt (cabextract fails it too; libgcab and 7-Zip extract it).
+ * So for an LZX folder the input buffer gets a size that does not divide
+ * that length: returns it, or 0 to keep libmspack's default. A cabinet set
+ * is left alone (its folders continue in files we do not have). */
+static int lzx_input_buffer(const char *cab_path, const struct mscabd_cabinet *cab)
+{
+	const struct mscabd_folder *folder = cab->files ? cab->files->folder : NULL;
+	if (!folder || MSCABD_COMP_METHOD(folder->comp_type) != MSCAB_COMP_LZX || folder->num_blocks < 2 ||
+	    (cab->flags & (MSCAB_HDR_PREVCAB | MSCAB_HDR_NEXTCAB)))
+		return 0;
+	int fd = open(cab_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	uint64_t before_last = data_before_last_block(fd, cab, folder);
+	close(fd);
+	int size = LZX_INPUT_BUFFER;
+	/* sizes stay even (libmspack rounds them up); a length that many
+	 * consecutive even numbers divide is far longer than a cabinet */
+	while (before_last && before_last % (uint64_t)size == 0 && size < LZX_INPUT_BUFFER + 256)
+		size += 2;
+	return size == LZX_INPUT_BUFFER ? 0 : size;
+}
+
 static int open_and_extract(struct mscab_decompressor *cabd, const char *cab_path, struct cab_io *io, char *err,
 			    size_t errlen)
 {
 	struct mscabd_cabinet *cab = cabd->open(cabd, cab_path);
 	if (!cab)
 		return mspack_failure(cabd->last_error(cabd), io, err, errlen);
+	int input_buffer = lzx_input_buffer(cab_path, cab);
+	if (input_buffer)
+		cabd->set_param(cabd, MSCABD_PARAM_DECOMPBUF, input_buffer);
 	int rc = extract_first_file(cabd, cab, io, err, errlen);
 	cabd->close(cabd, cab);
 	return rc;
