@@ -6,10 +6,17 @@
 
 int vec_grow(void **items, size_t count, size_t *cap, size_t size, size_t first)
 {
-	if (count < *cap)
+	return vec_room(items, count, cap, size, 1, first);
+}
+
+int vec_room(void **items, size_t count, size_t *cap, size_t size, size_t more, size_t first)
+{
+	if (more <= *cap && count <= *cap - more)
 		return 0;
-	size_t n = *cap ? *cap * 2 : first;
-	if (n < *cap || (size && n > SIZE_MAX / size))
+	size_t n = *cap ? *cap : first;
+	while (n && n - count < more && n <= SIZE_MAX / 2)
+		n *= 2;
+	if (!n || n < count || n - count < more || (size && n > SIZE_MAX / size))
 		return -ENOMEM;
 	void *p = realloc(*items, n * size);
 	if (!p)

@@ -11,6 +11,10 @@
  * it was. */
 int vec_grow(void **items, size_t count, size_t *cap, size_t size, size_t first);
 #define VEC_RESERVE(arr, count, cap, first) vec_grow((void **)&(arr), (count), &(cap), sizeof *(arr), (first))
+/* The same, with room for `more` items. */
+int vec_room(void **items, size_t count, size_t *cap, size_t size, size_t more, size_t first);
+#define VEC_ROOM(arr, count, cap, more, first) \
+	vec_room((void **)&(arr), (count), &(cap), sizeof *(arr), (more), (first))
 
 /* The index of the first item whose uint64_t at byte `offset` is >= key, in
  * an array sorted by it (n if none). */

@@ -119,26 +119,78 @@ void bp_func_free(struct bp_func *f)
 {
 	free(f->lines);
 	f->lines = NULL;
-	f->nlines = f->lines_cap = 0;
+	f->lines_len = f->lines_cap = 0;
+}
+
+/* ---- lines, encoded ---- */
+
+#define LINE_BYTES_MAX 20 /* four numbers of at most 33 bits, 7 bits a byte */
+
+static uint64_t zigzag(int64_t v)
+{
+	return v < 0 ? ((uint64_t)~v << 1) | 1 : (uint64_t)v << 1;
+}
+
+static int64_t unzigzag(uint64_t u)
+{
+	return u & 1 ? ~(int64_t)(u >> 1) : (int64_t)(u >> 1);
+}
+
+static unsigned char *put_uleb(unsigned char *p, uint64_t v)
+{
+	do {
+		*p = v & 0x7f;
+		v >>= 7;
+		*p++ |= v ? 0x80 : 0;
+	} while (v);
+	return p;
 }
 
 int bp_func_add_line(struct bp_func *f, uint64_t addr, uint64_t size, int32_t number, const struct bp_file *file)
 {
 	if (addr - f->addr > UINT32_MAX || size > UINT32_MAX)
 		return -ERANGE;
-	if (VEC_RESERVE(f->lines, f->nlines, f->lines_cap, 4) < 0)
+	if (f->lines_cap - f->lines_len < LINE_BYTES_MAX &&
+	    VEC_ROOM(f->lines, f->lines_len, f->lines_cap, LINE_BYTES_MAX, 64) < 0)
 		return -ENOMEM;
-	f->lines[f->nlines++] = (struct bp_line){(uint32_t)(addr - f->addr), (uint32_t)size, number, file->index};
+	uint32_t offset = (uint32_t)(addr - f->addr);
+	unsigned char *p = f->lines + f->lines_len;
+	p = put_uleb(p, zigzag((int64_t)offset - f->last_offset));
+	p = put_uleb(p, size);
+	p = put_uleb(p, zigzag((int64_t)number - f->last_number));
+	p = put_uleb(p, zigzag((int64_t)file->index - f->last_file));
+	f->lines_len = (size_t)(p - f->lines);
+	f->last_offset = offset;
+	f->last_number = number;
+	f->last_file = file->index;
 	return 0;
+}
+
+void bp_lines_begin(struct bp_line_reader *r, const struct bp_func *f)
+{
+	r->c = (struct dw_cursor){f->lines, f->lines ? f->lines + f->lines_len : NULL, 0};
+	memset(&r->line, 0, sizeof r->line);
+}
+
+int bp_lines_next(struct bp_line_reader *r)
+{
+	struct bp_line *l = &r->line;
+	if (r->c.p >= r->c.end)
+		return 0;
+	l->offset = (uint32_t)(l->offset + unzigzag(cur_uleb(&r->c)));
+	l->size = (uint32_t)cur_uleb(&r->c);
+	l->number = (int32_t)(l->number + unzigzag(cur_uleb(&r->c)));
+	l->file = (uint32_t)(l->file + unzigzag(cur_uleb(&r->c)));
+	return !r->c.bad;
 }
 
 void bp_func_trim(struct bp_func *f)
 {
-	if (f->nlines && f->nlines < f->lines_cap) {
-		struct bp_line *p = realloc(f->lines, f->nlines * sizeof *p);
+	if (f->lines_len && f->lines_len < f->lines_cap) {
+		unsigned char *p = realloc(f->lines, f->lines_len);
 		if (p) {
 			f->lines = p;
-			f->lines_cap = f->nlines;
+			f->lines_cap = f->lines_len;
 		}
 	}
 }

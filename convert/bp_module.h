@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "convert/arena.h"
+#include "convert/dwarf_cursor.h"
 #include "convert/u64map.h"
 
 struct bp_range {
@@ -23,8 +24,8 @@ struct bp_file {
 	uint32_t index;   /* in bp_module.files */
 };
 
-/* A line of a function, kept small (a big module has millions): its
- * address as an offset from the function's, its file by index. */
+/* A line of a function: its address as an offset from the function's,
+ * its file by index. */
 struct bp_line {
 	uint32_t offset, size;
 	int32_t number;
@@ -53,8 +54,13 @@ struct bp_func {
 	struct bp_range *ranges;
 	uint32_t nranges;
 	int multiple;
-	struct bp_line *lines; /* malloc'd, address order */
-	size_t nlines, lines_cap;
+	/* its lines in the order added, kept small (a big module has
+	 * millions): each as LEB128 numbers, most of them the difference from
+	 * the line before (bp_lines_next reads them); malloc'd */
+	unsigned char *lines;
+	size_t lines_len, lines_cap;
+	uint32_t last_offset, last_file; /* of the line added last */
+	int32_t last_number;
 	struct bp_inline *inlines;
 	uint64_t forward_ref; /* a later DIE that will name this function, or 0 */
 	size_t seq;           /* order of reading, which breaks ties */
@@ -109,6 +115,15 @@ void bp_func_free(struct bp_func *f);
 int bp_func_add_line(struct bp_func *f, uint64_t addr, uint64_t size, int32_t number, const struct bp_file *file);
 /* Gives back what the function's line array reserved beyond its lines. */
 void bp_func_trim(struct bp_func *f);
+
+/* Reads a function's lines, in the order they were added. */
+struct bp_line_reader {
+	struct dw_cursor c;
+	struct bp_line line; /* the line read last */
+};
+void bp_lines_begin(struct bp_line_reader *r, const struct bp_func *f);
+/* The next line into r->line: 1, or 0 when there is none. */
+int bp_lines_next(struct bp_line_reader *r);
 
 /* qsort, skipped when the array is in order already (line tables and
  * functions mostly come sorted). */

@@ -58,8 +58,9 @@ static int number_files(struct bp_module *m, struct bp_file ***cited, size_t *nc
 	for (size_t i = 0; i < m->nfiles; i++)
 		m->files[i]->id = -1;
 	for (size_t i = 0; i < m->nfuncs; i++) {
-		for (size_t k = 0; k < m->funcs[i]->nlines; k++)
-			m->files[m->funcs[i]->lines[k].file]->id = 0;
+		struct bp_line_reader r;
+		for (bp_lines_begin(&r, m->funcs[i]); bp_lines_next(&r);)
+			m->files[r.line.file]->id = 0;
 		each_inline(m->funcs[i]->inlines, mark_call_file, NULL);
 	}
 	size_t n = 0;
@@ -156,7 +157,9 @@ static void write_line(struct bp_out *out, uint64_t addr, const struct bp_line *
 static void write_function(struct bp_out *out, struct bp_func *f, struct inline_writer *iw,
 			   struct bp_file *const *files, uint64_t load)
 {
-	size_t li = 0;
+	struct bp_line_reader lines;
+	bp_lines_begin(&lines, f);
+	int more = bp_lines_next(&lines);
 	for (uint32_t r = 0; r < f->nranges; r++) {
 		const struct bp_range *range = &f->ranges[r];
 		bp_out_str(out, f->multiple ? "FUNC m " : "FUNC ");
@@ -167,11 +170,11 @@ static void write_function(struct bp_out *out, struct bp_func *f, struct inline_
 		bp_out_str(out, f->name);
 		bp_out_char(out, '\n');
 		each_inline(f->inlines, write_inline, iw);
-		for (; li < f->nlines; li++) {
-			uint64_t addr = f->addr + f->lines[li].offset;
+		for (; more; more = bp_lines_next(&lines)) {
+			uint64_t addr = f->addr + lines.line.offset;
 			if (addr < range->addr || addr - range->addr >= range->size)
 				break;
-			write_line(out, addr - load, &f->lines[li], files[f->lines[li].file]->id);
+			write_line(out, addr - load, &lines.line, files[lines.line.file]->id);
 		}
 	}
 }

@@ -11,11 +11,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "common/vec.h"
 #include "convert/demangle.h"
+#include "convert/dwarf_cursor.h"
 #include "convert/dwarf_unit.h"
 
 #define ORIGIN_CHAIN_MAX 64 /* links followed between inline origins (dump_syms: unbounded) */
@@ -160,6 +159,12 @@ static int is_ref_form(unsigned form)
 	       form == DW_FORM_ref_udata || form == DW_FORM_ref_addr;
 }
 
+/* Where the entry is in .debug_info (libdw may see only the end of it). */
+static uint64_t die_offset(const struct dw_file *f, Dwarf_Die *die)
+{
+	return f->base + dwarf_dieoffset(die);
+}
+
 /* The remembered declaration at `offset` (index + 1), or 0. */
 static uint32_t find_spec(const struct dw_file *f, uint64_t offset)
 {
@@ -175,7 +180,7 @@ static void reference(struct attr_reader *r, unsigned code, Dwarf_Attribute *at)
 	uint64_t v;
 	if (!is_ref_form(dwarf_whatform(at)) || !dwarf_formref_die(at, &die))
 		return;
-	uint64_t target = dwarf_dieoffset(&die);
+	uint64_t target = die_offset(f, &die);
 	if (code == DW_AT_specification) {
 		if ((a->spec = find_spec(f, target)))
 			;
@@ -257,7 +262,7 @@ static int read_attr(Dwarf_Attribute *at, void *arg)
 static void read_attrs(struct dw_unit *u, Dwarf_Die *die, struct die_attrs *a)
 {
 	memset(a, 0, sizeof *a);
-	a->offset = dwarf_dieoffset(die);
+	a->offset = die_offset(u->file, die);
 	a->call_file = UINT32_MAX; /* dump_syms leaves it unset: no file */
 	struct attr_reader r = {u, a};
 	dwarf_getattrs(die, read_attr, &r, 0);
@@ -733,17 +738,35 @@ static int convert_unit(struct dw_file *f, Dwarf_Die *cudie)
 	return rc;
 }
 
-void dw_release(const struct dw_sections *s, const unsigned char *from, const unsigned char *to)
+int dw_need(const struct dw_section *s, uint64_t from, uint64_t to)
 {
-	static long page;
-	if (!page)
-		page = sysconf(_SC_PAGESIZE);
-	if (!s->map || from < s->map || to > s->map + s->map_size || from >= to || page <= 0)
-		return;
-	uintptr_t start = ((uintptr_t)from + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-	uintptr_t end = (uintptr_t)to & ~((uintptr_t)page - 1);
-	if (start < end)
-		madvise((void *)start, end - start, MADV_DONTNEED);
+	return s->stream ? inflated_need(s->stream, from, to) : 0;
+}
+
+void dw_done(const struct dw_section *s, uint64_t from, uint64_t to)
+{
+	if (s->stream)
+		inflated_done(s->stream, to);
+	else if (s->mapped && from < to && to <= s->size)
+		elf_give_back_pages(s->data + from, s->data + to);
+}
+
+int dw_need_unit(const struct dw_section *s, uint64_t off, uint64_t *end)
+{
+	*end = s->size;
+	if (off >= s->size)
+		return 0;
+	int rc = dw_need(s, off, off + 12); /* the longest initial length */
+	if (rc < 0)
+		return rc;
+	struct dw_cursor c = {s->data + off, s->data + s->size, 0};
+	uint64_t len = cur_fixed(&c, 4);
+	if (len == 0xffffffff)
+		len = cur_fixed(&c, 8);
+	uint64_t start = (uint64_t)(c.p - s->data);
+	if (!c.bad && len <= s->size - start)
+		*end = start + len;
+	return dw_need(s, off, *end);
 }
 
 /* The units before `offset` in .debug_info are done with: their pages are
@@ -755,39 +778,125 @@ static void release_units_before(struct dw_file *f, uint64_t offset)
 	uint64_t upto = offset > UNIT_HEADER_MAX ? offset - UNIT_HEADER_MAX : 0;
 	if (!info->data || upto <= f->released || upto > info->size)
 		return;
-	dw_release(f->sections, info->data + f->released, info->data + upto);
+	dw_done(info, f->released, upto);
 	f->released = upto;
 }
 
+/* Whether an entry may refer to one in another unit: some abbreviation
+ * has an attribute of form DW_FORM_ref_addr, or DW_FORM_indirect (which
+ * may be one). Abbreviations that cannot be read count as yes. */
+static int refers_across_units(const struct dw_section *abbrev)
+{
+	if (!abbrev->data)
+		return 0;
+	struct dw_cursor c = {abbrev->data, abbrev->data + abbrev->size, 0};
+	while (!c.bad && c.p < c.end) {
+		if (cur_uleb(&c) == 0)
+			continue; /* the end of a unit's table */
+		cur_uleb(&c);	 /* tag */
+		cur_skip(&c, 1); /* has children */
+		for (uint64_t attr = 1, form = 1; !c.bad && (attr || form);) {
+			attr = cur_uleb(&c);
+			form = cur_uleb(&c);
+			if (form == DW_FORM_ref_addr || form == DW_FORM_indirect)
+				return 1;
+			if (form == DW_FORM_implicit_const)
+				cur_sleb(&c);
+		}
+	}
+	return c.bad;
+}
+
+/* When no entry refers into another unit, what is known by entry offset
+ * (declarations, origins, forward references) can never be asked for
+ * again once the unit is converted. */
+static void forget_unit(struct dw_file *f)
+{
+	f->nspecs = 0;
+	u64map_clear(&f->origins);
+	u64map_clear(&f->forward_refs);
+	u64map_clear(&f->origin_refs);
+	u64map_clear(&f->origin_objs);
+}
+
+/* libdw keeps what it learns of each unit it reads (its abbreviations,
+ * its record: on libc, 0.7 bytes per byte of .debug_info) until dwarf_end.
+ * When no unit refers into another, a handle is opened afresh every
+ * REOPEN_BYTES of units, seeing .debug_info from the next unit on. */
+#define REOPEN_BYTES (1 << 20)
+
+/* libdw's view of .debug_info starts at `base` (both of libelf's views:
+ * libdw 0.188 reads elf_getdata, later ones elf_rawdata). */
+static void view_info_from(struct dw_file *f, uint64_t base)
+{
+	const struct dw_section *info = &f->sections->info;
+	Elf_Data *views[] = {elf_rawdata(f->info_scn, NULL), elf_getdata(f->info_scn, NULL)};
+	for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
+		if (views[i] && info->data && base <= info->size) {
+			views[i]->d_buf = (void *)(info->data + base);
+			views[i]->d_size = info->size - base;
+		}
+	f->base = base;
+}
+
+static int open_dwarf(struct dw_file *f, uint64_t base)
+{
+	dwarf_end(f->dw);
+	view_info_from(f, base);
+	f->dw = dwarf_begin_elf(f->elf, DWARF_C_READ, NULL);
+	return f->dw ? 0 : -EINVAL;
+}
+
+/* libdw reads a unit when it is asked for the one before (its header, and
+ * before DWARF 5 its first entry): each is made readable first. */
 static int convert_all(struct dw_file *f)
 {
 	Dwarf_CU *cu = NULL;
 	Dwarf_Half version;
 	uint8_t unit_type;
 	Dwarf_Die cudie;
+	uint64_t start, next = 0;
+	int more = 1, rc;
 	if (!(f->name_omitted = arena_intern_str(&f->m->arena, "<name omitted>")) ||
 	    !(f->empty = arena_intern_str(&f->m->arena, "")))
 		return -ENOMEM;
-	int more;
-	while ((more = dwarf_get_units(f->dw, cu, &cu, &version, &unit_type, &cudie, NULL)) == 0) {
+	while ((rc = dw_need_unit(&f->sections->info, start = next, &next)) == 0) {
+		if (f->independent && start - f->base >= REOPEN_BYTES && start < f->sections->info.size) {
+			if ((rc = open_dwarf(f, start)) < 0)
+				return rc;
+			cu = NULL;
+		}
+		if ((more = dwarf_get_units(f->dw, cu, &cu, &version, &unit_type, &cudie, NULL)) != 0)
+			break;
 		if (version < 2 || (dwarf_tag(&cudie) != DW_TAG_compile_unit && dwarf_tag(&cudie) != DW_TAG_skeleton_unit))
 			continue;
-		release_units_before(f, dwarf_dieoffset(&cudie));
-		int rc = convert_unit(f, &cudie);
-		if (rc < 0)
+		release_units_before(f, die_offset(f, &cudie));
+		if ((rc = convert_unit(f, &cudie)) < 0)
 			return rc;
+		if (f->independent)
+			forget_unit(f);
 	}
+	if (rc < 0)
+		return rc;
 	release_units_before(f, f->sections->info.size + UNIT_HEADER_MAX);
 	return more < 0 ? -EINVAL : 0;
 }
 
-int dw_convert_units(struct bp_module *m, Dwarf *dw, const struct dw_sections *sections)
+int dw_convert_units(struct bp_module *m, Elf *elf, Elf_Scn *info_scn, const struct dw_sections *sections)
 {
-	struct dw_file f = {.m = m, .dw = dw, .sections = sections};
+	struct dw_file f = {.m = m, .elf = elf, .info_scn = info_scn, .sections = sections};
 	struct u64map *maps[] = {&f.origins, &f.forward_refs, &f.origin_refs, &f.origin_objs, &f.demangled};
 	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
 		u64map_init(maps[i]);
-	int rc = convert_all(&f);
+	f.independent = !refers_across_units(&sections->abbrev);
+	/* a unit may name an entry of any other: all must stay readable */
+	int rc = f.independent || !sections->info.stream ? 0 : inflated_keep_all(sections->info.stream);
+	if (rc == 0)
+		rc = open_dwarf(&f, 0);
+	if (rc == 0)
+		rc = convert_all(&f);
+	dwarf_end(f.dw);
+	view_info_from(&f, 0);
 	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
 		u64map_free(maps[i]);
 	free(f.specs);

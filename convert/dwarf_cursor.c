@@ -43,7 +43,7 @@ static uint64_t leb(struct dw_cursor *c, int is_signed)
 	return v;
 }
 
-uint64_t cur_uleb(struct dw_cursor *c)
+uint64_t cur_uleb_any(struct dw_cursor *c)
 {
 	return leb(c, 0);
 }

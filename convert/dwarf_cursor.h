@@ -15,8 +15,17 @@ struct dw_cursor {
 /* An n-byte little-endian number (n <= 8; the converter refuses big-endian ELF). */
 uint64_t cur_fixed(struct dw_cursor *c, size_t n);
 void cur_skip(struct dw_cursor *c, uint64_t n);
-uint64_t cur_uleb(struct dw_cursor *c);
+/* A ULEB128 of any length; cur_uleb reads the one-byte ones (most) without a call. */
+uint64_t cur_uleb_any(struct dw_cursor *c);
 int64_t cur_sleb(struct dw_cursor *c);
+
+static inline uint64_t cur_uleb(struct dw_cursor *c)
+{
+	if (!c->bad && c->p < c->end && *c->p < 0x80)
+		return *c->p++;
+	return cur_uleb_any(c);
+}
+
 /* A NUL-terminated string, or NULL (bad) when it runs past the end. */
 const char *cur_cstr(struct dw_cursor *c);
 

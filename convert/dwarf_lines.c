@@ -438,15 +438,18 @@ static int run_program(struct dw_unit *u, const struct header *h, int address_si
 
 int dw_read_lines(struct dw_unit *u)
 {
+	const struct dw_section *line = &u->file->sections->line;
 	struct header h;
 	uint8_t address_size, offset_size;
-	if (read_header(&u->file->sections->line, u->stmt_list, &h) < 0 ||
+	uint64_t end;
+	int rc = dw_need_unit(line, u->stmt_list, &end);
+	if (rc < 0 || read_header(line, u->stmt_list, &h) < 0 ||
 	    !dwarf_diecu(&u->die, &(Dwarf_Die){0}, &address_size, &offset_size))
-		return 0;
-	int rc = read_file_table(u, &h);
+		return rc;
+	rc = read_file_table(u, &h);
 	if (rc == 0)
 		rc = run_program(u, &h, address_size == 4 ? 4 : 8);
-	dw_release(u->file->sections, u->file->sections->line.data + u->stmt_list, h.program_end);
+	dw_done(line, u->stmt_list, (uint64_t)(h.program_end - line->data));
 	return rc;
 }
 

@@ -11,25 +11,32 @@
 #include <stdint.h>
 
 #include "convert/bp_module.h"
+#include "convert/elf_inflate.h"
 #include "convert/u64map.h"
 
 /* A section's bytes as the readers see them (decompressed). */
 struct dw_section {
 	const unsigned char *data;
 	size_t size;
+	struct inflated_section *stream; /* inflated as it is read, or NULL: all there */
+	int mapped; /* the file's own pages (a private mapping, read from the file) */
 };
 
 struct dw_sections {
-	struct dw_section info, line, str, line_str;
-	/* the file as mapped (private, read from its file), or NULL: pages of
-	 * it already read are given back to the kernel as the walk moves on */
-	const unsigned char *map;
-	size_t map_size;
+	struct dw_section info, abbrev, line, str, line_str;
 };
 
-/* Gives back the whole pages of [from, to) if they lie in the file's
- * mapping (they will be read from the file again if touched). */
-void dw_release(const struct dw_sections *s, const unsigned char *from, const unsigned char *to);
+/* Bytes [from, to) of the section readable: 0, or -EBADMSG (corrupt
+ * compressed data), -ENOMEM. */
+int dw_need(const struct dw_section *s, uint64_t from, uint64_t to);
+/* The reader is done with bytes [from, to): their pages are given back —
+ * of a streamed section, all before `to` (it is read front to back). A
+ * file page is read from the file again if touched. */
+void dw_done(const struct dw_section *s, uint64_t from, uint64_t to);
+/* Makes the unit (of .debug_info) or table (of .debug_line) that starts at
+ * `off` with its initial length readable whole; where it ends into *end
+ * (cut at the section's end). 0 or as dw_need. */
+int dw_need_unit(const struct dw_section *s, uint64_t off, uint64_t *end);
 
 /* How a source language names things (Breakpad's Language classes). */
 struct dw_language {
@@ -43,7 +50,10 @@ struct dw_spec;
 /* The whole file's state, across compilation units. */
 struct dw_file {
 	struct bp_module *m;
+	Elf *elf;
+	Elf_Scn *info_scn;          /* .debug_info, whose view libdw has starts at `base` */
 	Dwarf *dw;
+	uint64_t base;              /* libdw's offsets count from here in .debug_info */
 	const struct dw_sections *sections;
 	struct dw_spec *specs;      /* declarations whose names definitions can borrow, by offset */
 	size_t nspecs, specs_cap;
@@ -55,6 +65,7 @@ struct dw_file {
 	struct u64map demangled;    /* linkage name's address -> its demangled form, or 0 */
 	const char *comp_dir;       /* the last DW_AT_comp_dir seen: dump_syms keeps it across units */
 	uint64_t released;          /* .debug_info before this offset has been given back */
+	int independent;            /* no entry refers into another unit (DW_FORM_ref_addr) */
 	const char *name_omitted;   /* interned "<name omitted>" */
 	const char *empty;          /* interned "" */
 };
@@ -84,14 +95,16 @@ struct dw_unit {
 	size_t nseqs, seqs_cap;
 };
 
-/* dwarf_cu.c: every compilation unit of `dw` into the module. 0, -ENOMEM,
- * -ERANGE (a line 4 GiB from its function), or -EINVAL when the units
- * cannot be walked (dwarf_errmsg says why). */
-int dw_convert_units(struct bp_module *m, Dwarf *dw, const struct dw_sections *sections);
+/* dwarf_cu.c: every compilation unit of the file into the module (libdw
+ * reads its entries; `info_scn` is the .debug_info section). 0, -ENOMEM,
+ * -ERANGE (a line 4 GiB from its function), -EBADMSG (corrupt compressed
+ * data), or -EINVAL when the units cannot be walked (dwarf_errmsg says
+ * why). */
+int dw_convert_units(struct bp_module *m, Elf *elf, Elf_Scn *info_scn, const struct dw_sections *sections);
 
 /* dwarf_lines.c: the unit's line table (files and rows), as Breakpad's
- * line reader records it. 0 or -ENOMEM (a table that cannot be read gives
- * no lines). */
+ * line reader records it. 0, -ENOMEM or -EBADMSG (corrupt compressed
+ * data); a table that cannot be read gives no lines. */
 int dw_read_lines(struct dw_unit *u);
 /* Hands each line (split where functions begin and end) to the function
  * whose range holds it; lines outside every function are dropped. */

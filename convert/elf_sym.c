@@ -24,8 +24,8 @@
 /* ---- sections ---- */
 
 /* The sections dump_syms looks for, each the first of its name and type. */
-enum { S_SYMTAB, S_STRTAB, S_DYNSYM, S_DYNSTR, S_DEBUG_INFO, S_DEBUG_LINE, S_DEBUG_STR, S_DEBUG_LINE_STR,
-       S_DEBUG_FRAME, S_EH_FRAME, S_GOT, S_TEXT, S_COUNT };
+enum { S_SYMTAB, S_STRTAB, S_DYNSYM, S_DYNSTR, S_DEBUG_INFO, S_DEBUG_ABBREV, S_DEBUG_LINE, S_DEBUG_STR,
+       S_DEBUG_LINE_STR, S_DEBUG_FRAME, S_EH_FRAME, S_GOT, S_TEXT, S_COUNT };
 
 static const struct {
 	const char *name;
@@ -33,7 +33,8 @@ static const struct {
 } WANTED[S_COUNT] = {
 	[S_SYMTAB] = {".symtab", SHT_SYMTAB},		[S_STRTAB] = {".strtab", SHT_STRTAB},
 	[S_DYNSYM] = {".dynsym", SHT_DYNSYM},		[S_DYNSTR] = {".dynstr", SHT_STRTAB},
-	[S_DEBUG_INFO] = {".debug_info", SHT_PROGBITS},	[S_DEBUG_LINE] = {".debug_line", SHT_PROGBITS},
+	[S_DEBUG_INFO] = {".debug_info", SHT_PROGBITS},	[S_DEBUG_ABBREV] = {".debug_abbrev", SHT_PROGBITS},
+	[S_DEBUG_LINE] = {".debug_line", SHT_PROGBITS},
 	[S_DEBUG_STR] = {".debug_str", SHT_PROGBITS},	[S_DEBUG_LINE_STR] = {".debug_line_str", SHT_PROGBITS},
 	[S_DEBUG_FRAME] = {".debug_frame", SHT_PROGBITS}, [S_EH_FRAME] = {".eh_frame", SHT_PROGBITS},
 	[S_GOT] = {".got", SHT_PROGBITS},		[S_TEXT] = {".text", SHT_PROGBITS},
@@ -62,7 +63,7 @@ static const char *section_name(struct conversion *c, const GElf_Shdr *sh)
 
 static int find_sections(struct conversion *c)
 {
-	int rc = elf_inflate_sections(c->elf, &c->inflated, c->err, c->errlen);
+	int rc = elf_inflate_sections(c->elf, c->map != NULL, &c->inflated, c->err, c->errlen);
 	for (Elf_Scn *scn = elf_nextscn(c->elf, NULL); rc == 0 && scn; scn = elf_nextscn(c->elf, scn)) {
 		GElf_Shdr sh;
 		const char *name;
@@ -77,14 +78,18 @@ static int find_sections(struct conversion *c)
 	return rc;
 }
 
-/* The section's bytes (decompressed), or an empty view. */
+/* The section's bytes (decompressed, or inflating as they are read), or
+ * an empty view. */
 static struct dw_section bytes_of(struct conversion *c, int which)
 {
-	struct dw_section s = {NULL, 0};
+	struct dw_section s = {NULL, 0, NULL, 0};
 	Elf_Data *d = c->scn[which] ? elf_rawdata(c->scn[which], NULL) : NULL;
 	if (d && d->d_buf) {
 		s.data = d->d_buf;
 		s.size = d->d_size;
+		s.stream = elf_inflated_stream(&c->inflated, s.data);
+		uintptr_t at = (uintptr_t)s.data, map = (uintptr_t)c->map;
+		s.mapped = c->map && at >= map && s.size <= c->map_size && at - map <= c->map_size - s.size;
 	}
 	return s;
 }
@@ -203,6 +208,10 @@ static int publics(struct conversion *c)
 			return -ENOMEM;
 	}
 	bp_module_seal_externs(&c->m);
+	/* the names are interned: the tables are not read again */
+	struct dw_section table = bytes_of(c, tab);
+	dw_done(&table, 0, table.size);
+	dw_done(&strs, 0, strs.size);
 	return 0;
 }
 
@@ -212,17 +221,15 @@ static int functions(struct conversion *c)
 {
 	if (!c->scn[S_DEBUG_INFO])
 		return 0;
-	Dwarf *dw = dwarf_begin_elf(c->elf, DWARF_C_READ, NULL);
-	if (!dw)
-		return say(c->err, c->errlen, -EINVAL, "corrupt DWARF: %s", dwarf_errmsg(-1));
-	struct dw_sections secs = {bytes_of(c, S_DEBUG_INFO), bytes_of(c, S_DEBUG_LINE), bytes_of(c, S_DEBUG_STR),
-				   bytes_of(c, S_DEBUG_LINE_STR), c->map, c->map_size};
-	int rc = dw_convert_units(&c->m, dw, &secs);
+	struct dw_sections secs = {bytes_of(c, S_DEBUG_INFO), bytes_of(c, S_DEBUG_ABBREV), bytes_of(c, S_DEBUG_LINE),
+				   bytes_of(c, S_DEBUG_STR), bytes_of(c, S_DEBUG_LINE_STR)};
+	int rc = dw_convert_units(&c->m, c->elf, c->scn[S_DEBUG_INFO], &secs);
 	if (rc == -EINVAL)
 		say(c->err, c->errlen, rc, "corrupt DWARF: %s", dwarf_errmsg(-1));
+	if (rc == -EBADMSG)
+		rc = say(c->err, c->errlen, -EINVAL, "corrupt compressed section");
 	if (rc == -ERANGE)
 		rc = say(c->err, c->errlen, -EINVAL, "a line lies 4 GiB or more from its function's start");
-	dwarf_end(dw);
 	return rc;
 }
 

@@ -83,6 +83,13 @@ int u64map_put(struct u64map *m, uint64_t key, uint64_t value)
 	return 0;
 }
 
+void u64map_clear(struct u64map *m)
+{
+	if (m->count)
+		memset(m->used, 0, m->cap);
+	m->count = 0;
+}
+
 /* Backward-shift deletion keeps every probe chain unbroken. */
 void u64map_del(struct u64map *m, uint64_t key)
 {

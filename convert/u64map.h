@@ -19,6 +19,8 @@ void u64map_free(struct u64map *m);
 int u64map_get(const struct u64map *m, uint64_t key, uint64_t *value);
 /* Inserts or replaces: 0, or -ENOMEM. */
 int u64map_put(struct u64map *m, uint64_t key, uint64_t value);
+/* Removes every key (the room stays for the next ones). */
+void u64map_clear(struct u64map *m);
 /* Removes `key` if present. */
 void u64map_del(struct u64map *m, uint64_t key);
 

@@ -1,8 +1,9 @@
 """ELF/DWARF to Breakpad .sym, record for record against Breakpad's own
 dump_syms (npm's minidump package, `dump_syms -m -d`): binaries built here
 with gcc and clang, -O0 and -O2, C and C++ with inlining, DWARF 4 and 5,
-zlib- and zstd-compressed debug sections, a separate debug file, and the
-libc debug file of libc6-dbg. Records are compared as multisets (tests/lib/
+zlib- and zstd-compressed debug sections, a separate debug file, gcc's
+link-time optimisation (entries that refer across units), and the libc
+debug file of libc6-dbg. Records are compared as multisets (tests/lib/
 symfile.py); where they differ, every difference must be one that
 docs/CONVERSION.md explains. Then through the mount: <name>/<id>/<name>.sym
 made from the ELF a server has, and conversion failures (ENOENT, counted,
@@ -275,6 +276,29 @@ def libc_debug_file():
     return f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"
 
 
+LTO_A = "int helper(int x);\nstatic inline int sq(int x) { return x * x; }\n" \
+    "int main(int argc, char **argv) { (void)argv; return helper(argc) + sq(argc); }\n"
+LTO_B = "static inline int twice(int x) { return 2 * x; }\n" \
+    "int helper(int x) { return twice(x) + 1; }\nint other(int x) { return twice(x) * 3; }\n"
+
+
+def lto_checks(t, work):
+    """gcc's link-time optimisation writes entries that refer into other
+    units (DW_FORM_ref_addr): the converter then keeps the whole inflated
+    .debug_info instead of streaming it unit by unit."""
+    sources = []
+    for name, text in (("lto_a.c", LTO_A), ("lto_b.c", LTO_B)):
+        sources.append(os.path.join(work, name))
+        with open(sources[-1], "w") as f:
+            f.write(text)
+    lto, lto_z = os.path.join(work, "lto"), os.path.join(work, "lto-zlib")
+    run("gcc", "-g", "-O2", "-flto", "-Wl,--build-id", "-o", lto, *sources)
+    run("objcopy", "--compress-debug-sections=zlib", lto, lto_z)
+    abbrevs = run("readelf", "--debug-dump=abbrev", lto).decode()
+    t.ok("DW_FORM_ref_addr" in abbrevs, "gcc -flto: entries refer into other units (DW_FORM_ref_addr)")
+    compare(t, "gcc -flto, zlib-compressed", dump_syms(lto_z), symconv(lto_z), True)
+
+
 def converter_checks(t, fixtures, work):
     for name, (path, exact) in sorted(fixtures.items()):
         compare(t, name, dump_syms(path), symconv(path), exact)
@@ -293,6 +317,8 @@ def converter_checks(t, fixtures, work):
     debug = os.path.join(work, "sep.debug")
     run("objcopy", "--only-keep-debug", base, debug)
     compare(t, "a separate debug file (objcopy --only-keep-debug)", dump_syms(debug), symconv(debug), True)
+
+    lto_checks(t, work)
 
     libc = libc_debug_file()
     if t.ok(os.path.isfile(libc), f"libc6-dbg's libc debug file is there ({libc})"):

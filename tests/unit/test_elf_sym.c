@@ -1,14 +1,18 @@
 /* Unit tests of the ELF -> Breakpad converter's pieces: the record writer
  * and dump_syms's merge rules (bp_module), the call frame rule translation
  * (dwarf_cfi) on hand-made CFI, the demangler's spelling, the small maps
- * and readers, and a whole conversion of this test's own executable. */
+ * and readers, streamed inflation of compressed sections (elf_inflate),
+ * and a whole conversion of this test's own executable. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "convert/arena.h"
 #include "convert/bp_module.h"
@@ -16,6 +20,7 @@
 #include "convert/demangle.h"
 #include "convert/dwarf_cfi.h"
 #include "convert/dwarf_cursor.h"
+#include "convert/elf_inflate.h"
 #include "convert/elf_sym.h"
 #include "convert/identify.h"
 #include "convert/u64map.h"
@@ -313,6 +318,99 @@ static void test_maps(void)
 	ok(!c.bad && cur_fixed(&c, 1) == 0 && c.bad, "reading past the end goes bad and gives 0");
 }
 
+/* ---- elf_inflate: a section inflated as it is read ---- */
+
+#define STREAMED_LEN (3u << 20) /* past the helper's lead and the give-back step */
+
+static unsigned char streamed_byte(size_t i)
+{
+	return (unsigned char)(i * 7 + (i >> 12) * 13);
+}
+
+/* A 64-bit ELF image holding one zlib-compressed section, `name`, of
+ * STREAMED_LEN pattern bytes; its length into *len, to free. */
+static unsigned char *elf_with_compressed(const char *name, size_t *len)
+{
+	unsigned char *plain = malloc(STREAMED_LEN);
+	for (size_t i = 0; i < STREAMED_LEN; i++)
+		plain[i] = streamed_byte(i);
+	uLongf zlen = compressBound(STREAMED_LEN);
+	char names[64];
+	size_t names_len = (size_t)snprintf(names, sizeof names, "%c%s%c.shstrtab", 0, name, 0) + 1;
+	size_t data_at = sizeof(Elf64_Ehdr), zat = data_at + sizeof(Elf64_Chdr);
+	unsigned char *image = calloc(1, zat + zlen + names_len + 8 + 3 * sizeof(Elf64_Shdr));
+	compress2(image + zat, &zlen, plain, STREAMED_LEN, 6);
+	free(plain);
+	size_t names_at = zat + zlen, shdrs_at = (names_at + names_len + 7) & ~(size_t)7;
+	memcpy(image + names_at, names, names_len);
+	Elf64_Ehdr eh = {.e_type = ET_REL, .e_machine = EM_X86_64, .e_version = EV_CURRENT,
+			 .e_shoff = shdrs_at, .e_ehsize = sizeof eh, .e_shentsize = sizeof(Elf64_Shdr),
+			 .e_shnum = 3, .e_shstrndx = 2};
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	memcpy(image, &eh, sizeof eh);
+	Elf64_Chdr ch = {.ch_type = ELFCOMPRESS_ZLIB, .ch_size = STREAMED_LEN, .ch_addralign = 1};
+	memcpy(image + data_at, &ch, sizeof ch);
+	Elf64_Shdr sh[3] = {{0},
+			    {.sh_name = 1, .sh_type = SHT_PROGBITS, .sh_flags = SHF_COMPRESSED, .sh_offset = data_at,
+			     .sh_size = sizeof ch + zlen, .sh_addralign = 8},
+			    {.sh_name = (Elf64_Word)(strlen(name) + 2), .sh_type = SHT_STRTAB, .sh_offset = names_at,
+			     .sh_size = names_len, .sh_addralign = 1}};
+	memcpy(image + shdrs_at, sh, sizeof sh);
+	*len = shdrs_at + sizeof sh;
+	return image;
+}
+
+/* Bytes [from, to) of the section are readable and right. */
+static int streamed_right(struct inflated_section *s, const unsigned char *data, size_t from, size_t to)
+{
+	if (inflated_need(s, from, to) < 0)
+		return 0;
+	for (size_t i = from; i < to; i++)
+		if (data[i] != streamed_byte(i))
+			return 0;
+	return 1;
+}
+
+static void test_streamed(const char *name)
+{
+	size_t len;
+	char err[256] = "";
+	unsigned char *image = elf_with_compressed(name, &len);
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_memory((char *)image, len);
+	struct inflated x = {0};
+	is_int(elf_inflate_sections(elf, 0, &x, err, sizeof err), 0, "%s: planned (%s)", name, err);
+	Elf_Data *d = elf_rawdata(elf_getscn(elf, 1), NULL);
+	struct inflated_section *s = d ? elf_inflated_stream(&x, d->d_buf) : NULL;
+	if (ok(s && d->d_size == STREAMED_LEN, "%s: streamed, its size the inflated one", name)) {
+		const unsigned char *data = d->d_buf;
+		ok(streamed_right(s, data, 0, 4096), "%s: its first page", name);
+		ok(streamed_right(s, data, 4096, 1u << 20), "%s: then on to 1 MiB", name);
+		inflated_done(s, 1u << 20);
+		ok(streamed_right(s, data, 2u << 20, (2u << 20) + 100), "%s: a stretch further on", name);
+		ok(streamed_right(s, data, 8192, 12288), "%s: back before what was given back: inflated again", name);
+		inflated_done(s, 2u << 20);
+		ok(streamed_right(s, data, 0, STREAMED_LEN), "%s: and from then on kept whole", name);
+	}
+	elf_end(elf);
+	elf_inflated_free(&x);
+	free(image); /* libelf wrote the section's new header into it */
+
+	image = elf_with_compressed(name, &len);
+	image[sizeof(Elf64_Ehdr) + sizeof(Elf64_Chdr) + 40] ^= 0x55; /* corrupt the deflate stream */
+	elf = elf_memory((char *)image, len);
+	is_int(elf_inflate_sections(elf, 0, &x, err, sizeof err), 0, "%s, corrupt: planned", name);
+	d = elf_rawdata(elf_getscn(elf, 1), NULL);
+	s = d ? elf_inflated_stream(&x, d->d_buf) : NULL;
+	is_int(s ? inflated_need(s, 0, STREAMED_LEN) : 0, -EBADMSG, "%s, corrupt: reading it says so", name);
+	elf_end(elf);
+	elf_inflated_free(&x);
+	free(image);
+}
+
 /* ---- a whole conversion: this test's own executable ---- */
 
 static void test_self(void)
@@ -367,6 +465,8 @@ int main(void)
 	test_cfi();
 	test_demangle();
 	test_maps();
+	test_streamed(".debug_info"); /* inflated ahead, on a second thread */
+	test_streamed(".debug_line"); /* inflated on demand */
 	test_self();
 	return tap_done();
 }
