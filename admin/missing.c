@@ -21,14 +21,17 @@
 #include "admin/store_watch.h"
 #include "admin/totals.h"
 #include "common/clock.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "common/vec.h"
 
 #define MAX_COMMANDS 16         /* command_concurrency is capped here */
 #define HOUSEKEEPING_EVERY 60.0 /* seconds between expiries */
 #define COMMAND_BACKOFF 2       /* seconds before the first retry, doubling */
 #define COUNTS_EVERY 1.0        /* seconds between recounts of the catalog's records */
 #define STOP_WAIT 5.0           /* seconds a stop waits for running commands */
+#define FIRE_PAUSE 1.0          /* seconds before firing again after the catalog refused */
 
 extern char **environ;
 
@@ -67,6 +70,7 @@ struct missing {
 	atomic_int counts_stale;  /* records changed since the last count */
 	atomic_int retry_asked;   /* missing_retry() */
 	double next_retry;
+	double fire_paused_until; /* the catalog refused a firing: not before then */
 	/* what the catalog holds, recounted by the thread so that readers of
 	 * `stats` never wait on the catalog */
 	atomic_llong waiting_objects, keys_missing, pending_reprocess;
@@ -203,16 +207,44 @@ static void counts_changed(struct missing *m)
 	wake(m);
 }
 
-/* Asks for the .sym of a key (made from its debug file if no server has
- * one): what a crash processor will want. */
-static int prefetch_key(const char *debug_file, const char *debug_id, void *ctx)
+/* The .sym of a key (made from its debug file if no server has one): what
+ * a crash processor will want. */
+static int sym_key_of(const char *debug_file, const char *debug_id, struct sym_key *k)
 {
-	struct missing *m = ctx;
-	struct sym_key k;
 	char sym[KEY_NAME_MAX + 8];
-	if (m->hooks.prefetch && key_sym_name(debug_file, sym, sizeof sym) == 0 &&
-	    key_make(&k, debug_file, debug_id, sym) == 0)
-		m->hooks.prefetch(m->hooks.ctx, &k);
+	int rc = key_sym_name(debug_file, sym, sizeof sym);
+	return rc < 0 ? rc : key_make(k, debug_file, debug_id, sym);
+}
+
+static void prefetch_key(struct missing *m, const struct sym_key *k)
+{
+	if (m->hooks.prefetch)
+		m->hooks.prefetch(m->hooks.ctx, k);
+}
+
+/* Keys objects wait on that are in the store after all (an arrival missed:
+ * while the daemon was down, or when recording it failed). */
+struct revisit {
+	struct missing *m;
+	int prefetch; /* and ask for the others */
+	struct sym_key *present;
+	size_t npresent, cap;
+};
+
+static int revisit_key(const char *debug_file, const char *debug_id, void *ctx)
+{
+	struct revisit *r = ctx;
+	struct sym_key k;
+	char pair[KEY_PAIR_MAX];
+	if (sym_key_of(debug_file, debug_id, &k) < 0)
+		return 0;
+	key_pair(&k, pair);
+	if (pair_present(r->m, pair)) {
+		if (VEC_RESERVE(r->present, r->npresent, r->cap, 16) == 0)
+			r->present[r->npresent++] = k;
+	} else if (r->prefetch) {
+		prefetch_key(r->m, &k);
+	}
 	return 0;
 }
 
@@ -227,8 +259,10 @@ static void learn_rows(struct missing *m, const struct parsed *p)
 
 static void prefetch_rows(struct missing *m, const struct parsed *p)
 {
+	struct sym_key k;
 	for (size_t i = 0; i < p->n; i++)
-		prefetch_key(p->rows[i].debug_file, p->rows[i].debug_id, m);
+		if (sym_key_of(p->rows[i].debug_file, p->rows[i].debug_id, &k) == 0)
+			prefetch_key(m, &k);
 }
 
 int missing_add_text(struct missing *m, const char *text, char *err, size_t errlen)
@@ -409,8 +443,10 @@ static void wake(struct missing *m)
 static void queue_event(struct missing *m, const struct sym_key *k, int arrived)
 {
 	struct event *e = malloc(sizeof *e);
-	if (!e)
+	if (!e) {
+		log_msg("out of memory: an event is dropped (an arrival is found again at the next retry)");
 		return;
+	}
 	e->next = NULL;
 	e->arrived = arrived;
 	e->key = *k;
@@ -448,7 +484,11 @@ static void handle_event(struct missing *m, const struct event *e)
 	atomic_store(&m->counts_stale, 1);
 	if (e->arrived) {
 		long objects = 0;
-		if (mdb_arrive(m->cat, pair, clock_wall() + (time_t)m->o.window, &objects) == 0 && objects)
+		int rc = mdb_arrive(m->cat, pair, clock_wall() + (time_t)m->o.window, &objects);
+		if (rc < 0)
+			log_msg("%s arrived but cannot be recorded (%s): found again at the next retry", pair,
+				strerror(-rc));
+		else if (objects)
 			log_msg("%s arrived: %ld objects to reprocess", pair, objects);
 		return;
 	}
@@ -473,6 +513,19 @@ static void take_events(struct missing *m)
 	}
 }
 
+/* Each key objects wait on: arrived if it is in the store, else (when
+ * `prefetch`) asked for again. */
+static void revisit_waited_keys(struct missing *m, int prefetch)
+{
+	struct revisit r = {m, prefetch, NULL, 0, 0};
+	mdb_waited_keys(m->cat, revisit_key, &r);
+	for (size_t i = 0; i < r.npresent; i++) {
+		struct event e = {NULL, 1, r.present[i]};
+		handle_event(m, &e);
+	}
+	free(r.present);
+}
+
 /* ---- firing: a reprocess record, a spool file, a command ---- */
 
 /* <spool>/<object> by temp file and rename: a watcher (inotifywait -e
@@ -494,7 +547,7 @@ static int write_spool(struct missing *m, const char *object, const char *pairs,
 		rc = -errno;
 	if (rc < 0)
 		unlink(tmp);
-	return rc;
+	return rc < 0 ? rc : fsync_at(AT_FDCWD, m->o.spool_dir, O_DIRECTORY); /* the rename too survives a power loss */
 }
 
 static void spool(struct missing *m, long long seq, const char *object, const char *pairs, time_t fired)
@@ -513,8 +566,10 @@ static int fire_object(const char *object, const char *pairs, void *ctx)
 	struct missing *m = ctx;
 	long long seq;
 	time_t now = clock_wall();
-	if (mdb_fire(m->cat, object, pairs, now, m->o.command[0] != '\0', &seq) < 0)
-		return 0; /* stays due: tried again on the next turn */
+	if (mdb_fire(m->cat, object, pairs, now, m->o.command[0] != '\0', &seq) < 0) {
+		m->fire_paused_until = clock_mono() + FIRE_PAUSE; /* stays due: tried again soon */
+		return 1;
+	}
 	atomic_fetch_add(&m->counters.triggers_fired, 1);
 	atomic_store(&m->counts_stale, 1);
 	log_msg("reprocess %s (#%lld): %s", object, seq, pairs);
@@ -522,19 +577,29 @@ static int fire_object(const char *object, const char *pairs, void *ctx)
 	return 0;
 }
 
-/* Records a restart found fired but not spooled: spooled now (unless the
- * file is there already, i.e. the crash came between the two steps). */
+static int spool_file_exists(struct missing *m, const char *object)
+{
+	char path[PATH_MAX + OBJECT_ID_MAX + 2];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s", m->o.spool_dir, object);
+	return stat(path, &st) == 0;
+}
+
+/* At start, the records against the spool: one fired but not spooled is
+ * spooled now (unless the file is there already: the crash came between
+ * the two steps); one spooled whose file is gone was handled while the
+ * daemon was down. */
 static int respool(long long seq, const char *object, const char *pairs, time_t fired, int spooled, void *ctx)
 {
 	struct missing *m = ctx;
-	char path[PATH_MAX + OBJECT_ID_MAX + 2];
-	struct stat st;
-	if (spooled || !m->o.spool_dir[0])
+	if (!m->o.spool_dir[0])
 		return 0;
-	snprintf(path, sizeof path, "%s/%s", m->o.spool_dir, object);
-	if (stat(path, &st) == 0)
+	int there = spool_file_exists(m, object);
+	if (spooled && !there && mdb_reprocess_delete(m->cat, seq) == 0)
+		log_msg("reprocess %s handled while symbold was down (its spool file is gone)", object);
+	else if (!spooled && there)
 		mdb_reprocess_spooled(m->cat, seq);
-	else
+	else if (!spooled)
 		spool(m, seq, object, pairs, fired);
 	return 0;
 }
@@ -560,6 +625,18 @@ static int spawn_command(struct missing *m, const char *object, const char *pair
 	return -rc;
 }
 
+/* A command failed: retried later with backoff, a bounded number of times. */
+static void command_failed(struct missing *m, long long seq, const char *object, int attempts)
+{
+	if (attempts < m->o.command_retries) {
+		mdb_command_retry(m->cat, seq, attempts + 1, clock_wall() + (COMMAND_BACKOFF << attempts));
+		return;
+	}
+	atomic_fetch_add(&m->counters.command_failures, 1);
+	log_msg("reprocess %s: command given up after %d attempts", object, attempts + 1);
+	mdb_command_done(m->cat, seq);
+}
+
 static int start_command(long long seq, const char *object, const char *pairs, int attempts, void *ctx)
 {
 	struct missing *m = ctx;
@@ -573,9 +650,10 @@ static int start_command(long long seq, const char *object, const char *pairs, i
 	int rc = spawn_command(m, object, pairs, &pid);
 	if (rc < 0) {
 		log_msg("reprocess %s: cannot run the command: %s", object, strerror(-rc));
-		mdb_command_retry(m->cat, seq, attempts + 1, clock_wall() + COMMAND_BACKOFF);
+		command_failed(m, seq, object, attempts);
 		return 0;
 	}
+	mdb_command_running(m->cat, seq); /* not due while it runs */
 	struct running *r = &m->cmds[m->ncmds++];
 	*r = (struct running){pid, pidfd_open(pid, 0), seq, attempts, clock_mono(), ""};
 	snprintf(r->object, sizeof r->object, "%s", object);
@@ -583,7 +661,7 @@ static int start_command(long long seq, const char *object, const char *pairs, i
 	return 0;
 }
 
-/* A command ended: logged; retried later with backoff, or done with. */
+/* A command ended: logged; done with, or failed. */
 static void command_ended(struct missing *m, struct running *r, int status)
 {
 	double ms = (clock_mono() - r->started) * 1000;
@@ -591,17 +669,10 @@ static void command_ended(struct missing *m, struct running *r, int status)
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	log_msg("reprocess %s: command %s (exit %d, %.0f ms, attempt %d)", r->object, ok ? "done" : "failed", code, ms,
 		r->attempts + 1);
-	if (ok) {
+	if (ok)
 		mdb_command_done(m->cat, r->seq);
-		return;
-	}
-	if (r->attempts < m->o.command_retries) {
-		mdb_command_retry(m->cat, r->seq, r->attempts + 1, clock_wall() + (COMMAND_BACKOFF << r->attempts));
-		return;
-	}
-	atomic_fetch_add(&m->counters.command_failures, 1);
-	log_msg("reprocess %s: command given up after %d attempts", r->object, r->attempts + 1);
-	mdb_command_done(m->cat, r->seq);
+	else
+		command_failed(m, r->seq, r->object, r->attempts);
 }
 
 static void reap_commands(struct missing *m)
@@ -631,8 +702,10 @@ static void read_spool_events(struct missing *m)
 	while ((n = read(m->spool_fd, buf, sizeof buf)) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
+			/* a file there again is a newer firing, whose record stays */
 			if (ev->len && ev->name[0] != '.' && (ev->mask & (IN_DELETE | IN_MOVED_FROM)) &&
-			    missing_valid_object(ev->name) && mdb_reprocess_delete_object(m->cat, ev->name) == 0) {
+			    missing_valid_object(ev->name) && !spool_file_exists(m, ev->name) &&
+			    mdb_reprocess_delete_object(m->cat, ev->name) == 0) {
 				log_msg("reprocess %s handled (its spool file is gone)", ev->name);
 				atomic_store(&m->counts_stale, 1);
 			}
@@ -679,8 +752,11 @@ static double next_wakeup(struct missing *m)
 		next = m->next_retry;
 	if (atomic_load(&m->counts_stale) && m->next_count < next)
 		next = m->next_count;
-	if (mdb_next_due(m->cat, &when) == 0 && mono_at(when) < next)
-		next = mono_at(when);
+	if (mdb_next_due(m->cat, &when) == 0) {
+		double due = mono_at(when) > m->fire_paused_until ? mono_at(when) : m->fire_paused_until;
+		if (due < next)
+			next = due;
+	}
 	if (m->o.command[0] && m->ncmds < m->o.command_concurrency && mdb_command_next(m->cat, &when) == 0 &&
 	    mono_at(when) < next)
 		next = mono_at(when);
@@ -725,7 +801,8 @@ static void turn(struct missing *m)
 		read_spool_events(m);
 	if (m->drops)
 		store_watch_read(m->drops, dropped, m);
-	mdb_due(m->cat, clock_wall(), fire_object, m);
+	if (clock_mono() >= m->fire_paused_until)
+		mdb_due(m->cat, clock_wall(), fire_object, m);
 	reap_commands(m);
 	if (m->o.command[0])
 		mdb_commands_due(m->cat, clock_wall(), start_command, m);
@@ -737,7 +814,7 @@ static void turn(struct missing *m)
 	if (atomic_load(&m->counts_stale) && clock_mono() >= m->next_count)
 		recount(m);
 	if (atomic_exchange(&m->retry_asked, 0) || (m->o.retry_every > 0 && clock_mono() >= m->next_retry)) {
-		mdb_waited_keys(m->cat, prefetch_key, m);
+		revisit_waited_keys(m, 1);
 		m->next_retry = clock_mono() + m->o.retry_every;
 	}
 }
@@ -770,6 +847,8 @@ static void *missing_main(void *arg)
 {
 	struct missing *m = arg;
 	mdb_reprocess_each(m->cat, respool, m);
+	mdb_commands_interrupted(m->cat); /* killed with the daemon: run again */
+	revisit_waited_keys(m, 0);          /* arrived while it was down */
 	while (!stopping(m)) {
 		turn(m);
 		wait_for_work(m);

@@ -187,6 +187,19 @@ int mdb_command_retry(struct catalog *c, long long seq, int attempts, time_t nex
 			(long long)next_try, seq);
 }
 
+/* next_try of a running command: never due */
+#define COMMAND_RUNNING (1LL << 62)
+
+int mdb_command_running(struct catalog *c, long long seq)
+{
+	return cat_exec(c, "UPDATE commands SET next_try=? WHERE seq=?", "ii", COMMAND_RUNNING, seq);
+}
+
+int mdb_commands_interrupted(struct catalog *c)
+{
+	return cat_exec(c, "UPDATE commands SET next_try=0 WHERE next_try=?", "i", COMMAND_RUNNING);
+}
+
 int mdb_command_next(struct catalog *c, time_t *when)
 {
 	long long v = 0;

@@ -43,6 +43,10 @@ typedef int (*mdb_command_fn)(long long seq, const char *object, const char *pai
 int mdb_commands_due(struct catalog *c, time_t now, mdb_command_fn fn, void *ctx);
 int mdb_command_done(struct catalog *c, long long seq);
 int mdb_command_retry(struct catalog *c, long long seq, int attempts, time_t next_try);
+/* The command is running: not due until it ends (or the daemon restarts). */
+int mdb_command_running(struct catalog *c, long long seq);
+/* Commands that were running when the daemon went down are due now. */
+int mdb_commands_interrupted(struct catalog *c);
 int mdb_command_next(struct catalog *c, time_t *when); /* -ENOENT when none */
 
 typedef int (*mdb_summary_fn)(const char *pair, long objects, time_t since, const char *code_file,

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
+
 struct store {
 	char root[PATH_MAX];
 	int rootfd;
@@ -210,22 +212,12 @@ int store_tmp_create(struct store *s, char path[PATH_MAX])
 	return -EEXIST;
 }
 
-static int fsync_path(int dirfd, const char *relpath, int flags)
-{
-	int fd = openat(dirfd, relpath, O_RDONLY | O_CLOEXEC | flags);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
 /* Creates the directory at relpath if missing; a new entry is made durable
  * by syncing its parent. */
 static int ensure_dir(struct store *s, const char *relpath, const char *parent)
 {
 	if (mkdirat(s->rootfd, relpath, 0755) == 0)
-		return fsync_path(s->rootfd, *parent ? parent : ".", O_DIRECTORY);
+		return fsync_at(s->rootfd, *parent ? parent : ".", O_DIRECTORY);
 	return errno == EEXIST ? 0 : -errno;
 }
 
@@ -245,7 +237,7 @@ static int make_parents(struct store *s, const char *relpath, char dir[PATH_MAX]
 int store_commit(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m)
 {
 	char dir[PATH_MAX];
-	int rc = fsync_path(AT_FDCWD, tmp_path, 0);
+	int rc = fsync_at(AT_FDCWD, tmp_path, 0);
 	if (rc == 0)
 		rc = catalog_pending_add(s->cat, relpath, m);
 	if (rc == 0)
@@ -257,7 +249,7 @@ int store_commit(struct store *s, const char *tmp_path, const char *relpath, con
 		catalog_pending_delete(s->cat, relpath);
 		return rc;
 	}
-	if ((rc = fsync_path(s->rootfd, dir, O_DIRECTORY)) < 0)
+	if ((rc = fsync_at(s->rootfd, dir, O_DIRECTORY)) < 0)
 		return rc;
 	if ((rc = catalog_file_commit(s->cat, relpath, m)) < 0)
 		return rc;
@@ -283,6 +275,21 @@ int store_adopt(struct store *s, const char *relpath)
 		atomic_fetch_add(&s->bytes, m.size);
 	}
 	return rc;
+}
+
+int store_respell(struct store *s, const char *from_relpath, const char *relpath)
+{
+	char dir[PATH_MAX];
+	int rc = make_parents(s, relpath, dir);
+	if (rc == 0 && renameat2(s->rootfd, from_relpath, s->rootfd, relpath, RENAME_NOREPLACE) < 0) {
+		rc = -errno;
+		/* a file system without RENAME_NOREPLACE: a link cannot replace either */
+		if (rc == -EINVAL && linkat(s->rootfd, from_relpath, s->rootfd, relpath, 0) == 0)
+			rc = unlinkat(s->rootfd, from_relpath, 0) < 0 ? -errno : 0;
+		else if (rc == -EINVAL)
+			rc = -errno;
+	}
+	return rc < 0 ? rc : fsync_at(s->rootfd, dir, O_DIRECTORY);
 }
 
 int store_file_info(struct store *s, const char *relpath, struct file_info *out)

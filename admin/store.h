@@ -46,6 +46,10 @@ int store_knows(struct store *s, const char *relpath);
 /* Records a file another tool put at relpath (it is complete: the caller saw
  * it closed or renamed into place). */
 int store_adopt(struct store *s, const char *relpath);
+/* Moves a file another tool dropped under a name in the wrong spelling
+ * (XUL.pdb/...) to `relpath`, never over a file already there: 0,
+ * -EEXIST, or another negative errno. */
+int store_respell(struct store *s, const char *from_relpath, const char *relpath);
 
 /* Where the file at relpath came from (the catalog's row); -ENOENT if unknown. */
 int store_file_info(struct store *s, const char *relpath, struct file_info *out);

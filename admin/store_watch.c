@@ -90,23 +90,6 @@ static void scan_dir(struct store_watch *w, const char *rel, store_watch_fn fn, 
 	store_list(w->store, rel, scan_entry, &s);
 }
 
-/* A file that names a key but not in the store's spelling (XUL.pdb/…): put
- * where the mount will look; the rename brings it back as an event. */
-static int respell(struct store_watch *w, const char *rel, const char *canonical)
-{
-	char from[PATH_MAX * 2], to[PATH_MAX * 2], dir[PATH_MAX * 2];
-	snprintf(from, sizeof from, "%s/%s", w->root, rel);
-	snprintf(to, sizeof to, "%s/%s", w->root, canonical);
-	snprintf(dir, sizeof dir, "%s", to);
-	*strrchr(dir, '/') = '\0';
-	char *slash = strrchr(dir, '/');
-	*slash = '\0';
-	mkdir(dir, 0755);
-	*slash = '/';
-	mkdir(dir, 0755);
-	return rename(from, to) < 0 ? -errno : 0;
-}
-
 /* Is someone still writing the file? A read lease cannot be had while any
  * descriptor has it open for writing (fcntl(2)), which tells a file found
  * by a directory scan, or renamed in while open, from a whole one; its
@@ -148,7 +131,8 @@ static void file_arrived(struct store_watch *w, const char *rel, store_watch_fn 
 		return; /* not a key: not ours to judge */
 	key_relpath(&k, canonical);
 	if (strcmp(rel, canonical) != 0) {
-		int rc = respell(w, rel, canonical);
+		/* put where the mount looks; the rename comes back as an event */
+		int rc = store_respell(w->store, rel, canonical);
 		if (rc < 0)
 			log_msg("store: %s names %s but cannot be moved there: %s", rel, canonical, strerror(-rc));
 		return;

@@ -1,6 +1,7 @@
 #include "common/fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static int write_all(int out, const char *buf, size_t len)
@@ -39,5 +40,15 @@ int fd_copy(int in, int out, long long max, long long *copied)
 	}
 	if (copied)
 		*copied = total;
+	return rc;
+}
+
+int fsync_at(int dirfd, const char *path, int flags)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | flags);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
 	return rc;
 }

@@ -191,6 +191,15 @@ def store_drop(t, d, worker):
     t.ok(wait_for(lambda: "crash-5" in worker.objects(), 10), "closed, it is (in whatever spelling)")
     t.eq(read(d.path("f.pdb", f, "f.sym")), data, "served under the store's spelling")
 
+    other = data + b"PUBLIC 9999 0 dropped_over\n"
+    os.makedirs(f"{d.store}/F.Pdb/{f.lower()}", exist_ok=True)
+    with open(f"{d.store}/F.Pdb/{f.lower()}/f.sym", "wb") as out:
+        out.write(other)
+    t.ok(wait_for(lambda: f"F.Pdb/{f.lower()}/f.sym names f.pdb/{f}/f.sym but cannot be moved there: File exists"
+                  in d.ctl("log"), 10), "a drop in another spelling never replaces a stored file (logged)")
+    t.eq(read(f"{d.store}/f.pdb/{f}/f.sym"), data, "the stored file is untouched")
+    shutil.rmtree(f"{d.store}/F.Pdb")
+
 
 def written_into_mount(t, d, worker):
     """cp x.sym MOUNT/x.pdb/ID/x.sym is an upload: verified, stored atomically."""
@@ -334,6 +343,41 @@ def scan(t, origin):
     d.stop()
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def while_down(t, origin):
+    """A command running keeps the daemon idle; what happens while it is
+    down is found at the next start: a spool file deleted (handled), a
+    symbol dropped into the store (arrived)."""
+    spool = tmpdir(t, "spool-down-")
+    p, q = did(0x40), did(0x41)
+    origin.add("p.pdb", p)
+    d = Symbold(t, servers={"origin": {"type": "http", "url": origin.web.url}},
+                options={"reprocess_dir": spool, "reprocess_cmd": "sleep 3", "reprocess_window": WINDOW})
+    d.start()
+    append(d.path(".symbold", "missing"), f"slow-1 p.pdb {p}\ndown-2 q.pdb {q}\n")
+    t.ok(wait_for(lambda: "slow-1" in os.listdir(spool), 10), "p.pdb fetched, slow-1 spooled")
+    t.ok(wait_for(lambda: d.stat_value("reprocess_command_runs") == 1, 5), "its command runs (sleep 3)")
+    before = cpu_seconds(d.proc.pid)
+    time.sleep(1.5)
+    used = cpu_seconds(d.proc.pid) - before
+    t.ok(used < 0.3, f"while it runs the daemon idles ({used:.2f} s of CPU in 1.5 s)")
+    d.stop()
+
+    os.unlink(f"{spool}/slow-1")  # a consumer handles it while symbold is down
+    make_sym(f"{d.store}/q.pdb/{q}/q.sym", q, "q.pdb")  # another tool drops a symbol in
+    d.start()
+    t.ok(wait_for(lambda: "down-2" in os.listdir(spool), 10), "a symbol dropped in while down: its object fires")
+    t.ok(wait_for(lambda: [line.split()[1] for line in d.ctl("reprocess").splitlines()[1:]] == ["down-2"], 5),
+         "a spool file deleted while down: its reprocess line is gone too")
+    t.ok("slow-1 handled while symbold was down" in d.ctl("log"), "and that is logged")
+    d.stop()
+
+
 def main():
     t = Tap()
     keys = [("a.pdb", did(0xA)), ("b.pdb", did(0xB)), ("c.pdb", did(0xC))]
@@ -351,6 +395,7 @@ def main():
     d.stop()
     worker.stop()
     reprocess_edits(t, origin)
+    while_down(t, origin)
     hygiene(t, origin)
     scan(t, origin)
     t.done()
