@@ -793,9 +793,10 @@ int cfi_convert(const struct cfi_section *sec, const char *const *regs, size_t n
 	job.data.d_size = sec->size;
 	job.data.d_type = ELF_T_BYTE;
 	job.data.d_version = EV_CURRENT;
-	Dwarf_Off off = 0, next;
+	Dwarf_Off off = 0;
 	while (off < sec->size) {
 		Dwarf_CFI_Entry e;
+		Dwarf_Off next = (Dwarf_Off)-1; /* libdw leaves it unset when the entry runs past the end */
 		int rc = dwarf_next_cfi(sec->e_ident, &job.data, sec->eh_frame, off, &next, &e);
 		if (rc > 0)
 			break;

@@ -751,6 +751,9 @@ void dw_done(const struct dw_section *s, uint64_t from, uint64_t to)
 		elf_give_back_pages(s->data + from, s->data + to);
 }
 
+/* A unit's header is at most this long (and this far before its DIE). */
+#define UNIT_HEADER_MAX 64
+
 int dw_need_unit(const struct dw_section *s, uint64_t off, uint64_t *end)
 {
 	*end = s->size;
@@ -766,12 +769,12 @@ int dw_need_unit(const struct dw_section *s, uint64_t off, uint64_t *end)
 	uint64_t start = (uint64_t)(c.p - s->data);
 	if (!c.bad && len <= s->size - start)
 		*end = start + len;
-	return dw_need(s, off, *end);
+	/* libdw reads a header whole, even one longer than the unit claims */
+	return dw_need(s, off, *end > off + UNIT_HEADER_MAX ? *end : off + UNIT_HEADER_MAX);
 }
 
 /* The units before `offset` in .debug_info are done with: their pages are
- * given back (a unit's header is at most this far before its DIE). */
-#define UNIT_HEADER_MAX 64
+ * given back. */
 static void release_units_before(struct dw_file *f, uint64_t offset)
 {
 	const struct dw_section *info = &f->sections->info;

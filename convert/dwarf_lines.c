@@ -320,6 +320,13 @@ static int add_line(struct dw_unit *u, struct pending *p, uint64_t length)
 	return push_line(u, &l);
 }
 
+/* line + delta as Breakpad's 32-bit line register has it: a file may
+ * advance it past INT_MAX, which wraps (signed overflow would be UB). */
+static int add_wrapping(int line, int64_t delta)
+{
+	return (int)(int32_t)((uint32_t)line + (uint32_t)(uint64_t)delta);
+}
+
 /* The state machine's registers that matter here. */
 struct row {
 	uint64_t addr;
@@ -372,7 +379,7 @@ static void standard_op(struct dw_cursor *c, const struct header *h, unsigned op
 		r->addr += h->min_inst_length * cur_uleb(c);
 		break;
 	case DW_LNS_advance_line:
-		r->line += (int32_t)cur_sleb(c);
+		r->line = add_wrapping(r->line, cur_sleb(c));
 		break;
 	case DW_LNS_set_file:
 		r->file = (uint32_t)cur_uleb(c);
@@ -418,7 +425,7 @@ static int run_program(struct dw_unit *u, const struct header *h, int address_si
 		if (op >= h->opcode_base) {
 			op -= h->opcode_base;
 			r.addr += (uint64_t)(op / h->line_range) * h->min_inst_length;
-			r.line += (int32_t)(op % h->line_range) + h->line_base;
+			r.line = add_wrapping(r.line, (int64_t)(op % h->line_range) + h->line_base);
 			rc = emit_row(u, &p, &r, 0);
 		} else if (op == DW_LNS_copy) {
 			rc = emit_row(u, &p, &r, 0);

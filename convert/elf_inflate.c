@@ -415,6 +415,10 @@ static int plan(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *name, int inp
 	if (ch.ch_size > DECOMPRESSED_MAX || ch.ch_size / INFLATE_RATIO_MAX > raw->d_size)
 		return say(err, errlen, -EINVAL, "compressed section claims %llu bytes from %zu",
 			   (unsigned long long)ch.ch_size, raw->d_size);
+	if (ch.ch_size > DECOMPRESSED_MAX - x->claimed)
+		return say(err, errlen, -EINVAL, "compressed sections claim more than %llu bytes together",
+			   DECOMPRESSED_MAX);
+	x->claimed += ch.ch_size;
 	struct inflated_section *s = section_new(x, (size_t)ch.ch_size);
 	if (!s)
 		return -ENOMEM;
@@ -425,6 +429,21 @@ static int plan(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *name, int inp
 	s->src_mapped = input_mapped;
 	int rc = decoder_open(s);
 	return rc < 0 ? rc : install(scn, sh, s, err, errlen);
+}
+
+/* The section's bytes share no byte with the section header table. Our
+ * edits to the headers live in the mapping's pages, and pages of sections
+ * are given back to be read from the file again: that must never undo them
+ * (no valid file puts the table inside a section). */
+static int apart_from_headers(Elf *elf, const GElf_Shdr *sh)
+{
+	GElf_Ehdr eh;
+	size_t n;
+	if (!gelf_getehdr(elf, &eh) || elf_getshdrnum(elf, &n) < 0)
+		return 0;
+	uint64_t table_end = eh.e_shoff + (uint64_t)n * eh.e_shentsize;
+	return sh->sh_type == SHT_NOBITS || sh->sh_size == 0 || sh->sh_offset >= table_end ||
+	       (sh->sh_offset < eh.e_shoff && sh->sh_size <= eh.e_shoff - sh->sh_offset);
 }
 
 static int collect(Elf *elf, int input_mapped, struct inflated *x, char *err, size_t errlen)
@@ -438,6 +457,8 @@ static int collect(Elf *elf, int input_mapped, struct inflated *x, char *err, si
 		int rc = 0;
 		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)))
 			return say(err, errlen, -EINVAL, "bad section header: %s", elf_errmsg(-1));
+		if (!apart_from_headers(elf, &sh))
+			return say(err, errlen, -EINVAL, "section %s overlaps the section header table", name);
 		if (!(sh.sh_flags & SHF_COMPRESSED))
 			continue;
 		if (unused_debug_section(name)) {
@@ -482,4 +503,5 @@ void elf_inflated_free(struct inflated *x)
 	free(x->v);
 	x->v = NULL;
 	x->n = x->cap = 0;
+	x->claimed = 0;
 }

@@ -25,6 +25,7 @@ struct inflated_section;
 struct inflated {
 	struct inflated_section **v;
 	size_t n, cap;
+	unsigned long long claimed; /* the sections' inflated sizes, together */
 };
 
 /* Plans every compressed section (their bytes, as libelf shows them from
@@ -32,8 +33,9 @@ struct inflated {
  * `input_mapped`: the compressed bytes are the file's own pages (a private
  * mapping), given back once inflated. 0, or -EINVAL (a corrupt or
  * implausibly large section: the reason in err), -ENOMEM. A section
- * claiming more than 1024 times its compressed size, or more than 4 GiB,
- * is refused before anything is allocated for it. */
+ * claiming more than 1024 times its compressed size, or sections claiming
+ * more than 4 GiB together, are refused before anything is allocated for
+ * them. */
 int elf_inflate_sections(Elf *elf, int input_mapped, struct inflated *out, char *err, size_t errlen);
 void elf_inflated_free(struct inflated *x);
 

@@ -304,17 +304,12 @@ static int convert(Elf *elf, const struct sym_identity *id, const char *name, in
 	return rc;
 }
 
-static int begin(void)
-{
-	return elf_version(EV_CURRENT) == EV_NONE ? -ENOSYS : 0;
-}
-
 /* An ELF image (writable: libelf may write section headers into it) to
  * .sym; `map` is set when the image is the file mapped privately. */
 static int convert_image(void *image, size_t len, int mapped, const struct sym_identity *id, const char *name,
 			 int out_fd, char *err, size_t errlen)
 {
-	if (begin() < 0)
+	if (!elf_library_ready())
 		return say(err, errlen, -ENOSYS, "libelf version mismatch");
 	Elf *elf = elf_memory(image, len);
 	int rc = elf ? convert(elf, id, name, out_fd, err, errlen, mapped ? image : NULL, mapped ? len : 0)

@@ -137,6 +137,12 @@ static void elf_init(void)
 	elf_usable = elf_version(EV_CURRENT) != EV_NONE;
 }
 
+int elf_library_ready(void)
+{
+	pthread_once(&elf_once, elf_init);
+	return elf_usable;
+}
+
 /* Every section header, section body and segment must lie inside the file:
  * a download cut short fails here even when the build-id survived. */
 static int elf_check_extents(Elf *elf, size_t len, char *err, size_t errlen)
@@ -280,8 +286,7 @@ static int identify_elf(const struct input *in, struct sym_identity *id, char *e
 										   : sizeof(Elf32_Ehdr);
 	if (in->len < header_len)
 		return say(err, errlen, -EINVAL, "truncated ELF header");
-	pthread_once(&elf_once, elf_init);
-	if (!elf_usable)
+	if (!elf_library_ready())
 		return say(err, errlen, -ENOSYS, "libelf version mismatch");
 	uint8_t *copy = NULL, *image = in->writable;
 	if (!image) {

@@ -40,6 +40,10 @@ int identify_fd(int fd, struct sym_identity *id, char *err, size_t errlen);
  * if it is not a build-id (key_normalize_build_id). */
 int identify_build_id_debug_id(const char *build_id_hex, char out[41]);
 
+/* libelf initialised, once for the process (elf_version is not
+ * thread-safe): 1, or 0 if this libelf cannot be used. */
+int elf_library_ready(void);
+
 /* "pdb", "pe", "elf", "macho", "breakpad", "unknown". */
 const char *sym_format_name(enum sym_format f);
 

@@ -409,6 +409,22 @@ static void test_streamed(const char *name)
 	elf_end(elf);
 	elf_inflated_free(&x);
 	free(image);
+
+	/* the section header table inside the section: our edits to the
+	 * headers would be undone when the section's pages go back */
+	image = elf_with_compressed(name, &len);
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh;
+	memcpy(&eh, image, sizeof eh);
+	memcpy(&sh, image + eh.e_shoff + sizeof sh, sizeof sh);
+	sh.sh_size = eh.e_shoff + sizeof sh - sh.sh_offset;
+	memcpy(image + eh.e_shoff + sizeof sh, &sh, sizeof sh);
+	elf = elf_memory((char *)image, len);
+	is_int(elf_inflate_sections(elf, 0, &x, err, sizeof err), -EINVAL, "%s over the section headers: refused (%s)",
+	       name, err);
+	elf_end(elf);
+	elf_inflated_free(&x);
+	free(image);
 }
 
 /* ---- a whole conversion: this test's own executable ---- */
