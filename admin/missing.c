@@ -561,20 +561,61 @@ static void spool(struct missing *m, long long seq, const char *object, const ch
 		mdb_reprocess_spooled(m->cat, seq);
 }
 
-static int fire_object(const char *object, const char *pairs, void *ctx)
+static int fire_object(struct missing *m, const char *object, const char *pairs)
 {
-	struct missing *m = ctx;
 	long long seq;
 	time_t now = clock_wall();
-	if (mdb_fire(m->cat, object, pairs, now, m->o.command[0] != '\0', &seq) < 0) {
+	int rc = mdb_fire(m->cat, object, pairs, now, m->o.command[0] != '\0', &seq);
+	if (rc < 0) {
 		m->fire_paused_until = clock_mono() + FIRE_PAUSE; /* stays due: tried again soon */
-		return 1;
+		return rc;
 	}
 	atomic_fetch_add(&m->counters.triggers_fired, 1);
 	atomic_store(&m->counts_stale, 1);
 	log_msg("reprocess %s (#%lld): %s", object, seq, pairs);
 	spool(m, seq, object, pairs, now);
 	return 0;
+}
+
+/* The objects due, copied out of the query: firing writes and syncs files,
+ * which must not happen while the catalog is held (getxattr on the FUSE
+ * loop waits for it). */
+struct due {
+	struct due_object {
+		char *object, *pairs;
+	} *v;
+	size_t n, cap;
+};
+
+static int collect_due(const char *object, const char *pairs, void *ctx)
+{
+	struct due *d = ctx;
+	if (VEC_RESERVE(d->v, d->n, d->cap, 16) < 0)
+		return -ENOMEM;
+	struct due_object o = {strdup(object), strdup(pairs)};
+	if (!o.object || !o.pairs) {
+		free(o.object);
+		free(o.pairs);
+		return -ENOMEM;
+	}
+	d->v[d->n++] = o;
+	return 0;
+}
+
+static void fire_due(struct missing *m)
+{
+	struct due d = {0};
+	/* what was collected is fired; the rest stays due, for a while */
+	if (mdb_due(m->cat, clock_wall(), collect_due, &d) < 0)
+		m->fire_paused_until = clock_mono() + FIRE_PAUSE;
+	int refused = 0;
+	for (size_t i = 0; i < d.n; i++) {
+		if (!refused)
+			refused = fire_object(m, d.v[i].object, d.v[i].pairs) < 0;
+		free(d.v[i].object);
+		free(d.v[i].pairs);
+	}
+	free(d.v);
 }
 
 static int spool_file_exists(struct missing *m, const char *object)
@@ -585,10 +626,10 @@ static int spool_file_exists(struct missing *m, const char *object)
 	return stat(path, &st) == 0;
 }
 
-/* At start, the records against the spool: one fired but not spooled is
- * spooled now (unless the file is there already: the crash came between
- * the two steps); one spooled whose file is gone was handled while the
- * daemon was down. */
+/* The records against the spool, at start (and when inotify lost events):
+ * one fired but not spooled is spooled now (unless the file is there
+ * already: the crash came between the two steps); one spooled whose file
+ * is gone was handled while nobody watched. */
 static int respool(long long seq, const char *object, const char *pairs, time_t fired, int spooled, void *ctx)
 {
 	struct missing *m = ctx;
@@ -596,7 +637,7 @@ static int respool(long long seq, const char *object, const char *pairs, time_t 
 		return 0;
 	int there = spool_file_exists(m, object);
 	if (spooled && !there && mdb_reprocess_delete(m->cat, seq) == 0)
-		log_msg("reprocess %s handled while symbold was down (its spool file is gone)", object);
+		log_msg("reprocess %s handled (its spool file is gone)", object);
 	else if (!spooled && there)
 		mdb_reprocess_spooled(m->cat, seq);
 	else if (!spooled)
@@ -608,20 +649,33 @@ static int respool(long long seq, const char *object, const char *pairs, time_t 
 
 static int spawn_command(struct missing *m, const char *object, const char *pairs, pid_t *pid)
 {
-	/* the command is a shell snippet; the object and keys follow as "$@" */
-	char script[1100], pairs_copy[4096];
+	/* the command is a shell snippet; the object and each key follow as "$@" */
+	char script[1100];
 	snprintf(script, sizeof script, "%s \"$@\"", m->o.command);
-	snprintf(pairs_copy, sizeof pairs_copy, "%s", pairs);
-	char *argv[64] = {"/bin/sh", "-c", script, "symbold-reprocess", (char *)object};
-	int argc = 5;
-	for (char *save = NULL, *p = strtok_r(pairs_copy, ",", &save); p && argc < 63; p = strtok_r(NULL, ",", &save))
+	size_t nkeys = 1;
+	for (const char *p = pairs; *p; p++)
+		nkeys += *p == ',';
+	char *keys = strdup(pairs), **argv = calloc(nkeys + 6, sizeof *argv);
+	if (!keys || !argv) {
+		free(keys);
+		free(argv);
+		return -ENOMEM;
+	}
+	size_t argc = 0;
+	argv[argc++] = "/bin/sh";
+	argv[argc++] = "-c";
+	argv[argc++] = script;
+	argv[argc++] = "symbold-reprocess";
+	argv[argc++] = (char *)object;
+	for (char *save = NULL, *p = strtok_r(keys, ",", &save); p; p = strtok_r(NULL, ",", &save))
 		argv[argc++] = p;
-	argv[argc] = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	int rc = posix_spawn(pid, "/bin/sh", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	free(argv);
+	free(keys);
 	return -rc;
 }
 
@@ -702,6 +756,8 @@ static void read_spool_events(struct missing *m)
 	while ((n = read(m->spool_fd, buf, sizeof buf)) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW) /* events lost: each record against its file */
+				mdb_reprocess_each(m->cat, respool, m);
 			/* a file there again is a newer firing, whose record stays */
 			if (ev->len && ev->name[0] != '.' && (ev->mask & (IN_DELETE | IN_MOVED_FROM)) &&
 			    missing_valid_object(ev->name) && !spool_file_exists(m, ev->name) &&
@@ -802,7 +858,7 @@ static void turn(struct missing *m)
 	if (m->drops)
 		store_watch_read(m->drops, dropped, m);
 	if (clock_mono() >= m->fire_paused_until)
-		mdb_due(m->cat, clock_wall(), fire_object, m);
+		fire_due(m);
 	reap_commands(m);
 	if (m->o.command[0])
 		mdb_commands_due(m->cat, clock_wall(), start_command, m);

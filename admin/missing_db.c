@@ -276,8 +276,9 @@ int mdb_expire(struct catalog *c, time_t before, long keep)
 		rc = cat_exec_locked(c, "DELETE FROM missing WHERE since < ?", "i", (long long)before);
 	if (rc == 0)
 		rc = cat_exec_locked(c,
+				     /* failed opens (no object) go before crash reports */
 				     "DELETE FROM missing WHERE rowid IN (SELECT rowid FROM missing"
-				     " ORDER BY since DESC LIMIT -1 OFFSET ?)",
+				     " ORDER BY object != '' DESC, since DESC LIMIT -1 OFFSET ?)",
 				     "i", (long long)keep);
 	if (rc == 0)
 		rc = cat_exec_locked(c, "DELETE FROM reprocess WHERE fired < ?", "i", (long long)before);

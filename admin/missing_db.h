@@ -56,7 +56,8 @@ typedef int (*mdb_key_fn)(const char *debug_file, const char *debug_id, void *ct
 /* Each key some object waits on, once. */
 int mdb_waited_keys(struct catalog *c, mdb_key_fn fn, void *ctx);
 int mdb_counts(struct catalog *c, long long *objects, long long *keys, long long *pending);
-/* Records older than `before`, and the oldest beyond `keep`, go. */
+/* Records older than `before`, and the oldest beyond `keep` (records of
+ * failed opens, which no object waits on, first), go. */
 int mdb_expire(struct catalog *c, time_t before, long keep);
 
 #endif

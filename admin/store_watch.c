@@ -186,6 +186,11 @@ int store_watch_fd(const struct store_watch *w)
 static void handle(struct store_watch *w, const struct inotify_event *ev, store_watch_fn fn, void *ctx)
 {
 	char key[16], rel[PATH_MAX];
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_msg("store: inotify events were lost; the whole store is looked at again");
+		watch_dir(w, "", fn, ctx);
+		return;
+	}
 	wd_key(ev->wd, key);
 	const char *dir = hmap_get(&w->dirs, key);
 	if (ev->mask & (IN_DELETE_SELF | IN_IGNORED)) {

@@ -284,14 +284,21 @@ def reprocess_edits(t, origin):
 
 
 def hygiene(t, origin):
-    """Records are bounded in count."""
+    """Records are bounded in count, failed opens (no object) first."""
     d = Symbold(t, servers={"origin": {"type": "http", "url": origin.web.url, "whitelist_enabled": 1}},
                 options={"missing_max_records": 10}).start()
     append(d.path(".symbold", "missing"), "".join(f"o-{n} n{n}.pdb {did(0x100 + n)}\n" for n in range(25)))
     t.eq(len(missing_lines(d)), 25, "25 records taken")
+    for n in range(3):  # newer, but waited on by no object
+        try_read(d.path(f"f{n}.pdb", did(0x200 + n), f"f{n}.sym"))
+    t.ok(wait_for(lambda: len(missing_lines(d)) == 28, 5), "and 3 failed opens")
     d.stop()
     d.start()
     t.ok(wait_for(lambda: len(missing_lines(d)) == 10, 5), "missing_max_records 10: the oldest go")
+    kept = missing_lines(d)
+    if not t.ok(all(" objects=1" in line for line in kept), "failed opens go before crash reports"):
+        for line in kept:
+            t.diag(line)
     d.stop()
 
 
@@ -374,7 +381,7 @@ def while_down(t, origin):
     t.ok(wait_for(lambda: "down-2" in os.listdir(spool), 10), "a symbol dropped in while down: its object fires")
     t.ok(wait_for(lambda: [line.split()[1] for line in d.ctl("reprocess").splitlines()[1:]] == ["down-2"], 5),
          "a spool file deleted while down: its reprocess line is gone too")
-    t.ok("slow-1 handled while symbold was down" in d.ctl("log"), "and that is logged")
+    t.ok("reprocess slow-1 handled (its spool file is gone)" in d.ctl("log"), "and that is logged")
     d.stop()
 
 
