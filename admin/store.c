@@ -292,6 +292,17 @@ int store_respell(struct store *s, const char *from_relpath, const char *relpath
 	return rc < 0 ? rc : fsync_at(s->rootfd, dir, O_DIRECTORY);
 }
 
+int store_reject(struct store *s, const char *relpath, char aside[PATH_MAX])
+{
+	const char *slash = strrchr(relpath, '/');
+	if (!slash)
+		return -EINVAL;
+	int n = snprintf(aside, PATH_MAX, "%.*s/.%s.rejected", (int)(slash - relpath), relpath, slash + 1);
+	if (n < 0 || n >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return renameat(s->rootfd, relpath, s->rootfd, aside) < 0 ? -errno : 0;
+}
+
 int store_file_info(struct store *s, const char *relpath, struct file_info *out)
 {
 	return catalog_file_get(s->cat, relpath, out);

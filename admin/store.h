@@ -50,6 +50,10 @@ int store_adopt(struct store *s, const char *relpath);
  * (XUL.pdb/...) to `relpath`, never over a file already there: 0,
  * -EEXIST, or another negative errno. */
 int store_respell(struct store *s, const char *from_relpath, const char *relpath);
+/* Moves a file another tool dropped at relpath that is not what its name
+ * says out of the mount's sight, beside it as ".NAME.rejected" (its name
+ * into `aside`); the bytes are kept for the operator. 0 or -errno. */
+int store_reject(struct store *s, const char *relpath, char aside[PATH_MAX]);
 
 /* Where the file at relpath came from (the catalog's row); -ENOENT if unknown. */
 int store_file_info(struct store *s, const char *relpath, struct file_info *out);

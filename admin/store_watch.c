@@ -143,7 +143,15 @@ static void file_arrived(struct store_watch *w, const char *rel, store_watch_fn 
 	if (rc == -EAGAIN)
 		return; /* its close will tell */
 	if (rc == 0) {
-		log_msg("store: %s was dropped in but is not the file its name says: ignored", rel);
+		/* the mount would serve it: it goes out of sight, kept */
+		char aside[PATH_MAX];
+		rc = store_reject(w->store, rel, aside);
+		if (rc < 0)
+			log_msg("store: %s was dropped in but is not the file its name says; cannot move it aside: %s",
+				rel, strerror(-rc));
+		else
+			log_msg("store: %s was dropped in but is not the file its name says: moved aside to %s", rel,
+				aside);
 		return;
 	}
 	if (store_adopt(w->store, rel) == 0)

@@ -200,6 +200,15 @@ def store_drop(t, d, worker):
     t.eq(read(f"{d.store}/f.pdb/{f}/f.sym"), data, "the stored file is untouched")
     shutil.rmtree(f"{d.store}/F.Pdb")
 
+    w = did(0x1F)
+    make_sym(f"{staging}/w.sym", did(0x1E), "w.pdb")  # another key's file under w's name
+    os.makedirs(f"{d.store}/w.pdb/{w}", exist_ok=True)
+    os.rename(f"{staging}/w.sym", f"{d.store}/w.pdb/{w}/w.sym")
+    aside = f"{d.store}/w.pdb/{w}/.w.sym.rejected"
+    t.ok(wait_for(lambda: os.path.exists(aside), 10), "a dropped file that is not what its name says is moved aside")
+    t.ok("is not the file its name says: moved aside" in d.ctl("log"), "logged")
+    t.eq(try_read(d.path("w.pdb", w, "w.sym"))[1], errno.ENOENT, "and never served")
+
 
 def written_into_mount(t, d, worker):
     """cp x.sym MOUNT/x.pdb/ID/x.sym is an upload: verified, stored atomically."""
