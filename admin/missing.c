@@ -251,10 +251,14 @@ static int revisit_key(const char *debug_file, const char *debug_id, void *ctx)
 /* Records that name a code file and id tell the fetcher of the module. */
 static void learn_rows(struct missing *m, const struct parsed *p)
 {
-	for (size_t i = 0; m->hooks.learn_code && i < p->n; i++)
+	struct code_ref *refs = m->hooks.learn_codes && p->n ? calloc(p->n, sizeof *refs) : NULL;
+	size_t n = 0;
+	for (size_t i = 0; refs && i < p->n; i++)
 		if (p->rows[i].code_file[0] && p->rows[i].code_id[0])
-			m->hooks.learn_code(m->hooks.ctx, p->rows[i].debug_id, p->rows[i].code_file,
-					    p->rows[i].code_id);
+			refs[n++] = (struct code_ref){p->rows[i].debug_id, p->rows[i].code_file, p->rows[i].code_id};
+	if (n)
+		m->hooks.learn_codes(m->hooks.ctx, refs, n);
+	free(refs);
 }
 
 static void prefetch_rows(struct missing *m, const struct parsed *p)

@@ -48,7 +48,7 @@ struct missing_figures {
  * file and id from a record that names them (before its fetch). */
 struct missing_hooks {
 	void (*prefetch)(void *ctx, const struct sym_key *k);
-	void (*learn_code)(void *ctx, const char *debug_id, const char *code_file, const char *code_id);
+	void (*learn_codes)(void *ctx, const struct code_ref *refs, size_t n);
 	void *ctx;
 };
 

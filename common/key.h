@@ -87,6 +87,12 @@ void key_relpath(const struct sym_key *k, char out[KEY_PATH_MAX]);
 #define KEY_PAIR_MAX (KEY_NAME_MAX + KEY_ID_MAX + 2)
 void key_pair(const struct sym_key *k, char out[KEY_PAIR_MAX]);
 
+/* A module's code file and id, named with its debug id (a missing record's
+ * last two fields): an ELF's build-id, or a PE's timestamp and size. */
+struct code_ref {
+	const char *debug_id, *code_file, *code_id;
+};
+
 /* Lower-cases ASCII in place. */
 void key_lower(char *s);
 

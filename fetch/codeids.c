@@ -125,14 +125,33 @@ int codeids_image(struct codeids *c, const char *debug_id, struct sym_key *image
 	return lookup(c, debug_id, &code) && !code.elf && key_make(image, code.file, code.id, code.file) == 0;
 }
 
+/* Learns one in memory: 1 if it is new (and wants writing), else 0. */
+static int learn_one(struct codeids *c, const struct code_ref *ref, char key[KEY_ID_MAX + 1], struct code *code)
+{
+	struct code known;
+	if (key_normalize_id(ref->debug_id, key) < 0 || make_code(key, ref->code_file, ref->code_id, code) < 0)
+		return 0;
+	if (lookup(c, key, &known) && strcmp(known.id, code->id) == 0 && strcmp(known.file, code->file) == 0)
+		return 0; /* nothing new */
+	return remember(c, key, code) == 0;
+}
+
+void codeids_learn_many(struct codeids *c, const struct code_ref *refs, size_t n)
+{
+	/* one transaction: a scan's batch of records costs one fsync, not one each */
+	int txn = c && c->cat && n > 1 && catalog_begin(c->cat) == 0;
+	for (size_t i = 0; c && i < n; i++) {
+		char key[KEY_ID_MAX + 1];
+		struct code code;
+		if (learn_one(c, &refs[i], key, &code) && c->cat)
+			catalog_code_id_put(c->cat, key, code.file, code.id);
+	}
+	if (txn)
+		catalog_end(c->cat, 0);
+}
+
 void codeids_learn(struct codeids *c, const char *debug_id, const char *code_file, const char *code_id)
 {
-	char key[KEY_ID_MAX + 1];
-	struct code code, known;
-	if (!c || key_normalize_id(debug_id, key) < 0 || make_code(key, code_file, code_id, &code) < 0)
-		return;
-	if (lookup(c, key, &known) && strcmp(known.id, code.id) == 0 && strcmp(known.file, code.file) == 0)
-		return; /* nothing new */
-	if (remember(c, key, &code) == 0 && c->cat)
-		catalog_code_id_put(c->cat, key, code.file, code.id);
+	struct code_ref ref = {debug_id, code_file, code_id};
+	codeids_learn_many(c, &ref, 1);
 }

@@ -33,5 +33,7 @@ int codeids_image(struct codeids *c, const char *debug_id, struct sym_key *image
  * debug id; a PE's code id must be a timestamp and image size, with a code
  * file to name it. */
 void codeids_learn(struct codeids *c, const char *debug_id, const char *code_file, const char *code_id);
+/* The same for many, written to the catalog in one transaction. */
+void codeids_learn_many(struct codeids *c, const struct code_ref *refs, size_t n);
 
 #endif

@@ -1020,9 +1020,9 @@ static void nobody_waits(void *ctx, int status)
 	(void)status;
 }
 
-void fetch_learn_code(struct fetcher *f, const char *debug_id, const char *code_file, const char *code_id)
+void fetch_learn_codes(struct fetcher *f, const struct code_ref *refs, size_t n)
 {
-	codeids_learn(f->codeids, debug_id, code_file, code_id);
+	codeids_learn_many(f->codeids, refs, n);
 }
 
 void fetch_prefetch(struct fetcher *f, const struct sym_key *k)

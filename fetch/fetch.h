@@ -67,7 +67,7 @@ const struct fetch_counters *fetch_counters(const struct fetcher *f);
  * build-id (debuginfod is asked by it), the PE a PDB was built with (its
  * .sym is made with it). Kept if they agree (fetch/codeids). Blocks on the
  * catalog. */
-void fetch_learn_code(struct fetcher *f, const char *debug_id, const char *code_file, const char *code_id);
+void fetch_learn_codes(struct fetcher *f, const struct code_ref *refs, size_t n);
 
 /* Fetches k in the background, for no one waiting (a missing record). */
 void fetch_prefetch(struct fetcher *f, const struct sym_key *k);

@@ -176,12 +176,12 @@ static void key_wanted(void *ctx, const struct sym_key *k)
 	pthread_mutex_unlock(&d->fetch_mu);
 }
 
-static void code_named(void *ctx, const char *debug_id, const char *code_file, const char *code_id)
+static void codes_named(void *ctx, const struct code_ref *refs, size_t n)
 {
 	struct daemon_state *d = ctx;
 	pthread_mutex_lock(&d->fetch_mu);
 	if (d->fetch)
-		fetch_learn_code(d->fetch, debug_id, code_file, code_id);
+		fetch_learn_codes(d->fetch, refs, n);
 	pthread_mutex_unlock(&d->fetch_mu);
 }
 
@@ -194,7 +194,7 @@ static int start_missing(struct daemon_state *d, const struct options *o, char *
 				     o->missing_retry};
 	snprintf(mo.spool_dir, sizeof mo.spool_dir, "%s", o->reprocess_dir);
 	snprintf(mo.command, sizeof mo.command, "%s", o->reprocess_cmd);
-	struct missing_hooks hooks = {key_wanted, code_named, d};
+	struct missing_hooks hooks = {key_wanted, codes_named, d};
 	return missing_start(&d->missing, d->cat, d->store, &mo, &hooks, err, errlen);
 }
 

@@ -3,13 +3,45 @@
  * timestamp and image size; the two never answer for each other. */
 #include "fetch/codeids.h"
 
+#include "admin/catalog.h"
 #include "tests/unit/tap.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BUILD_ID "b7e3c9d2a1f0e4d5c6b7a8f9e0d1c2b3a4f5e6d7"
 #define ELF_ID "D2C9E3B7F0A1D5E4C6B7A8F9E0D1C2B30" /* BUILD_ID's first 16 bytes as a GUID, age 0 */
 #define PDB_ID "7A5C66380770FD224C4C44205044422E1"
+
+/* Learned many at once, kept in the catalog: a new start knows them. */
+static void test_catalog(void)
+{
+	char dir[] = "/tmp/test_codeids.XXXXXX", path[64], err[200] = "", bid[KEY_BUILD_ID_MAX + 1] = "";
+	struct catalog *cat;
+	struct codeids *c;
+	struct sym_key image;
+	if (!ok(mkdtemp(dir) != NULL, "a directory for the catalog"))
+		return;
+	snprintf(path, sizeof path, "%s/catalog.db", dir);
+	if (!is_int(catalog_open(&cat, path, err, sizeof err), 0, "catalog_open (%s)", err))
+		return;
+	struct code_ref refs[] = {{ELF_ID, "prog", BUILD_ID}, {PDB_ID, "beside.dll", "A97E8D0E5000"},
+				  {"not-an-id", "x.dll", "A97E8D0E5000"}};
+	is_int(codeids_open(&c, cat), 0, "opens with a catalog");
+	codeids_learn_many(c, refs, 3);
+	codeids_close(c);
+	is_int(codeids_open(&c, cat), 0, "opens again");
+	ok(codeids_build_id(c, ELF_ID, bid) == 1 && strcmp(bid, BUILD_ID) == 0, "learned in a batch: the ELF's build-id");
+	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_id, "A97E8D0E5000") == 0,
+	   "and the PDB's image, from the catalog");
+	ok(codeids_image(c, "not-an-id", &image) == 0, "the bad one of the batch is not kept");
+	codeids_close(c);
+	catalog_close(cat);
+	unlink(path);
+	rmdir(dir);
+}
 
 int main(void)
 {
@@ -42,5 +74,6 @@ int main(void)
 	ok(codeids_image(c, "not-an-id", &image) == 0, "nor a debug id that is none");
 	ok(codeids_image(c, "11111111111111111111111111111111" "1", &image) == 0, "unknown: 0");
 	codeids_close(c);
+	test_catalog();
 	return tap_done();
 }
