@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- a byte builder ---- */
@@ -315,22 +317,27 @@ static uint32_t module_stream(struct bytes *b, uint32_t *c13_len)
 	return sym;
 }
 
+static int module_entries = 1; /* more: each names the same module stream (hostile) */
+
 static void dbi_stream(struct bytes *b, uint32_t sym, uint32_t c13)
 {
 	struct bytes mod = {0};
-	put(&mod, (uint8_t[4]){0}, 4);
-	for (int i = 0; i < 28; i++)
-		u8(&mod, 0);
-	u16(&mod, 0);
-	u16(&mod, S_MODULE);
-	u32(&mod, sym);
-	u32(&mod, 0);
-	u32(&mod, c13);
-	while (mod.n < 64)
-		u8(&mod, 0);
-	str(&mod, "mod.obj");
-	str(&mod, "mod.obj");
-	align4(&mod);
+	for (int copy = 0; copy < module_entries; copy++) {
+		size_t start = mod.n;
+		put(&mod, (uint8_t[4]){0}, 4);
+		for (int i = 0; i < 28; i++)
+			u8(&mod, 0);
+		u16(&mod, 0);
+		u16(&mod, S_MODULE);
+		u32(&mod, sym);
+		u32(&mod, 0);
+		u32(&mod, c13);
+		while (mod.n - start < 64)
+			u8(&mod, 0);
+		str(&mod, "mod.obj");
+		str(&mod, "mod.obj");
+		align4(&mod);
+	}
 
 	u32(b, 0xFFFFFFFF);
 	u32(b, 19990903);
@@ -614,6 +621,87 @@ static void test_refusals(void)
 	expect_refused_rc("OMAP address maps", omap_slot - 2, (uint32_t)S_FPO << 16 | 0xFFFF, -ENOTSUP, "OMAP");
 }
 
+static long peak_rss_kib(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return u.ru_maxrss;
+}
+
+static double seconds_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* An MSF of 4 KiB blocks whose directory lists block 4 `reuses` times as
+ * the info stream's: a file of about 4 * reuses bytes declaring a stream
+ * 1024 times that. */
+static uint8_t *reused_blocks_msf(uint32_t reuses, size_t *len)
+{
+	enum { BIG = 4096 };
+	struct bytes dir = {0};
+	u32(&dir, 2);
+	u32(&dir, 0);
+	u32(&dir, reuses * BIG);
+	for (uint32_t i = 0; i < reuses; i++)
+		u32(&dir, 4);
+	uint32_t dir_blocks = (uint32_t)((dir.n + BIG - 1) / BIG), n_blocks = 4 + dir_blocks;
+	uint8_t *img = calloc(n_blocks, BIG);
+	memcpy(img, "Microsoft C/C++ MSF 7.00\r\n\x1a" "DS\0\0\0", 32);
+	struct bytes b = {img, 0, (size_t)n_blocks * BIG};
+	b.n = 32;
+	u32(&b, BIG);
+	u32(&b, 1);
+	u32(&b, n_blocks);
+	u32(&b, (uint32_t)dir.n);
+	u32(&b, 0);
+	u32(&b, 3); /* the block map: block 3, the directory from block 4 */
+	b.n = 3 * BIG;
+	for (uint32_t i = 0; i < dir_blocks; i++)
+		u32(&b, 4 + i);
+	memcpy(img + 4 * BIG, dir.d, dir.n);
+	free(dir.d);
+	*len = (size_t)n_blocks * BIG;
+	return img;
+}
+
+/* A 240 KiB file whose info stream reuses one block 60000 times (240 MiB):
+ * refused before anything is read, in little time and memory. */
+static void test_reused_blocks(void)
+{
+	size_t len;
+	uint8_t *img = reused_blocks_msf(60000, &len);
+	long rss = peak_rss_kib();
+	double start = seconds_now();
+	struct pdb p;
+	err[0] = '\0';
+	is_int(pdb_open(&p, img, len, err, sizeof err), -EINVAL, "reused blocks: refused");
+	pdb_close(&p);
+	ok(strstr(err, "blocks reused") != NULL, "reused blocks: reason '%s'", err);
+	ok(seconds_now() - start < 1.0, "reused blocks: refused at once");
+	ok(peak_rss_kib() - rss < 16 * 1024, "reused blocks: peak RSS grew %ld KiB for a %zu-byte file",
+	   peak_rss_kib() - rss, len);
+	free(img);
+}
+
+/* Two modules naming one module stream: each would get a copy. */
+static void test_shared_module_stream(void)
+{
+	size_t len;
+	module_entries = 2;
+	uint8_t *img = build(&len);
+	module_entries = 1;
+	struct pdb p;
+	err[0] = '\0';
+	is_int(pdb_open(&p, img, len, err, sizeof err), -EINVAL, "shared module stream: refused");
+	pdb_close(&p);
+	ok(strstr(err, "module 1") && strstr(err, "already another module's"), "shared module stream: reason '%s'",
+	   err);
+	free(img);
+}
+
 int main(void)
 {
 	test_msf();
@@ -623,5 +711,7 @@ int main(void)
 	test_truncations();
 	test_every_byte();
 	test_refusals();
+	test_reused_blocks();
+	test_shared_module_stream();
 	return tap_done();
 }
