@@ -37,12 +37,11 @@
 #define FPO_DATA_LEN 16
 #define FRAME_DATA_LEN 32
 
-/* A zero-terminated string at buf[at] inside buf[0, len); NULL if none. */
+/* A zero-terminated string at buf[at] inside buf[0, len), no longer than
+ * READER_STRING_MAX; NULL if none. */
 static const char *str_at(const uint8_t *buf, size_t len, size_t at)
 {
-	if (at >= len || !memchr(buf + at, '\0', len - at))
-		return NULL;
-	return (const char *)buf + at;
+	return at < len ? bounded_string(buf + at, len - at) : NULL;
 }
 
 /* ---- the info stream: GUID, age, and where /names is ---------------------- */

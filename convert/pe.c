@@ -122,12 +122,14 @@ const uint8_t *pe_at(const struct pe_image *pe, uint32_t rva, uint32_t n)
 	return p && n <= avail ? p : NULL;
 }
 
-/* A NUL-terminated string at rva; NULL if it runs out of its section. */
+/* A NUL-terminated string at rva, at most READER_STRING_MAX long (names
+ * may all point at one string: each must not scan the section's rest);
+ * NULL if it is longer or runs out of its section. */
 static const char *pe_string(const struct pe_image *pe, uint32_t rva)
 {
 	uint32_t avail;
 	const uint8_t *p = section_bytes(pe, rva, &avail);
-	return p && memchr(p, '\0', avail) ? (const char *)p : NULL;
+	return p ? bounded_string(p, avail) : NULL;
 }
 
 /* ---- the CodeView record ------------------------------------------------------ */

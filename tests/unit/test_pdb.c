@@ -113,13 +113,18 @@ static void info_stream(struct bytes *b)
 	u32(b, S_NAMES);
 }
 
+static size_t program_pad; /* hostile: 'x's added to the program string */
+
 static void names_stream(struct bytes *b)
 {
 	static const char strings[] = "\0a.c\0" PROGRAM; /* a.c at 1, the program at 5 */
 	u32(b, 0xEFFEEFFE);
 	u32(b, 1);
-	u32(b, sizeof strings);
-	put(b, strings, sizeof strings);
+	u32(b, (uint32_t)(sizeof strings + program_pad));
+	put(b, strings, sizeof strings - 1);
+	for (size_t i = 0; i < program_pad; i++)
+		u8(b, 'x');
+	u8(b, 0);
 }
 
 static void ipi_stream(struct bytes *b)
@@ -225,17 +230,21 @@ static void fpo_stream(struct bytes *b)
 	u16(b, 5 | 2 << 8 | 1 << 12); /* prolog 5, 2 registers, uses EBP */
 }
 
+static uint32_t frame_copies = 1; /* hostile: more records, each at the next address */
+
 static void new_fpo_stream(struct bytes *b)
 {
-	u32(b, 0x1040);
-	u32(b, 0x10);
-	u32(b, 4);
-	u32(b, 8);
-	u32(b, 0);
-	u32(b, 5); /* the program's offset in /names */
-	u16(b, 1);
-	u16(b, 4);
-	u32(b, 4);
+	for (uint32_t i = 0; i < frame_copies; i++) {
+		u32(b, 0x1040 + i);
+		u32(b, 0x10);
+		u32(b, 4);
+		u32(b, 8);
+		u32(b, 0);
+		u32(b, 5); /* the program's offset in /names */
+		u16(b, 1);
+		u16(b, 4);
+		u32(b, 4);
+	}
 }
 
 static size_t line_count_at; /* in the module stream: the lines block's count */
@@ -372,7 +381,8 @@ static size_t stream_at[N_STREAMS];
 #define BS 512
 
 /* The MSF image: superblock, free maps, block map, directory, streams
- * (each starting on a block of its own). */
+ * (each starting on a block of its own). The directory takes block 4 and
+ * as many more as it needs. */
 static uint8_t *build(size_t *len)
 {
 	struct bytes s[N_STREAMS] = {0};
@@ -391,9 +401,13 @@ static uint8_t *build(size_t *len)
 
 	struct bytes dir = {0};
 	u32(&dir, N_STREAMS);
-	for (int i = 0; i < N_STREAMS; i++)
+	size_t stream_blocks = 0;
+	for (int i = 0; i < N_STREAMS; i++) {
 		u32(&dir, (uint32_t)s[i].n);
-	uint32_t next = 5; /* 0 super, 1-2 free maps, 3 block map, 4 directory */
+		stream_blocks += (s[i].n + BS - 1) / BS;
+	}
+	uint32_t dir_blocks = (uint32_t)((4 * (1 + N_STREAMS + stream_blocks) + BS - 1) / BS);
+	uint32_t next = 4 + dir_blocks; /* 0 super, 1-2 free maps, 3 block map, 4... directory */
 	for (int i = 0; i < N_STREAMS; i++) {
 		stream_at[i] = (size_t)next * BS;
 		for (size_t k = 0; k < (s[i].n + BS - 1) / BS; k++)
@@ -409,7 +423,9 @@ static uint8_t *build(size_t *len)
 	u32(&sb, 0);
 	u32(&sb, 3);
 	memcpy(img + 32, sb.d, sb.n);
-	img[3 * BS] = 4; /* the directory is block 4 */
+	struct bytes map = {img + 3 * BS, 0, BS};
+	for (uint32_t i = 0; i < dir_blocks; i++)
+		u32(&map, 4 + i);
 	memcpy(img + 4 * BS, dir.d, dir.n);
 	for (int i = 0; i < N_STREAMS; i++) {
 		if (s[i].n)
@@ -422,22 +438,43 @@ static uint8_t *build(size_t *len)
 	return img;
 }
 
+/* build() with hostile knobs turned, then back to normal. */
+static uint8_t *build_hostile(size_t *len, int modules, size_t pad, uint32_t frames)
+{
+	module_entries = modules;
+	program_pad = pad;
+	frame_copies = frames;
+	uint8_t *img = build(len);
+	module_entries = 1;
+	program_pad = 0;
+	frame_copies = 1;
+	return img;
+}
+
 /* ---- running the writer ---- */
 
 static char err[256];
 
-/* The .sym of the image, or NULL (err says why); the caller frees. */
-static char *convert(const uint8_t *img, size_t len, int *rc)
+/* The .sym of the image, at most max_output bytes (0: no limit), or NULL
+ * (err says why); the caller frees. *written: the bytes written. */
+static char *convert_limited(const uint8_t *img, size_t len, uint64_t max_output, int *rc, off_t *written)
 {
 	char path[] = "/tmp/test_pdb_XXXXXX";
 	int fd = mkstemp(path);
 	struct sym_identity id = {.format = SYM_FMT_PDB, .debug_id = "3844DBB920174967BE7AA4A2C20430FA3"};
-	struct breakpad_input in = {"test.pdb", &id, "test.pdb", NULL};
+	struct breakpad_input in = {"test.pdb", &id, "test.pdb", NULL, max_output};
 	*rc = winsym_pdb_bytes(img, len, NULL, 0, &in, fd, err, sizeof err);
+	*written = lseek(fd, 0, SEEK_END);
 	close(fd);
 	char *text = *rc == 0 ? read_file(path, NULL) : NULL;
 	unlink(path);
 	return text;
+}
+
+static char *convert(const uint8_t *img, size_t len, int *rc)
+{
+	off_t written;
+	return convert_limited(img, len, 0, rc, &written);
 }
 
 static const char EXPECTED[] =
@@ -690,16 +727,185 @@ static void test_reused_blocks(void)
 static void test_shared_module_stream(void)
 {
 	size_t len;
-	module_entries = 2;
-	uint8_t *img = build(&len);
-	module_entries = 1;
-	struct pdb p;
-	err[0] = '\0';
-	is_int(pdb_open(&p, img, len, err, sizeof err), -EINVAL, "shared module stream: refused");
-	pdb_close(&p);
+	uint8_t *img = build_hostile(&len, 2, 0, 1);
+	int rc;
+	char *text = convert(img, len, &rc);
+	is_int(rc, -EINVAL, "shared module stream: refused");
+	free(text);
 	ok(strstr(err, "module 1") && strstr(err, "already another module's"), "shared module stream: reason '%s'",
 	   err);
 	free(img);
+}
+
+/* The cap is exact: the .sym fits a limit of its own size, not one less. */
+static void test_output_limit(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	int rc;
+	off_t written;
+	char *text = convert_limited(img, len, strlen(EXPECTED), &rc, &written);
+	is_int(rc, 0, "limit: a .sym of exactly the limit is written (%s)", err);
+	free(text);
+	text = convert_limited(img, len, strlen(EXPECTED) - 1, &rc, &written);
+	is_int(rc, -EFBIG, "limit: one byte more is refused");
+	char want[64];
+	snprintf(want, sizeof want, "output exceeds %zu bytes", strlen(EXPECTED) - 1);
+	is_str(err, want, "limit: the reason");
+	ok(written <= (off_t)strlen(EXPECTED) - 1, "limit: nothing past it written (%lld bytes)", (long long)written);
+	free(text);
+	free(img);
+}
+
+/* 2000 STACK WIN records printing one 60 KiB program string: 120 MB of
+ * text from a 200 KB file, stopped at the limit. */
+static void test_huge_output(void)
+{
+	size_t len;
+	uint8_t *img = build_hostile(&len, 1, 60000, 2000);
+	int rc;
+	off_t written;
+	double start = seconds_now();
+	char *text = convert_limited(img, len, 1 << 20, &rc, &written);
+	is_int(rc, -EFBIG, "huge output: refused past the limit");
+	is_str(err, "output exceeds 1048576 bytes", "huge output: the reason");
+	ok(written <= 1 << 20, "huge output: %lld bytes written", (long long)written);
+	ok(seconds_now() - start < 2.0, "huge output: stopped at once");
+	free(text);
+	free(img);
+}
+
+/* A string longer than READER_STRING_MAX is no string: the frame data
+ * record is written without its program. */
+static void test_long_string(void)
+{
+	size_t len;
+	uint8_t *img = build_hostile(&len, 1, 70000, 1);
+	struct pdb p;
+	err[0] = '\0';
+	is_int(pdb_open(&p, img, len, err, sizeof err), 0, "long string: the PDB opens (%s)", err);
+	ok(pdb_string(&p, 5) == NULL, "long string: a 70 KB /names string is none");
+	is_str(pdb_string(&p, 1), "a.c", "long string: a short one still reads");
+	pdb_close(&p);
+	int rc;
+	char *text = convert(img, len, &rc);
+	ok(rc == 0 && strstr(text, "STACK WIN 4 1040 10 1 0 8 4 4 0 0 0\n") && !strstr(text, "xxx"),
+	   "long string: STACK WIN without a program (%s)", err);
+	free(text);
+	free(img);
+}
+
+/* ---- a PE image ---- */
+
+#define PE_AT 0x40
+#define PE_OPT (PE_AT + 24)
+#define PE_OPT_LEN 224 /* PE32: 96 bytes, then 16 data directories */
+#define PE_SECTIONS (PE_OPT + PE_OPT_LEN)
+#define PE_DATA 0x2000 /* the first section's raw data */
+
+/* A PE32 image with `n_sections` sections; the first, at RVA 0x1000, holds
+ * `data` (the caller's; an export table at its start when `exports`). */
+static uint8_t *build_pe(uint16_t n_sections, const struct bytes *data, int exports, size_t *len)
+{
+	*len = PE_DATA + data->n;
+	uint8_t *img = calloc(1, *len);
+	struct bytes b = {img, 0, *len};
+	img[0] = 'M';
+	img[1] = 'Z';
+	b.n = 0x3c;
+	u32(&b, PE_AT);
+	b.n = PE_AT;
+	put(&b, "PE\0\0", 4);
+	u16(&b, 0x14C);
+	u16(&b, n_sections);
+	u32(&b, 0x5B3F5E6A);
+	b.n = PE_AT + 20;
+	u16(&b, PE_OPT_LEN);
+	b.n = PE_OPT;
+	u16(&b, 0x10b);
+	b.n = PE_OPT + 56;
+	u32(&b, 0x10000); /* SizeOfImage */
+	u32(&b, 0x400);   /* SizeOfHeaders */
+	b.n = PE_OPT + 92;
+	u32(&b, 16);
+	if (exports) {
+		u32(&b, 0x1000);
+		u32(&b, 40);
+	}
+	for (uint16_t i = 0; i < n_sections; i++) {
+		b.n = PE_SECTIONS + 40 * (size_t)i;
+		put(&b, i ? ".rdata\0\0" : ".edata\0\0", 8);
+		u32(&b, i ? 0x1000 : (uint32_t)data->n);
+		u32(&b, 0x1000 * (i + 1));
+		u32(&b, i ? 0 : (uint32_t)data->n);
+		u32(&b, i ? 0 : PE_DATA);
+	}
+	memcpy(img + PE_DATA, data->d, data->n);
+	return img;
+}
+
+/* An export table at RVA 0x1000 of n names, all one string of `name_len`
+ * 'x's, for n functions at 0x8000 on. */
+static void export_table(struct bytes *b, uint32_t n, size_t name_len)
+{
+	uint32_t functions = 0x1000 + 40, names = functions + 4 * n, ordinals = names + 4 * n;
+	uint32_t string = ordinals + 2 * n;
+	for (int i = 0; i < 5; i++)
+		u32(b, 0);
+	u32(b, n);
+	u32(b, n);
+	u32(b, functions);
+	u32(b, names);
+	u32(b, ordinals);
+	for (uint32_t i = 0; i < n; i++)
+		u32(b, 0x8000 + i);
+	for (uint32_t i = 0; i < n; i++)
+		u32(b, string);
+	for (uint32_t i = 0; i < n; i++)
+		u16(b, (uint16_t)i);
+	for (size_t i = 0; i < name_len; i++)
+		u8(b, 'x');
+	u8(b, 0);
+}
+
+static int convert_pe(const uint8_t *img, size_t len, uint64_t max_output, off_t *written)
+{
+	char path[] = "/tmp/test_pe_XXXXXX";
+	int fd = mkstemp(path);
+	struct sym_identity id = {.format = SYM_FMT_PE, .debug_id = "5B3F5E6A10000"};
+	struct breakpad_input in = {"test.dll", &id, "test.dll", NULL, max_output};
+	err[0] = '\0';
+	int rc = winsym_pe_bytes(img, len, &in, fd, err, sizeof err);
+	*written = lseek(fd, 0, SEEK_END);
+	close(fd);
+	unlink(path);
+	return rc;
+}
+
+/* 1000 exports naming one 60 KB string: 60 MB of PUBLIC records from a
+ * 70 KB image, stopped at the limit; a name past READER_STRING_MAX is a
+ * malformed export table. */
+static void test_pe_exports(void)
+{
+	struct bytes data = {0};
+	export_table(&data, 1000, 60000);
+	size_t len;
+	uint8_t *img = build_pe(1, &data, 1, &len);
+	off_t written;
+	is_int(convert_pe(img, len, 0, &written), 0, "pe exports: convert without a limit (%s)", err);
+	ok(written > 60000000, "pe exports: ... to %lld bytes", (long long)written);
+	is_int(convert_pe(img, len, 1 << 20, &written), -EFBIG, "pe exports: refused past the limit");
+	is_str(err, "output exceeds 1048576 bytes", "pe exports: the reason");
+	ok(written <= 1 << 20, "pe exports: %lld bytes written", (long long)written);
+	free(img);
+	free(data.d);
+	data = (struct bytes){0};
+	export_table(&data, 1000, 70000);
+	img = build_pe(1, &data, 1, &len);
+	is_int(convert_pe(img, len, 0, &written), -EINVAL, "pe exports: a 70 KB name is refused");
+	is_str(err, "malformed PE export table", "pe exports: the reason");
+	free(img);
+	free(data.d);
 }
 
 int main(void)
@@ -713,5 +919,9 @@ int main(void)
 	test_refusals();
 	test_reused_blocks();
 	test_shared_module_stream();
+	test_output_limit();
+	test_huge_output();
+	test_long_string();
+	test_pe_exports();
 	return tap_done();
 }
