@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert/pe.h"
 #include "convert/reader.h"
 
 #define PDB_STREAM_INFO 1
@@ -319,7 +320,14 @@ static int read_sections(struct pdb *p, uint16_t stream, char *err, size_t errle
 	size_t len;
 	if (stream == NO_STREAM || msf_read_stream(&p->msf, stream, &s, &len) < 0)
 		return 0;
+	/* the image's section headers: as many as the image may have, since
+	 * every public and address is looked up among them */
 	size_t n = len / SECTION_HEADER_LEN;
+	if (n > PE_SECTIONS_MAX) {
+		free(s);
+		return say(err, errlen, -EINVAL, "PDB section headers: %zu sections (an image has %d at most)", n,
+			   PE_SECTIONS_MAX);
+	}
 	p->sections = calloc(n ? n : 1, sizeof *p->sections);
 	if (!p->sections) {
 		free(s);

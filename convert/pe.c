@@ -20,6 +20,10 @@
 
 static int check_sections(const struct pe_image *pe, char *err, size_t errlen)
 {
+	/* every export and RUNTIME_FUNCTION looks its RVA up among them */
+	if (pe->n_sections > PE_SECTIONS_MAX)
+		return say(err, errlen, -EINVAL, "PE with %u sections (the Windows loader takes %d at most)",
+			   pe->n_sections, PE_SECTIONS_MAX);
 	if (!in_bounds(pe->len, pe->sections, (uint64_t)pe->n_sections * PE_SECTION_LEN))
 		return say(err, errlen, -EINVAL, "truncated PE: section table beyond end of file");
 	for (uint16_t i = 0; i < pe->n_sections; i++) {

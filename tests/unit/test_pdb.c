@@ -380,6 +380,8 @@ static size_t stream_at[N_STREAMS];
 
 #define BS 512
 
+static uint32_t extra_sections; /* hostile: more section headers */
+
 /* The MSF image: superblock, free maps, block map, directory, streams
  * (each starting on a block of its own). The directory takes block 4 and
  * as many more as it needs. */
@@ -395,6 +397,8 @@ static uint8_t *build(size_t *len)
 	names_stream(&s[S_NAMES]);
 	section(&s[S_SECTIONS], ".text", 0x1000, 0x100, 0x60000020);
 	section(&s[S_SECTIONS], ".data", 0x2000, 0x100, 0xC0000040);
+	for (uint32_t i = 0; i < extra_sections; i++)
+		section(&s[S_SECTIONS], ".extra", 0x3000 + 0x100 * i, 0x100, 0x40000040);
 	symrec_stream(&s[S_SYMREC]);
 	fpo_stream(&s[S_FPO]);
 	new_fpo_stream(&s[S_NEW_FPO]);
@@ -439,15 +443,17 @@ static uint8_t *build(size_t *len)
 }
 
 /* build() with hostile knobs turned, then back to normal. */
-static uint8_t *build_hostile(size_t *len, int modules, size_t pad, uint32_t frames)
+static uint8_t *build_hostile(size_t *len, int modules, size_t pad, uint32_t frames, uint32_t sections)
 {
 	module_entries = modules;
 	program_pad = pad;
 	frame_copies = frames;
+	extra_sections = sections;
 	uint8_t *img = build(len);
 	module_entries = 1;
 	program_pad = 0;
 	frame_copies = 1;
+	extra_sections = 0;
 	return img;
 }
 
@@ -727,7 +733,7 @@ static void test_reused_blocks(void)
 static void test_shared_module_stream(void)
 {
 	size_t len;
-	uint8_t *img = build_hostile(&len, 2, 0, 1);
+	uint8_t *img = build_hostile(&len, 2, 0, 1, 0);
 	int rc;
 	char *text = convert(img, len, &rc);
 	is_int(rc, -EINVAL, "shared module stream: refused");
@@ -762,7 +768,7 @@ static void test_output_limit(void)
 static void test_huge_output(void)
 {
 	size_t len;
-	uint8_t *img = build_hostile(&len, 1, 60000, 2000);
+	uint8_t *img = build_hostile(&len, 1, 60000, 2000, 0);
 	int rc;
 	off_t written;
 	double start = seconds_now();
@@ -780,7 +786,7 @@ static void test_huge_output(void)
 static void test_long_string(void)
 {
 	size_t len;
-	uint8_t *img = build_hostile(&len, 1, 70000, 1);
+	uint8_t *img = build_hostile(&len, 1, 70000, 1, 0);
 	struct pdb p;
 	err[0] = '\0';
 	is_int(pdb_open(&p, img, len, err, sizeof err), 0, "long string: the PDB opens (%s)", err);
@@ -801,11 +807,11 @@ static void test_long_string(void)
 #define PE_OPT (PE_AT + 24)
 #define PE_OPT_LEN 224 /* PE32: 96 bytes, then 16 data directories */
 #define PE_SECTIONS (PE_OPT + PE_OPT_LEN)
-#define PE_DATA 0x2000 /* the first section's raw data */
+#define PE_DATA 0x3000 /* the first section's raw data, past a table of 200 sections */
 
 /* A PE32 image with `n_sections` sections; the first, at RVA 0x1000, holds
- * `data` (the caller's; an export table at its start when `exports`). */
-static uint8_t *build_pe(uint16_t n_sections, const struct bytes *data, int exports, size_t *len)
+ * `data` (the caller's), an export table at its start. */
+static uint8_t *build_pe(uint16_t n_sections, const struct bytes *data, size_t *len)
 {
 	*len = PE_DATA + data->n;
 	uint8_t *img = calloc(1, *len);
@@ -828,10 +834,8 @@ static uint8_t *build_pe(uint16_t n_sections, const struct bytes *data, int expo
 	u32(&b, 0x400);   /* SizeOfHeaders */
 	b.n = PE_OPT + 92;
 	u32(&b, 16);
-	if (exports) {
-		u32(&b, 0x1000);
-		u32(&b, 40);
-	}
+	u32(&b, 0x1000); /* the export directory */
+	u32(&b, 40);
 	for (uint16_t i = 0; i < n_sections; i++) {
 		b.n = PE_SECTIONS + 40 * (size_t)i;
 		put(&b, i ? ".rdata\0\0" : ".edata\0\0", 8);
@@ -868,6 +872,16 @@ static void export_table(struct bytes *b, uint32_t n, size_t name_len)
 	u8(b, 0);
 }
 
+/* A PE of n_sections whose n exports all name one string of name_len 'x's. */
+static uint8_t *pe_with_exports(uint16_t n_sections, uint32_t n, size_t name_len, size_t *len)
+{
+	struct bytes data = {0};
+	export_table(&data, n, name_len);
+	uint8_t *img = build_pe(n_sections, &data, len);
+	free(data.d);
+	return img;
+}
+
 static int convert_pe(const uint8_t *img, size_t len, uint64_t max_output, off_t *written)
 {
 	char path[] = "/tmp/test_pe_XXXXXX";
@@ -887,10 +901,8 @@ static int convert_pe(const uint8_t *img, size_t len, uint64_t max_output, off_t
  * malformed export table. */
 static void test_pe_exports(void)
 {
-	struct bytes data = {0};
-	export_table(&data, 1000, 60000);
 	size_t len;
-	uint8_t *img = build_pe(1, &data, 1, &len);
+	uint8_t *img = pe_with_exports(1, 1000, 60000, &len);
 	off_t written;
 	is_int(convert_pe(img, len, 0, &written), 0, "pe exports: convert without a limit (%s)", err);
 	ok(written > 60000000, "pe exports: ... to %lld bytes", (long long)written);
@@ -898,14 +910,38 @@ static void test_pe_exports(void)
 	is_str(err, "output exceeds 1048576 bytes", "pe exports: the reason");
 	ok(written <= 1 << 20, "pe exports: %lld bytes written", (long long)written);
 	free(img);
-	free(data.d);
-	data = (struct bytes){0};
-	export_table(&data, 1000, 70000);
-	img = build_pe(1, &data, 1, &len);
+	img = pe_with_exports(1, 1000, 70000, &len);
 	is_int(convert_pe(img, len, 0, &written), -EINVAL, "pe exports: a 70 KB name is refused");
 	is_str(err, "malformed PE export table", "pe exports: the reason");
 	free(img);
-	free(data.d);
+}
+
+/* The Windows loader's limit, 96 sections, holds for PE images and for
+ * the section headers a PDB keeps of its image. */
+static void test_section_limit(void)
+{
+	size_t len;
+	uint8_t *img = pe_with_exports(96, 1, 1, &len);
+	off_t written;
+	is_int(convert_pe(img, len, 0, &written), 0, "96 PE sections: converted (%s)", err);
+	free(img);
+	img = pe_with_exports(200, 1, 1, &len);
+	is_int(convert_pe(img, len, 0, &written), -EINVAL, "200 PE sections: refused");
+	is_str(err, "PE with 200 sections (the Windows loader takes 96 at most)", "200 PE sections: the reason");
+	free(img);
+
+	img = build_hostile(&len, 1, 0, 1, 94);
+	int rc;
+	char *text = convert(img, len, &rc);
+	is_int(rc, 0, "96 PDB section headers: converted (%s)", err);
+	free(text);
+	free(img);
+	img = build_hostile(&len, 1, 0, 1, 198);
+	text = convert(img, len, &rc);
+	is_int(rc, -EINVAL, "200 PDB section headers: refused");
+	ok(strstr(err, "200 sections") != NULL, "200 PDB section headers: reason '%s'", err);
+	free(text);
+	free(img);
 }
 
 int main(void)
@@ -923,5 +959,6 @@ int main(void)
 	test_huge_output();
 	test_long_string();
 	test_pe_exports();
+	test_section_limit();
 	return tap_done();
 }
