@@ -7,6 +7,7 @@
 #define SYMBOLD_IDENTIFY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum sym_format { SYM_FMT_UNKNOWN, SYM_FMT_PDB, SYM_FMT_PE, SYM_FMT_ELF, SYM_FMT_MACHO, SYM_FMT_BREAKPAD };
 
@@ -39,6 +40,12 @@ int identify_fd(int fd, struct sym_identity *id, char *err, size_t errlen);
  * first 16 bytes (zero-padded) as a little-endian GUID, age 0. 0, or -EINVAL
  * if it is not a build-id (key_normalize_build_id). */
 int identify_build_id_debug_id(const char *build_id_hex, char out[41]);
+
+/* A PDB's GUID and age as Breakpad's dump_syms writes them on a MODULE
+ * line: the GUID as in the canonical id, the age in lower-case hex ("%x",
+ * its GenerateDebugIdentifier). Ids compare case-insensitively; the store
+ * keeps the canonical, upper-case spelling. */
+void identify_module_id(const uint8_t guid[16], uint32_t age, char out[41]);
 
 /* "pdb", "pe", "elf", "macho", "breakpad", "unknown". */
 const char *sym_format_name(enum sym_format f);

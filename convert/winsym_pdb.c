@@ -737,9 +737,9 @@ static int pe_matches(const struct pe_image *pe, const struct pdb *p)
 
 static int write_sym(struct conv *c, const struct breakpad_input *in, const struct pe_image *pe)
 {
-	const struct sym_identity *id = in->id;
-	bp_out_printf(c->out, "MODULE windows %s %s %s\n", winsym_cpu(c->p->machine),
-		      id->alt_id[0] ? id->alt_id : id->debug_id, in->debug_file);
+	char id[41];
+	identify_module_id(c->p->guid, c->p->dbi_age, id); /* the DBI stream's age, as DIA reports it */
+	bp_out_printf(c->out, "MODULE windows %s %s %s\n", winsym_cpu(c->p->machine), id, in->debug_file);
 	int rc = c->out->err;
 	if (rc == 0 && pe)
 		rc = winsym_code_id(c->out, pe, in->code_path);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "convert/bp_writer.h"
 #include "convert/reader.h"
@@ -143,12 +142,12 @@ static int print_module(struct bp_out *out, const struct pe_image *pe, const str
 {
 	uint8_t g[16];
 	uint32_t age;
-	char pdb[512], id[17];
+	char pdb[512], id[41];
 	const char *cpu = winsym_cpu(pe->machine);
 	if (pe_codeview(pe, g, &age, pdb, sizeof pdb) == 0 && strcasecmp(base_name(pdb), in->debug_file) == 0)
 	{
-		bp_out_printf(out, "MODULE windows %s %08X%04X%04X%02X%02X%02X%02X%02X%02X%02X%02X%x ", cpu, le32(g), le16(g + 4),
-			le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15], age);
+		identify_module_id(g, age, id);
+		bp_out_printf(out, "MODULE windows %s %s ", cpu, id);
 		return winsym_name(out, base_name(pdb), SIZE_MAX);
 	}
 	snprintf(id, sizeof id, "%08X%x", pe->timestamp, pe->size_of_image);

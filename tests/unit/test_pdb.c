@@ -944,6 +944,26 @@ static void test_section_limit(void)
 	free(img);
 }
 
+/* The MODULE line spells the age as dump_syms does, in lower-case hex;
+ * the canonical id (the store's) keeps it upper case. */
+static void test_module_age(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	struct bytes b = {img, len, len};
+	set32(&b, stream_at[S_INFO] + 8, 0x1a);
+	set32(&b, stream_at[S_DBI] + 8, 0x1a);
+	int rc;
+	char *text = convert(img, len, &rc);
+	static const char want[] = "MODULE windows x86 3844DBB920174967BE7AA4A2C20430FA1a test.pdb\n";
+	ok(rc == 0 && strncmp(text, want, strlen(want)) == 0, "age 0x1a: MODULE age in lower case (%s)", err);
+	struct sym_identity id;
+	is_int(identify_buffer(img, len, &id, err, sizeof err), 0, "age 0x1a: identified");
+	is_str(id.debug_id, "3844DBB920174967BE7AA4A2C20430FA1A", "age 0x1a: the canonical id in upper case");
+	free(text);
+	free(img);
+}
+
 int main(void)
 {
 	test_msf();
@@ -960,5 +980,6 @@ int main(void)
 	test_long_string();
 	test_pe_exports();
 	test_section_limit();
+	test_module_age();
 	return tap_done();
 }
