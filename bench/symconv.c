@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 	int rc = identify_fd(fd, &id, err, sizeof err);
 	close(fd);
 	if (rc == 0) {
-		struct breakpad_input in = {argv[1], &id, name, argc > 3 ? argv[3] : NULL};
+		/* no output limit: a command run by hand, not the daemon */
+		struct breakpad_input in = {argv[1], &id, name, argc > 3 ? argv[3] : NULL, 0};
 		rc = breakpad_convert(&in, STDOUT_FILENO, err, sizeof err);
 	}
 	double secs = now() - start;

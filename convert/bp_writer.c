@@ -1,19 +1,28 @@
 #include "convert/bp_writer.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-void bp_out_init(struct bp_out *o, int fd)
+#include "convert/reader.h"
+
+void bp_out_init(struct bp_out *o, int fd, uint64_t max)
 {
 	o->fd = fd;
 	o->err = 0;
+	o->written = 0;
+	o->max = max ? max : UINT64_MAX;
 	o->len = 0;
 }
 
 static void drain(struct bp_out *o)
 {
 	size_t off = 0;
+	if (!o->err && o->len > o->max - o->written)
+		o->err = -EFBIG;
 	while (off < o->len && !o->err) {
 		ssize_t n = write(o->fd, o->buf + off, o->len - off);
 		if (n < 0 && errno != EINTR)
@@ -21,6 +30,7 @@ static void drain(struct bp_out *o)
 		else if (n > 0)
 			off += (size_t)n;
 	}
+	o->written += off;
 	o->len = 0;
 }
 
@@ -86,8 +96,53 @@ void bp_out_dec(struct bp_out *o, int64_t v)
 	o->len += sizeof tmp - (size_t)i;
 }
 
+/* Formats in place when it fits the buffer (records are short); a longer
+ * text gets an allocation of its own. */
+void bp_out_printf(struct bp_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->buf + o->len, sizeof o->buf - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		o->err = o->err ? o->err : -EINVAL;
+		return;
+	}
+	if ((size_t)n < sizeof o->buf - o->len) {
+		o->len += (size_t)n;
+		return;
+	}
+	drain(o);
+	char *text = (size_t)n < sizeof o->buf ? o->buf : malloc((size_t)n + 1);
+	if (!text) {
+		o->err = o->err ? o->err : -ENOMEM;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	if (text == o->buf) {
+		o->len = (size_t)n;
+	} else {
+		bp_out_mem(o, text, (size_t)n);
+		free(text);
+	}
+}
+
 int bp_out_flush(struct bp_out *o)
 {
 	drain(o);
 	return o->err;
+}
+
+int bp_out_finish(struct bp_out *o, int rc, char *err, size_t errlen)
+{
+	int out_rc = bp_out_flush(o);
+	if (rc != 0 && rc != out_rc)
+		return rc; /* the converter's own failure, explained by it */
+	if (out_rc == -EFBIG)
+		return say(err, errlen, out_rc, "output exceeds %llu bytes", (unsigned long long)o->max);
+	if (out_rc < 0)
+		return say(err, errlen, out_rc, "writing the .sym: %s", strerror(-out_rc));
+	return 0;
 }

@@ -271,13 +271,12 @@ static int check_header(struct conversion *c)
 	return 0;
 }
 
-static int convert(Elf *elf, const struct sym_identity *id, const char *name, int out_fd, char *err, size_t errlen,
-		   const void *map, size_t map_size)
+static int convert(Elf *elf, const struct sym_identity *id, const char *name, struct bp_out *out, char *err,
+		   size_t errlen, const void *map, size_t map_size)
 {
 	struct conversion c = {.elf = elf, .map = map, .map_size = map_size, .err = err, .errlen = errlen};
 	bp_module_init(&c.m);
-	struct bp_out *out = malloc(sizeof *out);
-	int rc = out ? check_header(&c) : -ENOMEM;
+	int rc = check_header(&c);
 	if (rc == 0)
 		rc = find_sections(&c);
 	if (rc == 0)
@@ -288,33 +287,35 @@ static int convert(Elf *elf, const struct sym_identity *id, const char *name, in
 		rc = publics(&c);
 	if (rc == 0)
 		rc = functions(&c);
-	if (rc == 0) {
-		bp_out_init(out, out_fd);
+	if (rc == 0)
 		rc = bp_module_write(&c.m, out);
-	}
 	if (rc == 0)
 		rc = frames(&c, out);
-	if (rc == 0 && (rc = bp_out_flush(out)) < 0)
-		say(err, errlen, rc, "writing the .sym: %s", strerror(-rc));
 	if (rc == -ENOMEM)
 		say(err, errlen, rc, "out of memory");
-	free(out);
 	bp_module_free(&c.m);
 	elf_inflated_free(&c.inflated);
 	return rc;
 }
 
 /* An ELF image (writable: libelf may write section headers into it) to
- * .sym; `map` is set when the image is the file mapped privately. */
+ * .sym, at most max_output bytes (0: no limit); `map` is set when the image
+ * is the file mapped privately. */
 static int convert_image(void *image, size_t len, int mapped, const struct sym_identity *id, const char *name,
-			 int out_fd, char *err, size_t errlen)
+			 int out_fd, uint64_t max_output, char *err, size_t errlen)
 {
 	if (!elf_library_ready())
 		return say(err, errlen, -ENOSYS, "libelf version mismatch");
+	struct bp_out *out = malloc(sizeof *out); /* 64 KiB: not on a worker's stack */
+	if (!out)
+		return say(err, errlen, -ENOMEM, "out of memory");
+	bp_out_init(out, out_fd, max_output);
 	Elf *elf = elf_memory(image, len);
-	int rc = elf ? convert(elf, id, name, out_fd, err, errlen, mapped ? image : NULL, mapped ? len : 0)
+	int rc = elf ? convert(elf, id, name, out, err, errlen, mapped ? image : NULL, mapped ? len : 0)
 		     : say(err, errlen, -EINVAL, "not an ELF file: %s", elf_errmsg(-1));
 	elf_end(elf);
+	rc = bp_out_finish(out, rc, err, errlen);
+	free(out);
 	return rc;
 }
 
@@ -339,7 +340,8 @@ int elf_sym_from_input(const struct breakpad_input *in, int out_fd, char *err, s
 	close(fd);
 	if (map == MAP_FAILED)
 		return say(err, errlen, -e, "mapping %s: %s", in->path, strerror(e));
-	int rc = convert_image(map, (size_t)st.st_size, 1, in->id, in->debug_file, out_fd, err, errlen);
+	int rc = convert_image(map, (size_t)st.st_size, 1, in->id, in->debug_file, out_fd, in->max_output, err,
+			       errlen);
 	munmap(map, (size_t)st.st_size);
 	return rc;
 }
@@ -351,7 +353,7 @@ int elf_sym_convert_memory(const void *data, size_t len, const struct sym_identi
 	if (!copy)
 		return say(err, errlen, -ENOMEM, "out of memory");
 	memcpy(copy, data, len);
-	int rc = convert_image(copy, len, 0, id, name, out_fd, err, errlen);
+	int rc = convert_image(copy, len, 0, id, name, out_fd, 0, err, errlen);
 	free(copy);
 	return rc;
 }

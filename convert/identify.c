@@ -53,12 +53,24 @@ static void hex_lower(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* The Breakpad spelling of a GUID + age: Data1..Data3 as little-endian
- * integers, Data4 byte by byte, age in hex without padding. */
+/* A GUID + age: Data1..Data3 as little-endian integers, Data4 byte by
+ * byte, then the age in hex without padding, in upper or lower case. */
+static void guid_age_text(const uint8_t g[16], uint32_t age, int lower_age, char out[41])
+{
+	int n = snprintf(out, 41, "%08X%04X%04X%02X%02X%02X%02X%02X%02X%02X%02X", le32(g), le16(g + 4), le16(g + 6),
+			 g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+	snprintf(out + n, 41 - (size_t)n, lower_age ? "%x" : "%X", age);
+}
+
+/* The canonical spelling (common/key.h): all upper case. */
 static void guid_age_id(const uint8_t g[16], uint32_t age, char out[41])
 {
-	snprintf(out, 41, "%08X%04X%04X%02X%02X%02X%02X%02X%02X%02X%02X%X", le32(g), le16(g + 4), le16(g + 6), g[8],
-		 g[9], g[10], g[11], g[12], g[13], g[14], g[15], age);
+	guid_age_text(g, age, 0, out);
+}
+
+void identify_module_id(const uint8_t guid[16], uint32_t age, char out[41])
+{
+	guid_age_text(guid, age, 1, out);
 }
 
 /* ---- PDB (MSF 7.0) ------------------------------------------------------ */

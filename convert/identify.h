@@ -7,6 +7,7 @@
 #define SYMBOLD_IDENTIFY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum sym_format { SYM_FMT_UNKNOWN, SYM_FMT_PDB, SYM_FMT_PE, SYM_FMT_ELF, SYM_FMT_MACHO, SYM_FMT_BREAKPAD };
 
@@ -43,6 +44,12 @@ int identify_build_id_debug_id(const char *build_id_hex, char out[41]);
 /* libelf initialised, once for the process (elf_version is not
  * thread-safe): 1, or 0 if this libelf cannot be used. */
 int elf_library_ready(void);
+
+/* A PDB's GUID and age as Breakpad's dump_syms writes them on a MODULE
+ * line: the GUID as in the canonical id, the age in lower-case hex ("%x",
+ * its GenerateDebugIdentifier). Ids compare case-insensitively; the store
+ * keeps the canonical, upper-case spelling. */
+void identify_module_id(const uint8_t guid[16], uint32_t age, char out[41]);
 
 /* "pdb", "pe", "elf", "macho", "breakpad", "unknown". */
 const char *sym_format_name(enum sym_format f);

@@ -55,7 +55,15 @@ static int read_directory(struct msf *m, uint32_t dir_bytes, uint32_t map_block,
 
 /* Checks every stream's block list: it fits in the directory and names
  * only blocks inside the file; notes where each list starts. After this,
- * reading streams needs no checks beyond the stream's own size. */
+ * reading streams needs no checks beyond the stream's own size.
+ *
+ * An MSF is a file system: a block belongs to one stream at most (the
+ * superblock, free block maps and directory own blocks of their own). So
+ * the streams together hold fewer blocks than the file; a directory whose
+ * streams claim more reuses blocks, and would let a small file declare
+ * gigabytes of streams that reading them whole (as the PDB reader does)
+ * turns into memory. Refusing it bounds all streams, read once each, by
+ * the file's size. */
 static int check_streams(struct msf *m, char *err, size_t errlen)
 {
 	if (m->dir_len < 4)
@@ -66,13 +74,18 @@ static int check_streams(struct msf *m, char *err, size_t errlen)
 	m->lists = malloc(((size_t)m->num_streams + 1) * sizeof *m->lists);
 	if (!m->lists)
 		return say(err, errlen, -ENOMEM, "out of memory");
-	uint64_t at = 4 + 4 * (uint64_t)m->num_streams;
+	uint64_t at = 4 + 4 * (uint64_t)m->num_streams, stream_blocks = 0;
 	for (uint32_t i = 0; i < m->num_streams; i++) {
 		m->lists[i] = at;
-		at += 4 * blocks_for(raw_stream_size(m, i), m->block_size);
+		uint64_t blocks = blocks_for(raw_stream_size(m, i), m->block_size);
+		at += 4 * blocks;
+		stream_blocks += blocks;
 	}
 	if (at > m->dir_len)
 		return say(err, errlen, -EINVAL, "PDB stream sizes exceed the directory");
+	if (stream_blocks > m->num_blocks)
+		return say(err, errlen, -EINVAL, "PDB streams claim %llu blocks, the file has %u: blocks reused",
+			   (unsigned long long)stream_blocks, m->num_blocks);
 	for (uint64_t off = 4 + 4 * (uint64_t)m->num_streams; off < at; off += 4) {
 		uint32_t block = le32(m->dir + off);
 		if (block >= m->num_blocks)

@@ -27,8 +27,9 @@ struct msf {
 int msf_is_msf7(const void *data, size_t len);
 
 /* Opens the container over `data` (kept, not copied). 0, or -EINVAL with
- * the reason (bad magic, block size, truncation, a block out of range),
- * -ENOMEM. Close with msf_close whatever it returned. */
+ * the reason (bad magic, block size, truncation, a block out of range,
+ * streams claiming more blocks than the file has), -ENOMEM. The streams'
+ * sizes add up to no more than `len`. Close with msf_close whatever it returned. */
 int msf_open(struct msf *m, const void *data, size_t len, char *err, size_t errlen);
 void msf_close(struct msf *m);
 

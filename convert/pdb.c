@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert/pe.h"
 #include "convert/reader.h"
 
 #define PDB_STREAM_INFO 1
@@ -37,12 +38,11 @@
 #define FPO_DATA_LEN 16
 #define FRAME_DATA_LEN 32
 
-/* A zero-terminated string at buf[at] inside buf[0, len); NULL if none. */
+/* A zero-terminated string at buf[at] inside buf[0, len), no longer than
+ * READER_STRING_MAX; NULL if none. */
 static const char *str_at(const uint8_t *buf, size_t len, size_t at)
 {
-	if (at >= len || !memchr(buf + at, '\0', len - at))
-		return NULL;
-	return (const char *)buf + at;
+	return at < len ? bounded_string(buf + at, len - at) : NULL;
 }
 
 /* ---- the info stream: GUID, age, and where /names is ---------------------- */
@@ -254,11 +254,22 @@ static int index_c13(struct pdb_module *m)
 	return rc;
 }
 
-static int read_module_stream(struct pdb *p, struct pdb_module *m, const uint8_t *e)
+/* A module's stream is its own: each module gets a copy, so a stream named
+ * by many modules would be copied as many times (a small file, gigabytes of
+ * memory). `taken` marks the streams earlier modules named; -EEXIST if
+ * this one's is among them. */
+static int read_module_stream(struct pdb *p, struct pdb_module *m, const uint8_t *e, uint8_t *taken)
 {
 	uint16_t stream = le16(e + 34);
 	uint32_t sym = le32(e + 36), c11 = le32(e + 40), c13 = le32(e + 44);
-	if (stream == NO_STREAM || msf_read_stream(&p->msf, stream, &m->stream, &m->stream_len) < 0)
+	if (stream == NO_STREAM)
+		return 0;
+	if (msf_stream_size(&p->msf, stream) > 0) { /* empty ones cost nothing to share */
+		if (taken[stream / 8] & 1u << stream % 8)
+			return -EEXIST;
+		taken[stream / 8] |= (uint8_t)(1u << stream % 8);
+	}
+	if (msf_read_stream(&p->msf, stream, &m->stream, &m->stream_len) < 0)
 		return 0;
 	uint64_t c13_off = (uint64_t)sym + c11;
 	/* 0: no symbols at all; else they include the 4-byte signature */
@@ -278,21 +289,29 @@ static int read_modules(struct pdb *p, const struct dbi_layout *l, char *err, si
 	p->modules = calloc(n ? n : 1, sizeof *p->modules);
 	if (!p->modules)
 		return say(err, errlen, -ENOMEM, "out of memory");
+	uint8_t *taken = calloc((NO_STREAM + 1) / 8, 1); /* a bit per stream number */
+	if (!taken)
+		return say(err, errlen, -ENOMEM, "out of memory");
 	size_t at = l->modules;
-	for (size_t i = 0; i < n; i++) {
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct pdb_module *m = &p->modules[i];
 		const uint8_t *e = p->dbi + at;
 		m->name = (const char *)e + MODI_FIXED_LEN;
 		const char *obj = m->name + strlen(m->name) + 1;
 		at = ((size_t)((const uint8_t *)obj - p->dbi) + strlen(obj) + 1 + 3) & ~(size_t)3;
 		p->n_modules = i + 1;
-		int rc = read_module_stream(p, m, e);
+		rc = read_module_stream(p, m, e, taken);
 		if (rc == -ENOMEM)
-			return say(err, errlen, rc, "out of memory");
-		if (rc < 0)
-			return say(err, errlen, rc, "PDB module %zu (%.100s): stream malformed", i, m->name);
+			say(err, errlen, rc, "out of memory");
+		else if (rc == -EEXIST)
+			rc = say(err, errlen, -EINVAL, "PDB module %zu (%.100s): stream %u already another module's", i,
+				 m->name, le16(e + 34));
+		else if (rc < 0)
+			say(err, errlen, rc, "PDB module %zu (%.100s): stream malformed", i, m->name);
 	}
-	return 0;
+	free(taken);
+	return rc;
 }
 
 static int read_sections(struct pdb *p, uint16_t stream, char *err, size_t errlen)
@@ -301,7 +320,14 @@ static int read_sections(struct pdb *p, uint16_t stream, char *err, size_t errle
 	size_t len;
 	if (stream == NO_STREAM || msf_read_stream(&p->msf, stream, &s, &len) < 0)
 		return 0;
+	/* the image's section headers: as many as the image may have, since
+	 * every public and address is looked up among them */
 	size_t n = len / SECTION_HEADER_LEN;
+	if (n > PE_SECTIONS_MAX) {
+		free(s);
+		return say(err, errlen, -EINVAL, "PDB section headers: %zu sections (an image has %d at most)", n,
+			   PE_SECTIONS_MAX);
+	}
 	p->sections = calloc(n ? n : 1, sizeof *p->sections);
 	if (!p->sections) {
 		free(s);

@@ -105,7 +105,8 @@ void pdb_close(struct pdb *p);
 /* section:offset as an RVA: 0, or -ERANGE if the section is unknown. */
 int pdb_rva(const struct pdb *p, uint16_t section, uint32_t offset, uint32_t *rva);
 
-/* The string at `off` in /names; NULL if outside or unterminated. */
+/* The string at `off` in /names; NULL if outside, unterminated or longer
+ * than READER_STRING_MAX (convert/reader.h). */
 const char *pdb_string(const struct pdb *p, uint32_t off);
 
 /* The name of an inlined function by its IPI id (LF_FUNC_ID, LF_MFUNC_ID),

@@ -20,6 +20,10 @@
 
 static int check_sections(const struct pe_image *pe, char *err, size_t errlen)
 {
+	/* every export and RUNTIME_FUNCTION looks its RVA up among them */
+	if (pe->n_sections > PE_SECTIONS_MAX)
+		return say(err, errlen, -EINVAL, "PE with %u sections (the Windows loader takes %d at most)",
+			   pe->n_sections, PE_SECTIONS_MAX);
 	if (!in_bounds(pe->len, pe->sections, (uint64_t)pe->n_sections * PE_SECTION_LEN))
 		return say(err, errlen, -EINVAL, "truncated PE: section table beyond end of file");
 	for (uint16_t i = 0; i < pe->n_sections; i++) {
@@ -122,12 +126,14 @@ const uint8_t *pe_at(const struct pe_image *pe, uint32_t rva, uint32_t n)
 	return p && n <= avail ? p : NULL;
 }
 
-/* A NUL-terminated string at rva; NULL if it runs out of its section. */
+/* A NUL-terminated string at rva, at most READER_STRING_MAX long (names
+ * may all point at one string: each must not scan the section's rest);
+ * NULL if it is longer or runs out of its section. */
 static const char *pe_string(const struct pe_image *pe, uint32_t rva)
 {
 	uint32_t avail;
 	const uint8_t *p = section_bytes(pe, rva, &avail);
-	return p && memchr(p, '\0', avail) ? (const char *)p : NULL;
+	return p ? bounded_string(p, avail) : NULL;
 }
 
 /* ---- the CodeView record ------------------------------------------------------ */

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The Windows loader refuses an image with more sections than this. */
+#define PE_SECTIONS_MAX 96
+
 struct pe_image {
 	const uint8_t *data; /* the caller's */
 	size_t len;
@@ -24,7 +27,9 @@ struct pe_image {
 };
 
 /* Parses and checks the headers (sections and certificates inside the
- * file, which also catches truncation): 0, or -EINVAL with the reason. */
+ * file, which also catches truncation; at most PE_SECTIONS_MAX sections,
+ * which keeps finding an RVA's section cheap): 0, or -EINVAL with the
+ * reason. */
 int pe_open(struct pe_image *pe, const void *data, size_t len, char *err, size_t errlen);
 
 /* Breakpad's code id: TimeDateStamp "%08X" then SizeOfImage "%X". */

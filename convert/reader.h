@@ -8,11 +8,25 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* 1 if [off, off + n) lies inside a buffer of `len` bytes, without overflow. */
 static inline int in_bounds(size_t len, uint64_t off, uint64_t n)
 {
 	return off <= len && n <= len - off;
+}
+
+/* The longest string taken from a file. Longer is malformed: no real name
+ * or program string comes near it, and a hostile file could otherwise have
+ * every reference to a string scan, and print, megabytes. */
+#define READER_STRING_MAX (64 * 1024)
+
+/* A NUL-terminated string at p, with `avail` bytes readable there, at most
+ * READER_STRING_MAX long; NULL if it is not terminated within that. */
+static inline const char *bounded_string(const uint8_t *p, size_t avail)
+{
+	size_t most = avail < READER_STRING_MAX + 1 ? avail : READER_STRING_MAX + 1;
+	return memchr(p, '\0', most) ? (const char *)p : NULL;
 }
 
 static inline uint16_t le16(const uint8_t *p)

@@ -7,13 +7,13 @@
 #define SYMBOLD_WINSYM_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #include "convert/breakpad.h"
 #include "convert/pe.h"
 
 /* The .sym of the PDB at in->path (in->code_path: its PE, or NULL). 0;
- * -EINVAL a malformed PDB (reason in err); -ENOMEM; -EIO on write. */
+ * -EINVAL a malformed PDB (reason in err); -ENOMEM; -EFBIG past
+ * in->max_output; -errno of a failed write. */
 int winsym_from_pdb(const struct breakpad_input *in, int out_fd, char *err, size_t errlen);
 
 /* The .sym of the PE image at in->path: PUBLIC from its exports, STACK CFI
@@ -32,23 +32,28 @@ int winsym_pe_bytes(const void *data, size_t len, const struct breakpad_input *i
 
 /* ---- shared by both ---- */
 
+struct bp_out;
+
 /* Breakpad's CPU name for an IMAGE_FILE_MACHINE_* value. */
 const char *winsym_cpu(unsigned machine);
 
 /* A name from the input and the end of its line: at most len bytes of s,
- * control characters as '?', so a hostile name cannot make records. */
-int winsym_name(FILE *out, const char *s, size_t len);
+ * control characters as '?', so a hostile name cannot make records.
+ * Returns the output's error (0 while it has none), as the others do. */
+int winsym_name(struct bp_out *out, const char *s, size_t len);
 
 /* "INFO CODE_ID <id> <file>" of the image at `path`. */
-int winsym_code_id(FILE *out, const struct pe_image *pe, const char *path);
+int winsym_code_id(struct bp_out *out, const struct pe_image *pe, const char *path);
 
 /* STACK CFI records of a PE32+ image's unwind information. */
-int winsym_stack_cfi(FILE *out, const struct pe_image *pe);
+int winsym_stack_cfi(struct bp_out *out, const struct pe_image *pe);
 
-/* A FILE* writing to a dup of out_fd, block-buffered; NULL and -errno. */
-FILE *winsym_open_output(int out_fd, int *rc);
+/* The .sym's output: to out_fd, at most in->max_output bytes. NULL and
+ * -ENOMEM in *rc if there is no memory for it. */
+struct bp_out *winsym_open_output(int out_fd, const struct breakpad_input *in, int *rc);
 
-/* Flushes and closes it: 0, or -EIO with the reason in err. */
-int winsym_close_output(FILE *out, int rc, char *err, size_t errlen);
+/* Flushes and frees it: the conversion's rc, or the output's error (past
+ * its limit, a failed write) with the reason in err. */
+int winsym_close_output(struct bp_out *out, int rc, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/hmap.h"
+#include "convert/bp_writer.h"
 #include "convert/reader.h"
 #include "convert/mapfile.h"
 #include "convert/pdb.h"
@@ -97,7 +98,7 @@ struct inline_list {
 
 struct conv {
 	const struct pdb *p;
-	FILE *out;
+	struct bp_out *out;
 	struct hmap file_ids;  /* name -> id (as a pointer) */
 	uint32_t n_files;
 	struct file_map *module_files; /* per module */
@@ -131,9 +132,9 @@ static int add_file(uint32_t off, const char *name, void *ctx)
 		id = ++c->n_files;
 		if (hmap_put(&c->file_ids, name, (void *)id) < 0)
 			return -ENOMEM;
-		fprintf(c->out, "FILE %u ", (unsigned)id);
+		bp_out_printf(c->out, "FILE %u ", (unsigned)id);
 		if (winsym_name(c->out, name, SIZE_MAX) < 0)
-			return -EIO;
+			return c->out->err;
 	}
 	return PUSH(c->module_files[c->module], ((struct file_ref){off, (uint32_t)id}));
 }
@@ -158,8 +159,7 @@ static uint32_t file_id(const struct conv *c, size_t module, uint32_t off)
  * file, the call site of an inline whose caller has no line. */
 static int print_files(struct conv *c)
 {
-	if (fprintf(c->out, "FILE 0 unknown file\n") < 0)
-		return -EIO;
+	bp_out_str(c->out, "FILE 0 unknown file\n");
 	for (c->module = 0; c->module < c->p->n_modules; c->module++) {
 		int rc = pdb_module_files(c->p, &c->p->modules[c->module], add_file, c);
 		if (rc == -EINVAL)
@@ -566,12 +566,12 @@ static int print_inlines(struct conv *c)
 			skip_below = in->depth;
 			continue;
 		}
-		fprintf(c->out, "INLINE %d %u %u %u", in->depth, in->call_line, in->call_file, in->origin);
+		bp_out_printf(c->out, "INLINE %d %u %u %u", in->depth, in->call_line, in->call_file, in->origin);
 		for (size_t k = 0; k < in->n; k++)
-			fprintf(c->out, " %x %x", in->v[k].rva, in->v[k].len);
-		fputc('\n', c->out);
+			bp_out_printf(c->out, " %x %x", in->v[k].rva, in->v[k].len);
+		bp_out_char(c->out, '\n');
 	}
-	return ferror(c->out) ? -EIO : 0;
+	return c->out->err;
 }
 
 static int function_lines(struct conv *c, const struct candidate *f)
@@ -615,15 +615,15 @@ static int print_function(struct conv *c, const struct candidate *f)
 		return rc;
 	if (params < 0)
 		params = c->p->machine == PDB_MACHINE_I386 ? param_size(&span) : 0;
-	fprintf(c->out, "FUNC %s%x %x %x ", f->multiple ? "m " : "", f->rva, f->len, (unsigned)params);
+	bp_out_printf(c->out, "FUNC %s%x %x %x ", f->multiple ? "m " : "", f->rva, f->len, (unsigned)params);
 	winsym_name(c->out, name, (size_t)name_len);
 	if ((rc = print_inlines(c)) < 0)
 		return rc;
 	for (size_t i = 0; i < c->func_lines.n; i++) {
 		const struct line_rec *l = &c->func_lines.v[i];
-		fprintf(c->out, "%x %x %u %u\n", l->rva, l->len, l->line, l->file);
+		bp_out_printf(c->out, "%x %x %u %u\n", l->rva, l->len, l->line, l->file);
 	}
-	return ferror(c->out) ? -EIO : 0;
+	return c->out->err;
 }
 
 /* ---- PUBLIC ---- */
@@ -645,7 +645,7 @@ static int print_public(struct conv *c, const struct candidate *s)
 	const char *name;
 	int name_len, params;
 	breakpad_name(s->name, &name, &name_len, &params);
-	fprintf(c->out, "PUBLIC %s%x %x ", s->multiple ? "m " : "", s->rva, params > 0 ? (unsigned)params : 0);
+	bp_out_printf(c->out, "PUBLIC %s%x %x ", s->multiple ? "m " : "", s->rva, params > 0 ? (unsigned)params : 0);
 	return winsym_name(c->out, name, (size_t)name_len);
 }
 
@@ -701,14 +701,14 @@ static int print_stack_win(struct conv *c)
 		    f->prolog_size == last->prolog_size)
 			continue;
 		last = f;
-		fprintf(c->out, "STACK WIN %x %x %x %x 0 %x %x %x %x %d ", f->type, f->rva, f->code_size,
-			f->prolog_size, f->params_size, f->saved_regs_size, f->locals_size, f->max_stack_size,
-			f->program != NULL);
+		bp_out_printf(c->out, "STACK WIN %x %x %x %x 0 %x %x %x %x %d ", f->type, f->rva, f->code_size,
+			      f->prolog_size, f->params_size, f->saved_regs_size, f->locals_size, f->max_stack_size,
+			      f->program != NULL);
 		if (f->program)
 			winsym_name(c->out, f->program, SIZE_MAX);
 		else
-			fprintf(c->out, "%d\n", f->allocates_base_pointer);
-		rc = ferror(c->out) ? -EIO : 0;
+			bp_out_printf(c->out, "%d\n", f->allocates_base_pointer);
+		rc = c->out->err;
 	}
 	free(l.v);
 	return rc;
@@ -719,10 +719,11 @@ static int print_stack_win(struct conv *c)
 static int print_origins(struct conv *c)
 {
 	for (size_t i = 0; i < c->origins.n; i++) {
-		fprintf(c->out, "INLINE_ORIGIN %zu ", i);
-		winsym_name(c->out, c->origins.v[i], SIZE_MAX);
+		bp_out_printf(c->out, "INLINE_ORIGIN %zu ", i);
+		if (winsym_name(c->out, c->origins.v[i], SIZE_MAX) < 0)
+			break;
 	}
-	return ferror(c->out) ? -EIO : 0;
+	return c->out->err;
 }
 
 /* The PE beside the PDB counts only if its CodeView record names this PDB. */
@@ -736,11 +737,10 @@ static int pe_matches(const struct pe_image *pe, const struct pdb *p)
 
 static int write_sym(struct conv *c, const struct breakpad_input *in, const struct pe_image *pe)
 {
-	const struct sym_identity *id = in->id;
-	int rc = fprintf(c->out, "MODULE windows %s %s %s\n", winsym_cpu(c->p->machine),
-			 id->alt_id[0] ? id->alt_id : id->debug_id, in->debug_file) < 0
-			 ? -EIO
-			 : 0;
+	char id[41];
+	identify_module_id(c->p->guid, c->p->dbi_age, id); /* the DBI stream's age, as DIA reports it */
+	bp_out_printf(c->out, "MODULE windows %s %s %s\n", winsym_cpu(c->p->machine), id, in->debug_file);
+	int rc = c->out->err;
 	if (rc == 0 && pe)
 		rc = winsym_code_id(c->out, pe, in->code_path);
 	if (rc == 0)
@@ -789,7 +789,9 @@ static int convert_pdb(const struct pdb *p, const struct breakpad_input *in, con
 		conv_free(&c);
 		return out_of_memory(&c);
 	}
-	if ((c.out = winsym_open_output(out_fd, &rc)) != NULL) {
+	if ((c.out = winsym_open_output(out_fd, in, &rc)) == NULL) {
+		out_of_memory(&c);
+	} else {
 		err[0] = '\0';
 		rc = write_sym(&c, in, pe);
 		if (rc == -ENOMEM)

@@ -6,12 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
+#include "convert/bp_writer.h"
 #include "convert/reader.h"
 #include "convert/mapfile.h"
-
-#define OUTPUT_BUFFER (1 << 16)
 
 const char *winsym_cpu(unsigned machine)
 {
@@ -38,59 +36,49 @@ static const char *base_name(const char *path)
 	return last ? last + 1 : path;
 }
 
-int winsym_name(FILE *out, const char *s, size_t len)
+int winsym_name(struct bp_out *out, const char *s, size_t len)
 {
 	for (size_t i = 0; i < len && s[i]; i++)
-		putc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], out);
-	putc('\n', out);
-	return ferror(out) ? -EIO : 0;
+		bp_out_char(out, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
+	bp_out_char(out, '\n');
+	return out->err;
 }
 
-int winsym_code_id(FILE *out, const struct pe_image *pe, const char *path)
+int winsym_code_id(struct bp_out *out, const struct pe_image *pe, const char *path)
 {
 	char id[17];
 	pe_code_id(pe, id);
-	return fprintf(out, "INFO CODE_ID %s %s\n", id, path ? base_name(path) : "") < 0 ? -EIO : 0;
+	bp_out_printf(out, "INFO CODE_ID %s %s\n", id, path ? base_name(path) : "");
+	return out->err;
 }
 
 static int print_cfi(const struct pe_unwind *u, void *ctx)
 {
-	FILE *out = ctx;
-	if (fprintf(out, "STACK CFI INIT %x %x .cfa: $rsp .ra: .cfa %u - ^\n", u->begin, u->end - u->begin,
-		    u->rip_offset) < 0 ||
-	    fprintf(out, "STACK CFI %x .cfa: $rsp %u +\n", u->begin, u->stack_size) < 0)
-		return -EIO;
-	return 0;
+	struct bp_out *out = ctx;
+	bp_out_printf(out, "STACK CFI INIT %x %x .cfa: $rsp .ra: .cfa %u - ^\n", u->begin, u->end - u->begin,
+		      u->rip_offset);
+	bp_out_printf(out, "STACK CFI %x .cfa: $rsp %u +\n", u->begin, u->stack_size);
+	return out->err;
 }
 
-int winsym_stack_cfi(FILE *out, const struct pe_image *pe)
+int winsym_stack_cfi(struct bp_out *out, const struct pe_image *pe)
 {
 	return pe_unwind_info(pe, print_cfi, out);
 }
 
-FILE *winsym_open_output(int out_fd, int *rc)
+struct bp_out *winsym_open_output(int out_fd, const struct breakpad_input *in, int *rc)
 {
-	int fd = dup(out_fd);
-	FILE *out = fd < 0 ? NULL : fdopen(fd, "w");
-	if (!out) {
-		*rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	setvbuf(out, NULL, _IOFBF, OUTPUT_BUFFER);
-	*rc = 0;
+	struct bp_out *out = malloc(sizeof *out); /* 64 KiB: not on a worker's stack */
+	*rc = out ? 0 : -ENOMEM;
+	if (out)
+		bp_out_init(out, out_fd, in->max_output);
 	return out;
 }
 
-int winsym_close_output(FILE *out, int rc, char *err, size_t errlen)
+int winsym_close_output(struct bp_out *out, int rc, char *err, size_t errlen)
 {
-	int failed = ferror(out) | fflush(out);
-	if (fclose(out) != 0 || failed) {
-		if (rc == 0)
-			snprintf(err, errlen, "writing the .sym: %s", strerror(errno ? errno : EIO));
-		return rc ? rc : -EIO;
-	}
+	rc = bp_out_finish(out, rc, err, errlen);
+	free(out);
 	return rc;
 }
 
@@ -131,7 +119,7 @@ static int by_rva_then_name(const void *a, const void *b)
 
 /* PUBLIC per exported address; several names of one address are one
  * record, the least name, marked "m" as Breakpad marks folded symbols. */
-static int print_exports(FILE *out, const struct pe_image *pe)
+static int print_exports(struct bp_out *out, const struct pe_image *pe)
 {
 	struct exports e = {0};
 	int rc = pe_exports(pe, add_export, &e);
@@ -141,7 +129,7 @@ static int print_exports(FILE *out, const struct pe_image *pe)
 		if (i && e.v[i].rva == e.v[i - 1].rva)
 			continue;
 		int multiple = i + 1 < e.n && e.v[i + 1].rva == e.v[i].rva;
-		fprintf(out, "PUBLIC %s%x 0 ", multiple ? "m " : "", e.v[i].rva);
+		bp_out_printf(out, "PUBLIC %s%x 0 ", multiple ? "m " : "", e.v[i].rva);
 		rc = winsym_name(out, e.v[i].name, SIZE_MAX);
 	}
 	free(e.v);
@@ -150,20 +138,21 @@ static int print_exports(FILE *out, const struct pe_image *pe)
 
 /* The MODULE line: the PDB's identity when the .sym is asked for under the
  * PDB's name (Breakpad's choice), else the image's own. */
-static int print_module(FILE *out, const struct pe_image *pe, const struct breakpad_input *in)
+static int print_module(struct bp_out *out, const struct pe_image *pe, const struct breakpad_input *in)
 {
 	uint8_t g[16];
 	uint32_t age;
-	char pdb[512], id[17];
+	char pdb[512], id[41];
 	const char *cpu = winsym_cpu(pe->machine);
 	if (pe_codeview(pe, g, &age, pdb, sizeof pdb) == 0 && strcasecmp(base_name(pdb), in->debug_file) == 0)
 	{
-		fprintf(out, "MODULE windows %s %08X%04X%04X%02X%02X%02X%02X%02X%02X%02X%02X%x ", cpu, le32(g), le16(g + 4),
-			le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15], age);
+		identify_module_id(g, age, id);
+		bp_out_printf(out, "MODULE windows %s %s ", cpu, id);
 		return winsym_name(out, base_name(pdb), SIZE_MAX);
 	}
 	snprintf(id, sizeof id, "%08X%x", pe->timestamp, pe->size_of_image);
-	return fprintf(out, "MODULE windows %s %s %s\n", cpu, id, in->debug_file) < 0 ? -EIO : 0;
+	bp_out_printf(out, "MODULE windows %s %s %s\n", cpu, id, in->debug_file);
+	return out->err;
 }
 
 int winsym_pe_bytes(const void *data, size_t len, const struct breakpad_input *in, int out_fd, char *err,
@@ -173,9 +162,9 @@ int winsym_pe_bytes(const void *data, size_t len, const struct breakpad_input *i
 	int rc = pe_open(&pe, data, len, err, errlen);
 	if (rc < 0)
 		return rc;
-	FILE *out = winsym_open_output(out_fd, &rc);
+	struct bp_out *out = winsym_open_output(out_fd, in, &rc);
 	if (!out)
-		return rc;
+		return say(err, errlen, rc, "out of memory");
 	err[0] = '\0';
 	rc = print_module(out, &pe, in);
 	if (rc == 0)

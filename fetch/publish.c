@@ -195,12 +195,14 @@ enum work_result publish_conversion(struct store *st, const char *source, struct
 	const char *name = p->key->kind == KEY_BUILD_ID ? strrchr(source, '/') + 1 : p->key->debug_file;
 	char image[PATH_MAX];
 	const char *code_path = p->image && store_full_path(st, p->image, image, sizeof image) == 0 ? image : NULL;
-	struct breakpad_input in = {path, &id, name, code_path};
+	/* the download limit bounds what a conversion may write too: a hostile
+	 * debug file can ask for a .sym of many gigabytes */
+	struct breakpad_input in = {path, &id, name, code_path, (uint64_t)p->max_size};
 	rc = breakpad_convert(&in, out, err, sizeof err);
-	if (rc == 0 && (fsync(out) < 0 || close(out) < 0))
+	if (rc == 0 && fsync(out) < 0)
 		rc = -errno;
-	else if (rc < 0)
-		close(out);
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
 	if (rc < 0)
 		return fail(p, WORK_FAIL_CONVERSION, "conversion: %s", err[0] ? err : strerror(-rc));
 	snprintf(p->converted_from, sizeof p->converted_from, "%s", sym_format_name(id.format));

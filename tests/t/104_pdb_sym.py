@@ -41,11 +41,13 @@ def addr(vas, text):
     return vas[int(sec) - 1] + int(off)
 
 
-def pdb_identity(pdb):
+def pdb_identity(pdb, age_format="X"):
+    """The PDB's canonical debug id (the store's); with age_format "x", as
+    dump_syms spells it on a MODULE line (the age in lower-case hex)."""
     s = pdbutil(pdb, "--summary")
     guid = re.search(r"GUID: \{([0-9A-F-]+)\}", s).group(1).replace("-", "")
     age = int(re.search(r"Age: (\d+)", s).group(1))
-    return f"{guid}{age:X}"
+    return f"{guid}{age:{age_format}}"
 
 
 def parse_symbols(pdb, vas):
@@ -228,7 +230,7 @@ def check_pdb(t, arch, dll, pdb):
     sym = Sym(symconv(pdb, "fixture.pdb", dll)).resolve()
     cid, base = code_id(dll)
     cpu = "x86_64" if arch == "x86_64" else "x86"
-    t.eq(sym.module, ["MODULE", "windows", cpu, pdb_identity(pdb), "fixture.pdb"], f"{arch}: MODULE line")
+    t.eq(sym.module, ["MODULE", "windows", cpu, pdb_identity(pdb, "x"), "fixture.pdb"], f"{arch}: MODULE line")
     t.eq(sym.info, [["INFO", "CODE_ID", cid, "fixture.dll"]], f"{arch}: INFO CODE_ID from the PE")
 
     files = set(re.findall(r"^- \(\w+: [0-9A-F]+\) (.*)$", pdbutil(pdb, "--files"), re.M))
@@ -322,7 +324,7 @@ def check_pe(t, arch, dll, pdb):
     if arch == "x86_64":
         t.eq(len(own.cfi), 2 * len(unwind(dll, base)), f"{arch} PE alone: STACK CFI for every RUNTIME_FUNCTION")
     by_pdb = Sym(symconv(dll, "fixture.pdb"))
-    t.eq(by_pdb.module, ["MODULE", "windows", cpu, pdb_identity(pdb), "fixture.pdb"],
+    t.eq(by_pdb.module, ["MODULE", "windows", cpu, pdb_identity(pdb, "x"), "fixture.pdb"],
          f"{arch} PE asked for as its PDB: MODULE names the PDB of its CodeView record, as Breakpad's does")
 
 

@@ -38,7 +38,7 @@ static void capture_start(struct capture *c)
 {
 	c->f = tmpfile();
 	c->text = NULL;
-	bp_out_init(&c->out, fileno(c->f));
+	bp_out_init(&c->out, fileno(c->f), 0);
 }
 
 static const char *capture_end(struct capture *c)

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- a byte builder ---- */
@@ -111,13 +113,18 @@ static void info_stream(struct bytes *b)
 	u32(b, S_NAMES);
 }
 
+static size_t program_pad; /* hostile: 'x's added to the program string */
+
 static void names_stream(struct bytes *b)
 {
 	static const char strings[] = "\0a.c\0" PROGRAM; /* a.c at 1, the program at 5 */
 	u32(b, 0xEFFEEFFE);
 	u32(b, 1);
-	u32(b, sizeof strings);
-	put(b, strings, sizeof strings);
+	u32(b, (uint32_t)(sizeof strings + program_pad));
+	put(b, strings, sizeof strings - 1);
+	for (size_t i = 0; i < program_pad; i++)
+		u8(b, 'x');
+	u8(b, 0);
 }
 
 static void ipi_stream(struct bytes *b)
@@ -223,17 +230,21 @@ static void fpo_stream(struct bytes *b)
 	u16(b, 5 | 2 << 8 | 1 << 12); /* prolog 5, 2 registers, uses EBP */
 }
 
+static uint32_t frame_copies = 1; /* hostile: more records, each at the next address */
+
 static void new_fpo_stream(struct bytes *b)
 {
-	u32(b, 0x1040);
-	u32(b, 0x10);
-	u32(b, 4);
-	u32(b, 8);
-	u32(b, 0);
-	u32(b, 5); /* the program's offset in /names */
-	u16(b, 1);
-	u16(b, 4);
-	u32(b, 4);
+	for (uint32_t i = 0; i < frame_copies; i++) {
+		u32(b, 0x1040 + i);
+		u32(b, 0x10);
+		u32(b, 4);
+		u32(b, 8);
+		u32(b, 0);
+		u32(b, 5); /* the program's offset in /names */
+		u16(b, 1);
+		u16(b, 4);
+		u32(b, 4);
+	}
 }
 
 static size_t line_count_at; /* in the module stream: the lines block's count */
@@ -315,22 +326,27 @@ static uint32_t module_stream(struct bytes *b, uint32_t *c13_len)
 	return sym;
 }
 
+static int module_entries = 1; /* more: each names the same module stream (hostile) */
+
 static void dbi_stream(struct bytes *b, uint32_t sym, uint32_t c13)
 {
 	struct bytes mod = {0};
-	put(&mod, (uint8_t[4]){0}, 4);
-	for (int i = 0; i < 28; i++)
-		u8(&mod, 0);
-	u16(&mod, 0);
-	u16(&mod, S_MODULE);
-	u32(&mod, sym);
-	u32(&mod, 0);
-	u32(&mod, c13);
-	while (mod.n < 64)
-		u8(&mod, 0);
-	str(&mod, "mod.obj");
-	str(&mod, "mod.obj");
-	align4(&mod);
+	for (int copy = 0; copy < module_entries; copy++) {
+		size_t start = mod.n;
+		put(&mod, (uint8_t[4]){0}, 4);
+		for (int i = 0; i < 28; i++)
+			u8(&mod, 0);
+		u16(&mod, 0);
+		u16(&mod, S_MODULE);
+		u32(&mod, sym);
+		u32(&mod, 0);
+		u32(&mod, c13);
+		while (mod.n - start < 64)
+			u8(&mod, 0);
+		str(&mod, "mod.obj");
+		str(&mod, "mod.obj");
+		align4(&mod);
+	}
 
 	u32(b, 0xFFFFFFFF);
 	u32(b, 19990903);
@@ -364,8 +380,11 @@ static size_t stream_at[N_STREAMS];
 
 #define BS 512
 
+static uint32_t extra_sections; /* hostile: more section headers */
+
 /* The MSF image: superblock, free maps, block map, directory, streams
- * (each starting on a block of its own). */
+ * (each starting on a block of its own). The directory takes block 4 and
+ * as many more as it needs. */
 static uint8_t *build(size_t *len)
 {
 	struct bytes s[N_STREAMS] = {0};
@@ -378,15 +397,21 @@ static uint8_t *build(size_t *len)
 	names_stream(&s[S_NAMES]);
 	section(&s[S_SECTIONS], ".text", 0x1000, 0x100, 0x60000020);
 	section(&s[S_SECTIONS], ".data", 0x2000, 0x100, 0xC0000040);
+	for (uint32_t i = 0; i < extra_sections; i++)
+		section(&s[S_SECTIONS], ".extra", 0x3000 + 0x100 * i, 0x100, 0x40000040);
 	symrec_stream(&s[S_SYMREC]);
 	fpo_stream(&s[S_FPO]);
 	new_fpo_stream(&s[S_NEW_FPO]);
 
 	struct bytes dir = {0};
 	u32(&dir, N_STREAMS);
-	for (int i = 0; i < N_STREAMS; i++)
+	size_t stream_blocks = 0;
+	for (int i = 0; i < N_STREAMS; i++) {
 		u32(&dir, (uint32_t)s[i].n);
-	uint32_t next = 5; /* 0 super, 1-2 free maps, 3 block map, 4 directory */
+		stream_blocks += (s[i].n + BS - 1) / BS;
+	}
+	uint32_t dir_blocks = (uint32_t)((4 * (1 + N_STREAMS + stream_blocks) + BS - 1) / BS);
+	uint32_t next = 4 + dir_blocks; /* 0 super, 1-2 free maps, 3 block map, 4... directory */
 	for (int i = 0; i < N_STREAMS; i++) {
 		stream_at[i] = (size_t)next * BS;
 		for (size_t k = 0; k < (s[i].n + BS - 1) / BS; k++)
@@ -402,7 +427,9 @@ static uint8_t *build(size_t *len)
 	u32(&sb, 0);
 	u32(&sb, 3);
 	memcpy(img + 32, sb.d, sb.n);
-	img[3 * BS] = 4; /* the directory is block 4 */
+	struct bytes map = {img + 3 * BS, 0, BS};
+	for (uint32_t i = 0; i < dir_blocks; i++)
+		u32(&map, 4 + i);
 	memcpy(img + 4 * BS, dir.d, dir.n);
 	for (int i = 0; i < N_STREAMS; i++) {
 		if (s[i].n)
@@ -415,22 +442,45 @@ static uint8_t *build(size_t *len)
 	return img;
 }
 
+/* build() with hostile knobs turned, then back to normal. */
+static uint8_t *build_hostile(size_t *len, int modules, size_t pad, uint32_t frames, uint32_t sections)
+{
+	module_entries = modules;
+	program_pad = pad;
+	frame_copies = frames;
+	extra_sections = sections;
+	uint8_t *img = build(len);
+	module_entries = 1;
+	program_pad = 0;
+	frame_copies = 1;
+	extra_sections = 0;
+	return img;
+}
+
 /* ---- running the writer ---- */
 
 static char err[256];
 
-/* The .sym of the image, or NULL (err says why); the caller frees. */
-static char *convert(const uint8_t *img, size_t len, int *rc)
+/* The .sym of the image, at most max_output bytes (0: no limit), or NULL
+ * (err says why); the caller frees. *written: the bytes written. */
+static char *convert_limited(const uint8_t *img, size_t len, uint64_t max_output, int *rc, off_t *written)
 {
 	char path[] = "/tmp/test_pdb_XXXXXX";
 	int fd = mkstemp(path);
 	struct sym_identity id = {.format = SYM_FMT_PDB, .debug_id = "3844DBB920174967BE7AA4A2C20430FA3"};
-	struct breakpad_input in = {"test.pdb", &id, "test.pdb", NULL};
+	struct breakpad_input in = {"test.pdb", &id, "test.pdb", NULL, max_output};
 	*rc = winsym_pdb_bytes(img, len, NULL, 0, &in, fd, err, sizeof err);
+	*written = lseek(fd, 0, SEEK_END);
 	close(fd);
 	char *text = *rc == 0 ? read_file(path, NULL) : NULL;
 	unlink(path);
 	return text;
+}
+
+static char *convert(const uint8_t *img, size_t len, int *rc)
+{
+	off_t written;
+	return convert_limited(img, len, 0, rc, &written);
 }
 
 static const char EXPECTED[] =
@@ -614,6 +664,306 @@ static void test_refusals(void)
 	expect_refused_rc("OMAP address maps", omap_slot - 2, (uint32_t)S_FPO << 16 | 0xFFFF, -ENOTSUP, "OMAP");
 }
 
+static long peak_rss_kib(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return u.ru_maxrss;
+}
+
+static double seconds_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* An MSF of 4 KiB blocks whose directory lists block 4 `reuses` times as
+ * the info stream's: a file of about 4 * reuses bytes declaring a stream
+ * 1024 times that. */
+static uint8_t *reused_blocks_msf(uint32_t reuses, size_t *len)
+{
+	enum { BIG = 4096 };
+	struct bytes dir = {0};
+	u32(&dir, 2);
+	u32(&dir, 0);
+	u32(&dir, reuses * BIG);
+	for (uint32_t i = 0; i < reuses; i++)
+		u32(&dir, 4);
+	uint32_t dir_blocks = (uint32_t)((dir.n + BIG - 1) / BIG), n_blocks = 4 + dir_blocks;
+	uint8_t *img = calloc(n_blocks, BIG);
+	memcpy(img, "Microsoft C/C++ MSF 7.00\r\n\x1a" "DS\0\0\0", 32);
+	struct bytes b = {img, 0, (size_t)n_blocks * BIG};
+	b.n = 32;
+	u32(&b, BIG);
+	u32(&b, 1);
+	u32(&b, n_blocks);
+	u32(&b, (uint32_t)dir.n);
+	u32(&b, 0);
+	u32(&b, 3); /* the block map: block 3, the directory from block 4 */
+	b.n = 3 * BIG;
+	for (uint32_t i = 0; i < dir_blocks; i++)
+		u32(&b, 4 + i);
+	memcpy(img + 4 * BIG, dir.d, dir.n);
+	free(dir.d);
+	*len = (size_t)n_blocks * BIG;
+	return img;
+}
+
+/* A 240 KiB file whose info stream reuses one block 60000 times (240 MiB):
+ * refused before anything is read, in little time and memory. */
+static void test_reused_blocks(void)
+{
+	size_t len;
+	uint8_t *img = reused_blocks_msf(60000, &len);
+	long rss = peak_rss_kib();
+	double start = seconds_now();
+	struct pdb p;
+	err[0] = '\0';
+	is_int(pdb_open(&p, img, len, err, sizeof err), -EINVAL, "reused blocks: refused");
+	pdb_close(&p);
+	ok(strstr(err, "blocks reused") != NULL, "reused blocks: reason '%s'", err);
+	ok(seconds_now() - start < 1.0, "reused blocks: refused at once");
+	ok(peak_rss_kib() - rss < 16 * 1024, "reused blocks: peak RSS grew %ld KiB for a %zu-byte file",
+	   peak_rss_kib() - rss, len);
+	free(img);
+}
+
+/* Two modules naming one module stream: each would get a copy. */
+static void test_shared_module_stream(void)
+{
+	size_t len;
+	uint8_t *img = build_hostile(&len, 2, 0, 1, 0);
+	int rc;
+	char *text = convert(img, len, &rc);
+	is_int(rc, -EINVAL, "shared module stream: refused");
+	free(text);
+	ok(strstr(err, "module 1") && strstr(err, "already another module's"), "shared module stream: reason '%s'",
+	   err);
+	free(img);
+}
+
+/* The cap is exact: the .sym fits a limit of its own size, not one less. */
+static void test_output_limit(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	int rc;
+	off_t written;
+	char *text = convert_limited(img, len, strlen(EXPECTED), &rc, &written);
+	is_int(rc, 0, "limit: a .sym of exactly the limit is written (%s)", err);
+	free(text);
+	text = convert_limited(img, len, strlen(EXPECTED) - 1, &rc, &written);
+	is_int(rc, -EFBIG, "limit: one byte more is refused");
+	char want[64];
+	snprintf(want, sizeof want, "output exceeds %zu bytes", strlen(EXPECTED) - 1);
+	is_str(err, want, "limit: the reason");
+	ok(written <= (off_t)strlen(EXPECTED) - 1, "limit: nothing past it written (%lld bytes)", (long long)written);
+	free(text);
+	free(img);
+}
+
+/* 2000 STACK WIN records printing one 60 KiB program string: 120 MB of
+ * text from a 200 KB file, stopped at the limit. */
+static void test_huge_output(void)
+{
+	size_t len;
+	uint8_t *img = build_hostile(&len, 1, 60000, 2000, 0);
+	int rc;
+	off_t written;
+	double start = seconds_now();
+	char *text = convert_limited(img, len, 1 << 20, &rc, &written);
+	is_int(rc, -EFBIG, "huge output: refused past the limit");
+	is_str(err, "output exceeds 1048576 bytes", "huge output: the reason");
+	ok(written <= 1 << 20, "huge output: %lld bytes written", (long long)written);
+	ok(seconds_now() - start < 2.0, "huge output: stopped at once");
+	free(text);
+	free(img);
+}
+
+/* A string longer than READER_STRING_MAX is no string: the frame data
+ * record is written without its program. */
+static void test_long_string(void)
+{
+	size_t len;
+	uint8_t *img = build_hostile(&len, 1, 70000, 1, 0);
+	struct pdb p;
+	err[0] = '\0';
+	is_int(pdb_open(&p, img, len, err, sizeof err), 0, "long string: the PDB opens (%s)", err);
+	ok(pdb_string(&p, 5) == NULL, "long string: a 70 KB /names string is none");
+	is_str(pdb_string(&p, 1), "a.c", "long string: a short one still reads");
+	pdb_close(&p);
+	int rc;
+	char *text = convert(img, len, &rc);
+	ok(rc == 0 && strstr(text, "STACK WIN 4 1040 10 1 0 8 4 4 0 0 0\n") && !strstr(text, "xxx"),
+	   "long string: STACK WIN without a program (%s)", err);
+	free(text);
+	free(img);
+}
+
+/* ---- a PE image ---- */
+
+#define PE_AT 0x40
+#define PE_OPT (PE_AT + 24)
+#define PE_OPT_LEN 224 /* PE32: 96 bytes, then 16 data directories */
+#define PE_SECTIONS (PE_OPT + PE_OPT_LEN)
+#define PE_DATA 0x3000 /* the first section's raw data, past a table of 200 sections */
+
+/* A PE32 image with `n_sections` sections; the first, at RVA 0x1000, holds
+ * `data` (the caller's), an export table at its start. */
+static uint8_t *build_pe(uint16_t n_sections, const struct bytes *data, size_t *len)
+{
+	*len = PE_DATA + data->n;
+	uint8_t *img = calloc(1, *len);
+	struct bytes b = {img, 0, *len};
+	img[0] = 'M';
+	img[1] = 'Z';
+	b.n = 0x3c;
+	u32(&b, PE_AT);
+	b.n = PE_AT;
+	put(&b, "PE\0\0", 4);
+	u16(&b, 0x14C);
+	u16(&b, n_sections);
+	u32(&b, 0x5B3F5E6A);
+	b.n = PE_AT + 20;
+	u16(&b, PE_OPT_LEN);
+	b.n = PE_OPT;
+	u16(&b, 0x10b);
+	b.n = PE_OPT + 56;
+	u32(&b, 0x10000); /* SizeOfImage */
+	u32(&b, 0x400);   /* SizeOfHeaders */
+	b.n = PE_OPT + 92;
+	u32(&b, 16);
+	u32(&b, 0x1000); /* the export directory */
+	u32(&b, 40);
+	for (uint16_t i = 0; i < n_sections; i++) {
+		b.n = PE_SECTIONS + 40 * (size_t)i;
+		put(&b, i ? ".rdata\0\0" : ".edata\0\0", 8);
+		u32(&b, i ? 0x1000 : (uint32_t)data->n);
+		u32(&b, 0x1000 * (i + 1));
+		u32(&b, i ? 0 : (uint32_t)data->n);
+		u32(&b, i ? 0 : PE_DATA);
+	}
+	memcpy(img + PE_DATA, data->d, data->n);
+	return img;
+}
+
+/* An export table at RVA 0x1000 of n names, all one string of `name_len`
+ * 'x's, for n functions at 0x8000 on. */
+static void export_table(struct bytes *b, uint32_t n, size_t name_len)
+{
+	uint32_t functions = 0x1000 + 40, names = functions + 4 * n, ordinals = names + 4 * n;
+	uint32_t string = ordinals + 2 * n;
+	for (int i = 0; i < 5; i++)
+		u32(b, 0);
+	u32(b, n);
+	u32(b, n);
+	u32(b, functions);
+	u32(b, names);
+	u32(b, ordinals);
+	for (uint32_t i = 0; i < n; i++)
+		u32(b, 0x8000 + i);
+	for (uint32_t i = 0; i < n; i++)
+		u32(b, string);
+	for (uint32_t i = 0; i < n; i++)
+		u16(b, (uint16_t)i);
+	for (size_t i = 0; i < name_len; i++)
+		u8(b, 'x');
+	u8(b, 0);
+}
+
+/* A PE of n_sections whose n exports all name one string of name_len 'x's. */
+static uint8_t *pe_with_exports(uint16_t n_sections, uint32_t n, size_t name_len, size_t *len)
+{
+	struct bytes data = {0};
+	export_table(&data, n, name_len);
+	uint8_t *img = build_pe(n_sections, &data, len);
+	free(data.d);
+	return img;
+}
+
+static int convert_pe(const uint8_t *img, size_t len, uint64_t max_output, off_t *written)
+{
+	char path[] = "/tmp/test_pe_XXXXXX";
+	int fd = mkstemp(path);
+	struct sym_identity id = {.format = SYM_FMT_PE, .debug_id = "5B3F5E6A10000"};
+	struct breakpad_input in = {"test.dll", &id, "test.dll", NULL, max_output};
+	err[0] = '\0';
+	int rc = winsym_pe_bytes(img, len, &in, fd, err, sizeof err);
+	*written = lseek(fd, 0, SEEK_END);
+	close(fd);
+	unlink(path);
+	return rc;
+}
+
+/* 1000 exports naming one 60 KB string: 60 MB of PUBLIC records from a
+ * 70 KB image, stopped at the limit; a name past READER_STRING_MAX is a
+ * malformed export table. */
+static void test_pe_exports(void)
+{
+	size_t len;
+	uint8_t *img = pe_with_exports(1, 1000, 60000, &len);
+	off_t written;
+	is_int(convert_pe(img, len, 0, &written), 0, "pe exports: convert without a limit (%s)", err);
+	ok(written > 60000000, "pe exports: ... to %lld bytes", (long long)written);
+	is_int(convert_pe(img, len, 1 << 20, &written), -EFBIG, "pe exports: refused past the limit");
+	is_str(err, "output exceeds 1048576 bytes", "pe exports: the reason");
+	ok(written <= 1 << 20, "pe exports: %lld bytes written", (long long)written);
+	free(img);
+	img = pe_with_exports(1, 1000, 70000, &len);
+	is_int(convert_pe(img, len, 0, &written), -EINVAL, "pe exports: a 70 KB name is refused");
+	is_str(err, "malformed PE export table", "pe exports: the reason");
+	free(img);
+}
+
+/* The Windows loader's limit, 96 sections, holds for PE images and for
+ * the section headers a PDB keeps of its image. */
+static void test_section_limit(void)
+{
+	size_t len;
+	uint8_t *img = pe_with_exports(96, 1, 1, &len);
+	off_t written;
+	is_int(convert_pe(img, len, 0, &written), 0, "96 PE sections: converted (%s)", err);
+	free(img);
+	img = pe_with_exports(200, 1, 1, &len);
+	is_int(convert_pe(img, len, 0, &written), -EINVAL, "200 PE sections: refused");
+	is_str(err, "PE with 200 sections (the Windows loader takes 96 at most)", "200 PE sections: the reason");
+	free(img);
+
+	img = build_hostile(&len, 1, 0, 1, 94);
+	int rc;
+	char *text = convert(img, len, &rc);
+	is_int(rc, 0, "96 PDB section headers: converted (%s)", err);
+	free(text);
+	free(img);
+	img = build_hostile(&len, 1, 0, 1, 198);
+	text = convert(img, len, &rc);
+	is_int(rc, -EINVAL, "200 PDB section headers: refused");
+	ok(strstr(err, "200 sections") != NULL, "200 PDB section headers: reason '%s'", err);
+	free(text);
+	free(img);
+}
+
+/* The MODULE line spells the age as dump_syms does, in lower-case hex;
+ * the canonical id (the store's) keeps it upper case. */
+static void test_module_age(void)
+{
+	size_t len;
+	uint8_t *img = build(&len);
+	struct bytes b = {img, len, len};
+	set32(&b, stream_at[S_INFO] + 8, 0x1a);
+	set32(&b, stream_at[S_DBI] + 8, 0x1a);
+	int rc;
+	char *text = convert(img, len, &rc);
+	static const char want[] = "MODULE windows x86 3844DBB920174967BE7AA4A2C20430FA1a test.pdb\n";
+	ok(rc == 0 && strncmp(text, want, strlen(want)) == 0, "age 0x1a: MODULE age in lower case (%s)", err);
+	struct sym_identity id;
+	is_int(identify_buffer(img, len, &id, err, sizeof err), 0, "age 0x1a: identified");
+	is_str(id.debug_id, "3844DBB920174967BE7AA4A2C20430FA1A", "age 0x1a: the canonical id in upper case");
+	free(text);
+	free(img);
+}
+
 int main(void)
 {
 	test_msf();
@@ -623,5 +973,13 @@ int main(void)
 	test_truncations();
 	test_every_byte();
 	test_refusals();
+	test_reused_blocks();
+	test_shared_module_stream();
+	test_output_limit();
+	test_huge_output();
+	test_long_string();
+	test_pe_exports();
+	test_section_limit();
+	test_module_age();
 	return tap_done();
 }
