@@ -27,6 +27,8 @@ static void drain(struct bp_out *o)
 		ssize_t n = write(o->fd, o->buf + off, o->len - off);
 		if (n < 0 && errno != EINTR)
 			o->err = -errno;
+		else if (n == 0)
+			o->err = -EIO; /* nothing taken: trying again would spin */
 		else if (n > 0)
 			off += (size_t)n;
 	}
