@@ -167,8 +167,7 @@ static void write_function(struct bp_out *out, struct bp_func *f, struct inline_
 		bp_out_char(out, ' ');
 		bp_out_hex(out, range->size);
 		bp_out_str(out, " 0 ");
-		bp_out_str(out, f->name);
-		bp_out_char(out, '\n');
+		bp_out_name(out, f->name, SIZE_MAX);
 		each_inline(f->inlines, write_inline, iw);
 		for (; more; more = bp_lines_next(&lines)) {
 			uint64_t addr = f->addr + lines.line.offset;
@@ -188,8 +187,7 @@ static void write_publics(struct bp_out *out, const struct bp_module *m)
 		bp_out_str(out, e->multiple ? "PUBLIC m " : "PUBLIC ");
 		bp_out_hex(out, e->addr - m->load_address);
 		bp_out_str(out, " 0 ");
-		bp_out_str(out, e->name);
-		bp_out_char(out, '\n');
+		bp_out_name(out, e->name, SIZE_MAX);
 	}
 }
 
@@ -202,8 +200,7 @@ static void write_header(struct bp_out *out, const struct bp_module *m)
 	bp_out_char(out, ' ');
 	bp_out_str(out, m->id);
 	bp_out_char(out, ' ');
-	bp_out_str(out, m->name);
-	bp_out_char(out, '\n');
+	bp_out_name(out, m->name, SIZE_MAX);
 	if (m->code_id && m->code_id[0]) {
 		bp_out_str(out, "INFO CODE_ID ");
 		bp_out_str(out, m->code_id);
@@ -217,8 +214,7 @@ static void write_files(struct bp_out *out, struct bp_file *const *cited, size_t
 		bp_out_str(out, "FILE ");
 		bp_out_dec(out, cited[i]->id);
 		bp_out_char(out, ' ');
-		bp_out_str(out, cited[i]->name);
-		bp_out_char(out, '\n');
+		bp_out_name(out, cited[i]->name, SIZE_MAX);
 	}
 }
 
@@ -240,8 +236,7 @@ int bp_module_write(struct bp_module *m, struct bp_out *out)
 			bp_out_str(out, "INLINE_ORIGIN ");
 			bp_out_dec(out, (int64_t)i);
 			bp_out_char(out, ' ');
-			bp_out_str(out, origins.names[i]);
-			bp_out_char(out, '\n');
+			bp_out_name(out, origins.names[i], SIZE_MAX);
 		}
 		struct inline_writer iw = {out, &origins.seen, m->load_address};
 		for (size_t i = 0; i < m->nfuncs; i++)

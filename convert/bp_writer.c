@@ -61,6 +61,29 @@ void bp_out_char(struct bp_out *o, char c)
 	o->buf[o->len++] = c;
 }
 
+static int is_control(char c)
+{
+	return (unsigned char)c < 0x20 || c == 0x7f;
+}
+
+int bp_out_name(struct bp_out *o, const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len && s[i]) {
+		size_t clean = i;
+		while (clean < len && s[clean] && !is_control(s[clean]))
+			clean++;
+		bp_out_mem(o, s + i, clean - i); /* names are mostly clean: copied in runs */
+		if (clean < len && s[clean]) {
+			bp_out_char(o, '?');
+			clean++;
+		}
+		i = clean;
+	}
+	bp_out_char(o, '\n');
+	return o->err;
+}
+
 /* Numbers are formatted straight into the buffer (a .sym is mostly
  * numbers): room for the longest is made first. */
 #define NUMBER_MAX 24

@@ -26,6 +26,11 @@ void bp_out_init(struct bp_out *o, int fd, uint64_t max);
 void bp_out_mem(struct bp_out *o, const char *s, size_t n);
 void bp_out_str(struct bp_out *o, const char *s);
 void bp_out_char(struct bp_out *o, char c);
+/* A name from the input and the end of its line: at most len bytes of s
+ * (up to a NUL), control characters as '?', so that a hostile name cannot
+ * make records of its own. Returns the output's error (0 while it has
+ * none). */
+int bp_out_name(struct bp_out *o, const char *s, size_t len);
 void bp_out_hex(struct bp_out *o, uint64_t v);
 void bp_out_dec(struct bp_out *o, int64_t v);
 void bp_out_printf(struct bp_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

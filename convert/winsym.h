@@ -37,10 +37,6 @@ struct bp_out;
 /* Breakpad's CPU name for an IMAGE_FILE_MACHINE_* value. */
 const char *winsym_cpu(unsigned machine);
 
-/* A name from the input and the end of its line: at most len bytes of s,
- * control characters as '?', so a hostile name cannot make records.
- * Returns the output's error (0 while it has none), as the others do. */
-int winsym_name(struct bp_out *out, const char *s, size_t len);
 
 /* "INFO CODE_ID <id> <file>" of the image at `path`. */
 int winsym_code_id(struct bp_out *out, const struct pe_image *pe, const char *path);

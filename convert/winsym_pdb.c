@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/hmap.h"
+#include "common/vec.h"
 #include "convert/bp_writer.h"
 #include "convert/reader.h"
 #include "convert/mapfile.h"
@@ -24,22 +25,8 @@
 
 /* ---- small growable arrays ---- */
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t want = *cap ? 2 * *cap : 16;
-	void *bigger = realloc(*v, want * size);
-	if (!bigger)
-		return -ENOMEM;
-	*v = bigger;
-	*cap = want;
-	return 0;
-}
-
-#define PUSH(arr, item)                                                                                        \
-	(grow((void **)&(arr).v, &(arr).cap, (arr).n, sizeof *(arr).v) < 0 ? -ENOMEM                             \
-									   : ((arr).v[(arr).n++] = (item), 0))
+#define PUSH(arr, item) \
+	(VEC_RESERVE((arr).v, (arr).n, (arr).cap, 16) < 0 ? -ENOMEM : ((arr).v[(arr).n++] = (item), 0))
 
 /* ---- what the conversion collects ---- */
 
@@ -133,7 +120,7 @@ static int add_file(uint32_t off, const char *name, void *ctx)
 		if (hmap_put(&c->file_ids, name, (void *)id) < 0)
 			return -ENOMEM;
 		bp_out_printf(c->out, "FILE %u ", (unsigned)id);
-		if (winsym_name(c->out, name, SIZE_MAX) < 0)
+		if (bp_out_name(c->out, name, SIZE_MAX) < 0)
 			return c->out->err;
 	}
 	return PUSH(c->module_files[c->module], ((struct file_ref){off, (uint32_t)id}));
@@ -240,9 +227,8 @@ static int add_function_line(struct line_list *l, struct line_rec line)
 		}
 	}
 	size_t put = (size_t)has_head + 1 + (size_t)has_tail;
-	while (l->n - (j - i) + put > l->cap)
-		if (grow((void **)&l->v, &l->cap, l->cap, sizeof *l->v) < 0)
-			return -ENOMEM;
+	if (VEC_ROOM(l->v, l->n - (j - i), l->cap, put, 16) < 0)
+		return -ENOMEM;
 	memmove(l->v + i + put, l->v + j, (l->n - j) * sizeof *l->v);
 	l->n = l->n - (j - i) + put;
 	if (has_head)
@@ -616,7 +602,7 @@ static int print_function(struct conv *c, const struct candidate *f)
 	if (params < 0)
 		params = c->p->machine == PDB_MACHINE_I386 ? param_size(&span) : 0;
 	bp_out_printf(c->out, "FUNC %s%x %x %x ", f->multiple ? "m " : "", f->rva, f->len, (unsigned)params);
-	winsym_name(c->out, name, (size_t)name_len);
+	bp_out_name(c->out, name, (size_t)name_len);
 	if ((rc = print_inlines(c)) < 0)
 		return rc;
 	for (size_t i = 0; i < c->func_lines.n; i++) {
@@ -646,7 +632,7 @@ static int print_public(struct conv *c, const struct candidate *s)
 	int name_len, params;
 	breakpad_name(s->name, &name, &name_len, &params);
 	bp_out_printf(c->out, "PUBLIC %s%x %x ", s->multiple ? "m " : "", s->rva, params > 0 ? (unsigned)params : 0);
-	return winsym_name(c->out, name, (size_t)name_len);
+	return bp_out_name(c->out, name, (size_t)name_len);
 }
 
 static int print_symbols(struct conv *c)
@@ -705,7 +691,7 @@ static int print_stack_win(struct conv *c)
 			      f->prolog_size, f->params_size, f->saved_regs_size, f->locals_size, f->max_stack_size,
 			      f->program != NULL);
 		if (f->program)
-			winsym_name(c->out, f->program, SIZE_MAX);
+			bp_out_name(c->out, f->program, SIZE_MAX);
 		else
 			bp_out_printf(c->out, "%d\n", f->allocates_base_pointer);
 		rc = c->out->err;
@@ -720,7 +706,7 @@ static int print_origins(struct conv *c)
 {
 	for (size_t i = 0; i < c->origins.n; i++) {
 		bp_out_printf(c->out, "INLINE_ORIGIN %zu ", i);
-		if (winsym_name(c->out, c->origins.v[i], SIZE_MAX) < 0)
+		if (bp_out_name(c->out, c->origins.v[i], SIZE_MAX) < 0)
 			break;
 	}
 	return c->out->err;

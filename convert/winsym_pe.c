@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/vec.h"
 #include "convert/bp_writer.h"
 #include "convert/reader.h"
 #include "convert/mapfile.h"
@@ -34,14 +35,6 @@ static const char *base_name(const char *path)
 	const char *slash = strrchr(path, '/'), *backslash = strrchr(path, '\\');
 	const char *last = slash > backslash ? slash : backslash;
 	return last ? last + 1 : path;
-}
-
-int winsym_name(struct bp_out *out, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len && s[i]; i++)
-		bp_out_char(out, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
-	bp_out_char(out, '\n');
-	return out->err;
 }
 
 int winsym_code_id(struct bp_out *out, const struct pe_image *pe, const char *path)
@@ -97,14 +90,8 @@ struct exports {
 static int add_export(uint32_t rva, const char *name, void *ctx)
 {
 	struct exports *e = ctx;
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? 2 * e->cap : 64;
-		struct export_sym *grown = realloc(e->v, cap * sizeof *grown);
-		if (!grown)
-			return -ENOMEM;
-		e->v = grown;
-		e->cap = cap;
-	}
+	if (VEC_RESERVE(e->v, e->n, e->cap, 64) < 0)
+		return -ENOMEM;
 	e->v[e->n++] = (struct export_sym){rva, name};
 	return 0;
 }
@@ -130,7 +117,7 @@ static int print_exports(struct bp_out *out, const struct pe_image *pe)
 			continue;
 		int multiple = i + 1 < e.n && e.v[i + 1].rva == e.v[i].rva;
 		bp_out_printf(out, "PUBLIC %s%x 0 ", multiple ? "m " : "", e.v[i].rva);
-		rc = winsym_name(out, e.v[i].name, SIZE_MAX);
+		rc = bp_out_name(out, e.v[i].name, SIZE_MAX);
 	}
 	free(e.v);
 	return rc;
@@ -148,7 +135,7 @@ static int print_module(struct bp_out *out, const struct pe_image *pe, const str
 	{
 		identify_module_id(g, age, id);
 		bp_out_printf(out, "MODULE windows %s %s ", cpu, id);
-		return winsym_name(out, base_name(pdb), SIZE_MAX);
+		return bp_out_name(out, base_name(pdb), SIZE_MAX);
 	}
 	snprintf(id, sizeof id, "%08X%x", pe->timestamp, pe->size_of_image);
 	bp_out_printf(out, "MODULE windows %s %s %s\n", cpu, id, in->debug_file);

@@ -177,6 +177,21 @@ static int identify_path(const char *path, struct sym_identity *id, char *err, s
 	return rc;
 }
 
+/* A .sym is rarely larger than the debug file it is made from; a hostile
+ * file can ask for one of many gigabytes. Bound it by the file (with room
+ * for small files), never past the download limit. */
+#define SYM_GROWTH_MAX 32
+#define SYM_SIZE_FLOOR (64ULL << 20)
+
+static uint64_t conversion_limit(const char *path, long long max_size)
+{
+	struct stat st;
+	uint64_t limit = SYM_SIZE_FLOOR;
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size > limit / SYM_GROWTH_MAX)
+		limit = (uint64_t)st.st_size * SYM_GROWTH_MAX;
+	return max_size > 0 && (uint64_t)max_size < limit ? (uint64_t)max_size : limit;
+}
+
 enum work_result publish_conversion(struct store *st, const char *source, struct publish_job *p)
 {
 	char path[PATH_MAX], err[400] = "";
@@ -195,9 +210,7 @@ enum work_result publish_conversion(struct store *st, const char *source, struct
 	const char *name = p->key->kind == KEY_BUILD_ID ? strrchr(source, '/') + 1 : p->key->debug_file;
 	char image[PATH_MAX];
 	const char *code_path = p->image && store_full_path(st, p->image, image, sizeof image) == 0 ? image : NULL;
-	/* the download limit bounds what a conversion may write too: a hostile
-	 * debug file can ask for a .sym of many gigabytes */
-	struct breakpad_input in = {path, &id, name, code_path, (uint64_t)p->max_size};
+	struct breakpad_input in = {path, &id, name, code_path, conversion_limit(path, p->max_size)};
 	rc = breakpad_convert(&in, out, err, sizeof err);
 	if (rc == 0 && fsync(out) < 0)
 		rc = -errno;

@@ -120,6 +120,13 @@ static void test_writer(void)
 	       "function), the first of two symbols at an address stays, marked m");
 	free(cap.text);
 	bp_module_free(&m);
+
+	capture_start(&cap);
+	bp_out_name(&cap.out, "evil\nFUNC 0 1 0 forged\x7f", SIZE_MAX);
+	bp_out_name(&cap.out, "cut here", 3);
+	is_str(capture_end(&cap), "evil?FUNC 0 1 0 forged?\ncut\n",
+	       "a name with control characters makes no record of its own; a name is cut at its length");
+	free(cap.text);
 }
 
 static void test_segments_and_ranges(void)
