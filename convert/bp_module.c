@@ -17,7 +17,7 @@ void bp_module_init(struct bp_module *m)
 void bp_module_free(struct bp_module *m)
 {
 	for (size_t i = 0; i < m->nfuncs; i++)
-		bp_func_free(m->funcs[i]);
+		bp_func_drop_lines(m->funcs[i]);
 	free(m->funcs);
 	free(m->files);
 	free(m->externs);
@@ -115,7 +115,7 @@ struct bp_func *bp_func_new(struct bp_module *m, const char *name, const struct 
 	return f;
 }
 
-void bp_func_free(struct bp_func *f)
+void bp_func_drop_lines(struct bp_func *f)
 {
 	free(f->lines);
 	f->lines = NULL;
@@ -204,7 +204,7 @@ static void absorb_extern(struct bp_module *m, struct bp_func *f)
 	if (!e)
 		return;
 	int mismatch = strcmp(e->name, f->name) != 0;
-	if (mismatch && (strcmp(f->name, "<name omitted>") == 0 || strstr(e->name, f->name)))
+	if (mismatch && (strcmp(f->name, BP_NAME_OMITTED) == 0 || strstr(e->name, f->name)))
 		mismatch = 0;
 	f->multiple |= mismatch || e->multiple;
 	e->removed = 1;
@@ -214,18 +214,18 @@ int bp_module_add_function(struct bp_module *m, struct bp_func *f)
 {
 	uint64_t v;
 	if (!bp_module_contains(m, f->addr)) {
-		bp_func_free(f);
+		bp_func_drop_lines(f);
 		return 0;
 	}
 	absorb_extern(m, f);
 	if (u64map_get(&m->func_at, f->addr, &v)) {
 		((struct bp_func *)(uintptr_t)v)->multiple = 1;
-		bp_func_free(f);
+		bp_func_drop_lines(f);
 		return 0;
 	}
 	if (VEC_RESERVE(m->funcs, m->nfuncs, m->funcs_cap, 64) < 0 ||
 	    u64map_put(&m->func_at, f->addr, (uintptr_t)f) < 0) {
-		bp_func_free(f);
+		bp_func_drop_lines(f);
 		return -ENOMEM;
 	}
 	m->funcs[m->nfuncs++] = f;

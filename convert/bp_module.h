@@ -14,6 +14,9 @@
 #include "convert/dwarf_cursor.h"
 #include "convert/u64map.h"
 
+/* A function or inlined call with no name, as dump_syms spells it. */
+#define BP_NAME_OMITTED "<name omitted>"
+
 struct bp_range {
 	uint64_t addr, size;
 };
@@ -109,7 +112,9 @@ void bp_module_seal_externs(struct bp_module *m);
  * function has its address: that one is marked multiple) and freed, -ENOMEM. */
 struct bp_func *bp_func_new(struct bp_module *m, const char *name, const struct bp_range *ranges, uint32_t n);
 int bp_module_add_function(struct bp_module *m, struct bp_func *f);
-void bp_func_free(struct bp_func *f);
+/* Frees what a function holds outside the arena (its lines): for one the
+ * module did not keep, or at the module's end. */
+void bp_func_drop_lines(struct bp_func *f);
 /* Appends a line (at addr >= the function's address); -ERANGE if it lies
  * 4 GiB or more from the function's start or is that long, -ENOMEM. */
 int bp_func_add_line(struct bp_func *f, uint64_t addr, uint64_t size, int32_t number, const struct bp_file *file);

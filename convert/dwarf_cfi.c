@@ -188,8 +188,9 @@ static int cie_version(const struct cfi_section *sec, uint64_t off)
 	if (off >= sec->size)
 		return -1;
 	struct reader r = {sec, {sec->data + off, sec->data + sec->size, 0}, 4, 0, 0};
-	int dwarf64 = cur_fixed(&r.c, 4) == 0xffffffff;
-	cur_skip(&r.c, dwarf64 ? 16 : 4); /* 64-bit length, then the CIE id */
+	int offset_size;
+	cur_initial_length(&r.c, &offset_size);
+	cur_skip(&r.c, (size_t)offset_size); /* the CIE id */
 	int v = (int)cur_fixed(&r.c, 1);
 	return r.c.bad ? -1 : v;
 }

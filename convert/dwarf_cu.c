@@ -698,7 +698,7 @@ static int finish_unit(struct dw_unit *u)
 			if (kept < 0)
 				rc = kept;
 		} else {
-			bp_func_free(fn);
+			bp_func_drop_lines(fn);
 		}
 		if (kept <= 0) {
 			/* dump_syms erases the reference by the function's own
@@ -730,7 +730,7 @@ static int convert_unit(struct dw_file *f, Dwarf_Die *cudie)
 		rc = finish_unit(&u);
 	else
 		for (size_t i = 0; i < u.nfuncs; i++)
-			bp_func_free(u.funcs[i]);
+			bp_func_drop_lines(u.funcs[i]);
 	free(u.funcs);
 	free(u.files);
 	free(u.lines);
@@ -738,47 +738,12 @@ static int convert_unit(struct dw_file *f, Dwarf_Die *cudie)
 	return rc;
 }
 
-int dw_need(const struct dw_section *s, uint64_t from, uint64_t to)
-{
-	return s->stream ? inflated_need(s->stream, from, to) : 0;
-}
-
-void dw_done(const struct dw_section *s, uint64_t from, uint64_t to)
-{
-	if (s->stream)
-		inflated_done(s->stream, to);
-	else if (s->mapped && from < to && to <= s->size)
-		elf_give_back_pages(s->data + from, s->data + to);
-}
-
-/* A unit's header is at most this long (and this far before its DIE). */
-#define UNIT_HEADER_MAX 64
-
-int dw_need_unit(const struct dw_section *s, uint64_t off, uint64_t *end)
-{
-	*end = s->size;
-	if (off >= s->size)
-		return 0;
-	int rc = dw_need(s, off, off + 12); /* the longest initial length */
-	if (rc < 0)
-		return rc;
-	struct dw_cursor c = {s->data + off, s->data + s->size, 0};
-	uint64_t len = cur_fixed(&c, 4);
-	if (len == 0xffffffff)
-		len = cur_fixed(&c, 8);
-	uint64_t start = (uint64_t)(c.p - s->data);
-	if (!c.bad && len <= s->size - start)
-		*end = start + len;
-	/* libdw reads a header whole, even one longer than the unit claims */
-	return dw_need(s, off, *end > off + UNIT_HEADER_MAX ? *end : off + UNIT_HEADER_MAX);
-}
-
 /* The units before `offset` in .debug_info are done with: their pages are
  * given back. */
 static void release_units_before(struct dw_file *f, uint64_t offset)
 {
 	const struct dw_section *info = &f->sections->info;
-	uint64_t upto = offset > UNIT_HEADER_MAX ? offset - UNIT_HEADER_MAX : 0;
+	uint64_t upto = offset > DW_UNIT_HEADER_MAX ? offset - DW_UNIT_HEADER_MAX : 0;
 	if (!info->data || upto <= f->released || upto > info->size)
 		return;
 	dw_done(info, f->released, upto);
@@ -860,7 +825,7 @@ static int convert_all(struct dw_file *f)
 	Dwarf_Die cudie;
 	uint64_t start, next = 0;
 	int more = 1, rc;
-	if (!(f->name_omitted = arena_intern_str(&f->m->arena, "<name omitted>")) ||
+	if (!(f->name_omitted = arena_intern_str(&f->m->arena, BP_NAME_OMITTED)) ||
 	    !(f->empty = arena_intern_str(&f->m->arena, "")))
 		return -ENOMEM;
 	while ((rc = dw_need_unit(&f->sections->info, start = next, &next)) == 0) {
@@ -881,7 +846,7 @@ static int convert_all(struct dw_file *f)
 	}
 	if (rc < 0)
 		return rc;
-	release_units_before(f, f->sections->info.size + UNIT_HEADER_MAX);
+	release_units_before(f, f->sections->info.size + DW_UNIT_HEADER_MAX);
 	return more < 0 ? -EINVAL : 0;
 }
 

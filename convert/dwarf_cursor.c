@@ -43,6 +43,19 @@ static uint64_t leb(struct dw_cursor *c, int is_signed)
 	return v;
 }
 
+uint64_t cur_initial_length(struct dw_cursor *c, int *offset_size)
+{
+	uint64_t len = cur_fixed(c, 4);
+	int size = 4;
+	if (len == 0xffffffff) {
+		len = cur_fixed(c, 8);
+		size = 8;
+	}
+	if (offset_size)
+		*offset_size = size;
+	return len;
+}
+
 uint64_t cur_uleb_any(struct dw_cursor *c)
 {
 	return leb(c, 0);

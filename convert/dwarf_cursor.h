@@ -26,6 +26,11 @@ static inline uint64_t cur_uleb(struct dw_cursor *c)
 	return cur_uleb_any(c);
 }
 
+/* A unit's, table's or entry's initial length: 4 bytes, or 0xffffffff and
+ * 8 (64-bit DWARF); the offset size it implies into *offset_size (if not
+ * NULL). */
+uint64_t cur_initial_length(struct dw_cursor *c, int *offset_size);
+
 /* A NUL-terminated string, or NULL (bad) when it runs past the end. */
 const char *cur_cstr(struct dw_cursor *c);
 

@@ -40,12 +40,7 @@ static int read_header(const struct dw_section *line, uint64_t off, struct heade
 	if (!line->data || off >= line->size)
 		return -1;
 	struct dw_cursor c = {line->data + off, line->data + line->size, 0};
-	uint64_t len = cur_fixed(&c, 4);
-	h->offset_size = 4;
-	if (len == 0xffffffff) {
-		len = cur_fixed(&c, 8);
-		h->offset_size = 8;
-	}
+	uint64_t len = cur_initial_length(&c, &h->offset_size);
 	if (c.bad || len > (uint64_t)(c.end - c.p))
 		return -1;
 	c.end = c.p + len;

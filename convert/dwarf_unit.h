@@ -11,32 +11,8 @@
 #include <stdint.h>
 
 #include "convert/bp_module.h"
-#include "convert/elf_inflate.h"
+#include "convert/dwarf_section.h"
 #include "convert/u64map.h"
-
-/* A section's bytes as the readers see them (decompressed). */
-struct dw_section {
-	const unsigned char *data;
-	size_t size;
-	struct inflated_section *stream; /* inflated as it is read, or NULL: all there */
-	int mapped; /* the file's own pages (a private mapping, read from the file) */
-};
-
-struct dw_sections {
-	struct dw_section info, abbrev, line, str, line_str;
-};
-
-/* Bytes [from, to) of the section readable: 0, or -EBADMSG (corrupt
- * compressed data), -ENOMEM. */
-int dw_need(const struct dw_section *s, uint64_t from, uint64_t to);
-/* The reader is done with bytes [from, to): their pages are given back —
- * of a streamed section, all before `to` (it is read front to back). A
- * file page is read from the file again if touched. */
-void dw_done(const struct dw_section *s, uint64_t from, uint64_t to);
-/* Makes the unit (of .debug_info) or table (of .debug_line) that starts at
- * `off` with its initial length readable whole; where it ends into *end
- * (cut at the section's end). 0 or as dw_need. */
-int dw_need_unit(const struct dw_section *s, uint64_t off, uint64_t *end);
 
 /* How a source language names things (Breakpad's Language classes). */
 struct dw_language {
