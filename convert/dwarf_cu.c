@@ -26,10 +26,16 @@
  * array in the order read, which is offset order, searched by halving. */
 struct dw_spec {
 	uint64_t offset;
-	/* until resolved: the entry's name, linkage name and enclosing scope's
-	 * name; then: the qualified, enclosing and unqualified names the
-	 * definitions borrow (interned; "" when absent) */
-	const char *n1, *n2, *n3;
+	union {
+		/* until resolved: what the entry said */
+		struct {
+			const char *name, *linkage, *scope;
+		} said;
+		/* then: the names definitions borrow (interned; "" when absent) */
+		struct {
+			const char *qualified, *enclosing, *unqualified;
+		} names;
+	};
 	uint32_t spec; /* the declaration's own specification (index + 1), or 0 */
 	uint8_t resolved;
 	uint8_t lang; /* index in LANGUAGES */
@@ -325,12 +331,11 @@ static const char *compute_name(struct dw_file *f, const struct dw_language *lan
 	const char *raw = linkage && !d ? linkage : NULL;
 	if (oom)
 		return NULL;
-	/* resolved: n1 qualified, n2 enclosing, n3 unqualified */
-	*qualified = d && d[0] ? d : sp && sp->n1[0] ? sp->n1 : NULL;
+	*qualified = d && d[0] ? d : sp && sp->names.qualified[0] ? sp->names.qualified : NULL;
 	*unqualified = *enclosing = NULL;
 	if (!*qualified) {
-		*unqualified = name && name[0] ? name : sp ? sp->n3 : raw && raw[0] ? raw : NULL;
-		*enclosing = sp ? sp->n2 : parent;
+		*unqualified = name && name[0] ? name : sp ? sp->names.unqualified : raw && raw[0] ? raw : NULL;
+		*enclosing = sp ? sp->names.enclosing : parent;
 	}
 	if (*qualified)
 		return *qualified;
@@ -350,17 +355,18 @@ static int resolve_spec(struct dw_file *f, uint32_t spec)
 	uint32_t inner = s->spec;
 	if (inner && ++f->spec_depth > ORIGIN_CHAIN_MAX)
 		inner = 0;
-	const char *name = compute_name(f, &LANGUAGES[s->lang], s->n1, s->n2, inner, s->n3, &q, &e, &u);
+	const char *name = compute_name(f, &LANGUAGES[s->lang], s->said.name, s->said.linkage, inner, s->said.scope, &q,
+					&e, &u);
 	if (s->spec)
 		f->spec_depth--;
 	if (!name)
 		return -ENOMEM;
 	s = &f->specs[spec - 1];
-	s->n1 = q ? q : f->empty;
-	s->n2 = e ? arena_intern_str(&f->m->arena, e) : f->empty;
-	s->n3 = u ? arena_intern_str(&f->m->arena, u) : f->empty;
+	s->names.qualified = q ? q : f->empty;
+	s->names.enclosing = e ? arena_intern_str(&f->m->arena, e) : f->empty;
+	s->names.unqualified = u ? arena_intern_str(&f->m->arena, u) : f->empty;
 	s->resolved = 1;
-	return s->n2 && s->n3 ? 0 : -ENOMEM;
+	return s->names.enclosing && s->names.unqualified ? 0 : -ENOMEM;
 }
 
 /* dump_syms remembers every named entry it reads; only declarations are
@@ -374,8 +380,10 @@ static int remember_declaration(struct dw_unit *u, const struct die_attrs *a, co
 		return 0;
 	if (f->nspecs >= UINT32_MAX - 1 || VEC_RESERVE(f->specs, f->nspecs, f->specs_cap, 1024) < 0)
 		return -ENOMEM;
-	f->specs[f->nspecs++] = (struct dw_spec){a->offset, a->name, a->linkage, parent, a->spec, 0,
-						 (uint8_t)(u->lang - LANGUAGES)};
+	f->specs[f->nspecs++] = (struct dw_spec){.offset = a->offset,
+						 .said = {a->name, a->linkage, parent},
+						 .spec = a->spec,
+						 .lang = (uint8_t)(u->lang - LANGUAGES)};
 	return 0;
 }
 
