@@ -231,9 +231,12 @@ static int extract_first_file(struct mscab_decompressor *cabd, struct mscabd_cab
 		say(err, errlen, 0, "cabinet holds no file");
 		return -ENOENT;
 	}
-	if ((uint64_t)file->length > io->max_size) {
-		say(err, errlen, 0, "cabinet file is %u bytes, over the %llu-byte limit", file->length,
-		    (unsigned long long)io->max_size);
+	/* libmspack decodes the folder from its start and throws away what comes
+	 * before the file: up to 2 GiB the limit would not see */
+	uint64_t decoded = (uint64_t)file->offset + file->length;
+	if (decoded > io->max_size) {
+		say(err, errlen, 0, "cabinet file is %u bytes at offset %u of its folder, over the %llu-byte limit",
+		    file->length, file->offset, (unsigned long long)io->max_size);
 		return -EFBIG;
 	}
 	int code = cabd->extract(cabd, file, io->out_path);

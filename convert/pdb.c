@@ -99,7 +99,7 @@ static int read_info(struct pdb *p, char *err, size_t errlen)
 	memcpy(p->guid, s + 12, 16);
 	int64_t names = named_stream(s, len, "/names");
 	free(s);
-	if (names < 0 || names > UINT32_MAX)
+	if (names < 0)
 		return 0;
 	uint8_t *n;
 	size_t n_len;
@@ -162,21 +162,28 @@ static uint16_t debug_stream(const struct pdb *p, const struct dbi_layout *l, in
 	return le16(p->dbi + l->debug_header + 2 * (size_t)slot);
 }
 
+/* The module entry at d[at] (before end): the fixed part, its module name
+ * and its object file name. Returns the module name, and in *next where the
+ * entry after it starts (entries are padded to 4 bytes); NULL if the entry
+ * overruns. */
+static const char *next_module(const uint8_t *d, size_t end, size_t at, size_t *next)
+{
+	if (end - at < MODI_FIXED_LEN)
+		return NULL;
+	const char *name = str_at(d, end, at + MODI_FIXED_LEN);
+	const char *obj = name ? str_at(d, end, at + MODI_FIXED_LEN + strlen(name) + 1) : NULL;
+	if (!obj)
+		return NULL;
+	*next = ((size_t)((const uint8_t *)obj - d) + strlen(obj) + 1 + 3) & ~(size_t)3;
+	return name;
+}
+
 /* Counts module entries so the array can be sized once. */
 static int count_modules(const uint8_t *d, size_t end, size_t at, size_t *count)
 {
-	*count = 0;
-	while (at < end) {
-		if (end - at < MODI_FIXED_LEN)
+	for (*count = 0; at < end; (*count)++)
+		if (!next_module(d, end, at, &at))
 			return -EINVAL;
-		const char *name = str_at(d, end, at + MODI_FIXED_LEN);
-		const char *obj = name ? str_at(d, end, at + MODI_FIXED_LEN + strlen(name) + 1) : NULL;
-		if (!obj)
-			return -EINVAL;
-		size_t next = (size_t)((const uint8_t *)obj - d) + strlen(obj) + 1;
-		at = (next + 3) & ~(size_t)3;
-		(*count)++;
-	}
 	return 0;
 }
 
@@ -297,9 +304,7 @@ static int read_modules(struct pdb *p, const struct dbi_layout *l, char *err, si
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct pdb_module *m = &p->modules[i];
 		const uint8_t *e = p->dbi + at;
-		m->name = (const char *)e + MODI_FIXED_LEN;
-		const char *obj = m->name + strlen(m->name) + 1;
-		at = ((size_t)((const uint8_t *)obj - p->dbi) + strlen(obj) + 1 + 3) & ~(size_t)3;
+		m->name = next_module(p->dbi, end, at, &at); /* count_modules walked these: not NULL */
 		p->n_modules = i + 1;
 		rc = read_module_stream(p, m, e, taken);
 		if (rc == -ENOMEM)
@@ -421,24 +426,34 @@ static const uint8_t *type_record(const struct pdb_types *t, uint32_t index, uin
 	return t->data + at + 4;
 }
 
-/* A numeric leaf at r[*at]: its value, *at past it; -1 if malformed. */
-static int64_t numeric_leaf(const uint8_t *r, size_t len, size_t *at)
+/* A numeric leaf at r[*at]: 0, its value in *value and *at past it;
+ * -EINVAL if malformed. LF_CHAR, LF_SHORT, LF_LONG and LF_QUADWORD are
+ * signed, as CodeView defines them; an LF_UQUADWORD past INT64_MAX comes
+ * out negative (no size or offset is that large). */
+static int numeric_leaf(const uint8_t *r, size_t len, size_t *at, int64_t *value)
 {
 	if (!in_bounds(len, *at, 2))
-		return -1;
+		return -EINVAL;
 	uint16_t v = le16(r + *at);
 	*at += 2;
-	if (v < 0x8000)
-		return v;
-	static const uint8_t sizes[] = {1, 2, 2, 4, 4, 0, 0, 0, 0, 8, 8}; /* LF_CHAR .. LF_UQUADWORD */
-	size_t n = v - 0x8000u < sizeof sizes ? sizes[v - 0x8000] : 0;
+	if (v < 0x8000) {
+		*value = v;
+		return 0;
+	}
+	static const struct {
+		uint8_t size, is_signed;
+	} leaves[] = {{1, 1}, {2, 1}, {2, 0}, {4, 1}, {4, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {8, 1}, {8, 0}};
+	size_t kind = v - 0x8000u, n = kind < sizeof leaves / sizeof *leaves ? leaves[kind].size : 0;
 	if (n == 0 || !in_bounds(len, *at, n))
-		return -1;
-	uint64_t value = 0;
+		return -EINVAL;
+	uint64_t bits = 0;
 	for (size_t i = 0; i < n; i++)
-		value |= (uint64_t)r[*at + i] << (8 * i);
+		bits |= (uint64_t)r[*at + i] << (8 * i);
+	if (leaves[kind].is_signed && n < 8 && bits >> (8 * n - 1))
+		bits |= ~(uint64_t)0 << (8 * n); /* sign-extend */
 	*at += n;
-	return value > INT64_MAX ? -1 : (int64_t)value;
+	*value = (int64_t)bits;
+	return 0;
 }
 
 /* Where a class-like record's size leaf starts; 0 if the kind has none. */
@@ -468,7 +483,8 @@ static const char *type_name(const struct pdb *p, uint32_t type)
 		return NULL;
 	if (kind == LF_ENUM)
 		return str_at(r, len, 12); /* count, properties, underlying type, fields */
-	if ((at = size_leaf_at(kind)) == 0 || kind == LF_ARRAY || numeric_leaf(r, len, &at) < 0)
+	int64_t size;
+	if ((at = size_leaf_at(kind)) == 0 || kind == LF_ARRAY || numeric_leaf(r, len, &at, &size) < 0)
 		return NULL;
 	return str_at(r, len, at);
 }
@@ -518,8 +534,10 @@ static uint32_t type_size(const struct pdb *p, uint32_t type, int depth)
 		return type_size(p, le32(r + 4), depth + 1);
 	if ((at = size_leaf_at(kind)) == 0)
 		return 0;
-	int64_t size = numeric_leaf(r, len, &at);
-	return size < 0 || size > UINT32_MAX ? 0 : (uint32_t)size;
+	int64_t size;
+	if (numeric_leaf(r, len, &at, &size) < 0 || size < 0 || size > UINT32_MAX)
+		return 0;
+	return (uint32_t)size;
 }
 
 uint32_t pdb_type_size(const struct pdb *p, uint32_t type)
@@ -656,13 +674,6 @@ int cv_scope(uint16_t kind)
 
 int pdb_parse_proc(const struct pdb *p, const struct cv_record *r, struct pdb_proc *out)
 {
-	if (r->kind == S_THUNK32) {
-		/* parent, end, next, offset, section, length, ordinal, name */
-		if (!(out->name = cv_name(r, 21)))
-			return -EINVAL;
-		out->len = le16(r->data + 18);
-		return pdb_rva(p, le16(r->data + 16), le32(r->data + 12), &out->rva);
-	}
 	/* parent, end, next, length, debug start, debug end, type, offset,
 	 * section, flags, name */
 	if (!(out->name = cv_name(r, 35)))

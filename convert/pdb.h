@@ -145,8 +145,8 @@ struct pdb_proc {
 	const char *name;
 };
 
-/* A S_[GL]PROC32[_ID] or S_THUNK32 record: 0, or -EINVAL if too short,
- * -ERANGE if its section is unknown. */
+/* A S_[GL]PROC32[_ID] record: 0, or -EINVAL if too short, -ERANGE if its
+ * section is unknown. (Thunks are not functions: see docs/CONVERSION.md.) */
 int pdb_parse_proc(const struct pdb *p, const struct cv_record *r, struct pdb_proc *out);
 
 struct pdb_public {

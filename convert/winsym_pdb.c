@@ -16,6 +16,7 @@
 #include "convert/reader.h"
 #include "convert/mapfile.h"
 #include "convert/pdb.h"
+#include "convert/spans.h"
 
 #define CV_REG_EBP 22
 #define SCN_CNT_CODE 0x20
@@ -67,15 +68,10 @@ struct candidates {
 	size_t n, cap;
 };
 
-struct range {
-	uint32_t rva, len;
-};
-
 struct inline_rec {
 	int depth;
 	uint32_t call_line, call_file, origin;
-	struct range *v;
-	size_t n, cap;
+	struct spans ranges;
 };
 
 struct inline_list {
@@ -97,7 +93,8 @@ struct conv {
 		size_t n, cap;
 	} origins;
 	size_t module; /* the module of the function being written */
-	struct line_list func_lines; /* the function's lines, split by its inlines */
+	struct spans func_lines; /* the function's lines, split by its inlines */
+	uint64_t lines_painted, paint_budget; /* into functions: see function_lines */
 	struct inline_list inlines;
 	char *err;
 	size_t errlen;
@@ -174,6 +171,12 @@ static int by_rva_then_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Functions do not overlap in a real PDB, so each line is painted into one
+ * function; a hostile one can make many functions span the same lines,
+ * most of them hidden (functions x lines of work for little output). */
+#define PAINTS_PER_LINE 4
+#define PAINTS_MIN (1u << 20)
+
 static int collect_lines(struct conv *c)
 {
 	for (c->module = 0; c->module < c->p->n_modules; c->module++) {
@@ -185,65 +188,8 @@ static int collect_lines(struct conv *c)
 	}
 	if (c->lines.n)
 		qsort(c->lines.v, c->lines.n, sizeof *c->lines.v, by_rva_then_seq);
+	c->paint_budget = PAINTS_PER_LINE * (uint64_t)c->lines.n + PAINTS_MIN;
 	return 0;
-}
-
-/* The first line of `l` that ends after `rva` (lines there do not overlap,
- * so their ends ascend as their starts do). */
-static size_t first_ending_after(const struct line_list *l, uint32_t rva)
-{
-	size_t lo = 0, hi = l->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if ((uint64_t)l->v[mid].rva + l->v[mid].len > rva)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo;
-}
-
-/* Breakpad's Lines::AddLine: the new line replaces whatever part of the
- * lines already there it covers; what sticks out on either side stays. */
-static int add_function_line(struct line_list *l, struct line_rec line)
-{
-	uint64_t a = line.rva, b = a + line.len;
-	size_t i = first_ending_after(l, line.rva), j = i;
-	struct line_rec head = {0}, tail = {0};
-	int has_head = 0, has_tail = 0;
-	for (; j < l->n && l->v[j].rva < b; j++) {
-		struct line_rec old = l->v[j];
-		uint64_t end = (uint64_t)old.rva + old.len;
-		if (old.rva < a) {
-			head = old;
-			head.len = (uint32_t)(a - old.rva);
-			has_head = 1;
-		}
-		if (end > b) {
-			tail = old;
-			tail.rva = (uint32_t)b;
-			tail.len = (uint32_t)(end - b);
-			has_tail = 1;
-		}
-	}
-	size_t put = (size_t)has_head + 1 + (size_t)has_tail;
-	if (VEC_ROOM(l->v, l->n - (j - i), l->cap, put, 16) < 0)
-		return -ENOMEM;
-	memmove(l->v + i + put, l->v + j, (l->n - j) * sizeof *l->v);
-	l->n = l->n - (j - i) + put;
-	if (has_head)
-		l->v[i++] = head;
-	l->v[i++] = line;
-	if (has_tail)
-		l->v[i] = tail;
-	return 0;
-}
-
-/* The line covering rva, or NULL (Breakpad's Lines::GetLine). */
-static const struct line_rec *line_at(const struct line_list *l, uint32_t rva)
-{
-	size_t i = first_ending_after(l, rva);
-	return i < l->n && l->v[i].rva <= rva ? &l->v[i] : NULL;
 }
 
 /* ---- names ---- */
@@ -404,32 +350,6 @@ static uint32_t origin_id(struct conv *c, const char *name, int *rc)
 	return (uint32_t)id;
 }
 
-/* Breakpad's Inline::ExtendRanges: lines that continue a range extend it;
- * one before every range is dropped. */
-static int extend_ranges(struct inline_rec *in, uint32_t rva, uint32_t len)
-{
-	/* lines mostly come in address order: look from the end */
-	size_t i = in->n;
-	while (i > 0 && in->v[i - 1].rva >= rva)
-		i--;
-	if (in->n && i == 0)
-		return 0;
-	if (i < in->n && (uint64_t)rva + len == in->v[i].rva) {
-		in->v[i].rva = rva;
-		in->v[i].len += len;
-		return 0;
-	}
-	if (i > 0 && (uint64_t)in->v[i - 1].rva + in->v[i - 1].len == rva) {
-		in->v[i - 1].len += len;
-		return 0;
-	}
-	if (PUSH(*in, ((struct range){0, 0})) < 0)
-		return -ENOMEM;
-	memmove(in->v + i + 1, in->v + i, (in->n - 1 - i) * sizeof *in->v);
-	in->v[i] = (struct range){rva, len};
-	return 0;
-}
-
 struct inline_ctx {
 	struct conv *c;
 	struct inline_rec *in;
@@ -442,21 +362,22 @@ static int add_inline_line(const struct pdb_line *l, void *ctx)
 	struct conv *c = x->c;
 	if (l->len == 0)
 		return 0;
-	struct line_rec line = {l->rva, l->len, l->line, file_id(c, c->module, l->file), 0};
-	const struct line_rec *caller = line_at(&c->func_lines, l->rva);
+	struct span line = {l->rva, l->len, l->line, file_id(c, c->module, l->file)};
+	const struct span *caller = spans_at(&c->func_lines, l->rva);
 	if (x->in->call_line == 0 && caller)
 		x->in->call_line = caller->line;
 	if (x->in->call_file == 0 && caller)
 		x->in->call_file = caller->file;
-	int rc = add_function_line(&c->func_lines, line);
-	return rc ? rc : extend_ranges(x->in, line.rva, line.len);
+	int rc = spans_paint(&c->func_lines, line);
+	return rc ? rc : spans_extend(&x->in->ranges, line.rva, line.len);
 }
 
 static int add_inline(struct conv *c, const struct cv_record *r, uint32_t func_rva, int depth)
 {
-	if (PUSH(c->inlines, ((struct inline_rec){depth, 0, 0, 0, NULL, 0, 0})) < 0)
+	if (PUSH(c->inlines, ((struct inline_rec){.depth = depth})) < 0)
 		return -ENOMEM;
 	struct inline_ctx x = {c, &c->inlines.v[c->inlines.n - 1]};
+	spans_init(&x.in->ranges);
 	uint32_t inlinee = 0;
 	int rc = pdb_inline_lines(c->p, &c->p->modules[c->module], r, func_rva, &inlinee, add_inline_line, &x);
 	char *name = pdb_inlinee_name(c->p, inlinee);
@@ -534,7 +455,7 @@ static int walk_function(struct conv *c, const struct candidate *f, struct param
 static void free_inlines(struct inline_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].v);
+		spans_free(&l->v[i].ranges);
 	l->n = 0;
 }
 
@@ -548,34 +469,46 @@ static int print_inlines(struct conv *c)
 		if (skip_below >= 0 && in->depth > skip_below)
 			continue;
 		skip_below = -1;
-		if (in->n == 0) {
+		if (!spans_first(&in->ranges)) {
 			skip_below = in->depth;
 			continue;
 		}
 		bp_out_printf(c->out, "INLINE %d %u %u %u", in->depth, in->call_line, in->call_file, in->origin);
-		for (size_t k = 0; k < in->n; k++)
-			bp_out_printf(c->out, " %x %x", in->v[k].rva, in->v[k].len);
+		for (const struct span *r = spans_first(&in->ranges); r; r = spans_next(&in->ranges, r))
+			bp_out_printf(c->out, " %x %x", r->rva, r->len);
 		bp_out_char(c->out, '\n');
 	}
 	return c->out->err;
 }
 
-static int function_lines(struct conv *c, const struct candidate *f)
+/* The index of the first line at or after rva. */
+static size_t first_line_from(const struct line_list *l, uint64_t rva)
 {
-	c->func_lines.n = 0;
-	uint64_t end = (uint64_t)f->rva + f->len;
-	size_t lo = 0, hi = c->lines.n;
-	while (lo < hi) { /* the first line at or after the function */
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (c->lines.v[mid].rva < f->rva)
+		if (l->v[mid].rva < rva)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (size_t i = lo; i < c->lines.n && c->lines.v[i].rva < end; i++) {
-		if (c->lines.v[i].len == 0)
+	return lo;
+}
+
+static int function_lines(struct conv *c, const struct candidate *f)
+{
+	spans_clear(&c->func_lines);
+	size_t from = first_line_from(&c->lines, f->rva), to = first_line_from(&c->lines, (uint64_t)f->rva + f->len);
+	c->lines_painted += to - from;
+	if (c->lines_painted > c->paint_budget) {
+		snprintf(c->err, c->errlen, "too many line records: functions overlap over %zu lines", c->lines.n);
+		return -EFBIG;
+	}
+	for (size_t i = from; i < to; i++) {
+		const struct line_rec *l = &c->lines.v[i];
+		if (l->len == 0)
 			continue; /* Breakpad drops empty lines */
-		int rc = add_function_line(&c->func_lines, c->lines.v[i]);
+		int rc = spans_paint(&c->func_lines, (struct span){l->rva, l->len, l->line, l->file});
 		if (rc < 0)
 			return rc;
 	}
@@ -605,10 +538,8 @@ static int print_function(struct conv *c, const struct candidate *f)
 	bp_out_name(c->out, name, (size_t)name_len);
 	if ((rc = print_inlines(c)) < 0)
 		return rc;
-	for (size_t i = 0; i < c->func_lines.n; i++) {
-		const struct line_rec *l = &c->func_lines.v[i];
+	for (const struct span *l = spans_first(&c->func_lines); l; l = spans_next(&c->func_lines, l))
 		bp_out_printf(c->out, "%x %x %u %u\n", l->rva, l->len, l->line, l->file);
-	}
 	return c->out->err;
 }
 
@@ -758,7 +689,7 @@ static void conv_free(struct conv *c)
 	for (size_t i = 0; i < c->origins.n; i++)
 		free(c->origins.v[i]);
 	free(c->origins.v);
-	free(c->func_lines.v);
+	spans_free(&c->func_lines);
 	free_inlines(&c->inlines);
 	free(c->inlines.v);
 }
@@ -768,6 +699,7 @@ static int convert_pdb(const struct pdb *p, const struct breakpad_input *in, con
 {
 	int rc;
 	struct conv c = {.p = p, .err = err, .errlen = errlen};
+	spans_init(&c.func_lines);
 	hmap_init(&c.file_ids);
 	hmap_init(&c.origin_ids);
 	c.module_files = calloc(p->n_modules ? p->n_modules : 1, sizeof *c.module_files);

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PLANNED 44 /* asserts that need gcab, printed as SKIP without it */
+#define PLANNED 49 /* asserts that need gcab, printed as SKIP without it */
 #define LZX_PLANNED 22 /* asserts that need python3 and the LZX generator */
 #define MKLZXCAB "tests/fixtures/mklzxcab.py" /* tests/run runs us from the top of the tree */
 
@@ -136,6 +136,27 @@ static void test_limits(void)
 	remove_file("out");
 	is_int(extract("stored.cab", "out", 1000), -EFBIG, "stored over limit: -EFBIG");
 	ok(!exists("out"), "stored over limit: no output left");
+}
+
+/* libmspack decodes a folder from its start: a file at offset 150000 costs
+ * 150015 bytes of decoding however short it is, so the limit counts them. */
+static void test_offset_limit(const uint8_t *payload)
+{
+	size_t len;
+	uint8_t *cab = read_in("stored.cab", &len);
+	uint32_t files_at = cab[16] | cab[17] << 8 | cab[18] << 16 | (uint32_t)cab[19] << 24; /* coffFiles */
+	ok(files_at + 8 < len, "offset: CFFILE found at %u", files_at);
+	if (files_at + 8 < len) {
+		uint8_t entry[8] = {15, 0, 0, 0, 150000 & 0xFF, 150000 >> 8 & 0xFF, 150000 >> 16, 0}; /* cbFile, uoffFolderStart */
+		memcpy(cab + files_at, entry, sizeof entry);
+	}
+	write_in("far.cab", cab, len);
+	free(cab);
+	is_int(extract("far.cab", "out", UINT64_MAX), 0, "offset 150000: extracted without a limit (%s)", err);
+	ok(same_bytes("out", payload + 150000, 15), "offset 150000: the 15 bytes there");
+	remove_file("out");
+	is_int(extract("far.cab", "out", 1000), -EFBIG, "offset 150000, 1000-byte limit: -EFBIG");
+	ok(strstr(err, "offset 150000") && !exists("out"), "offset past the limit: reason '%s', no output", err);
 }
 
 /* Writes a damaged copy of `src` as bad.cab. */
@@ -298,6 +319,7 @@ int main(void)
 	if (system("command -v gcab >/dev/null 2>&1") == 0) {
 		test_roundtrip(payload);
 		test_limits();
+		test_offset_limit(payload);
 		test_truncations();
 		test_corruptions();
 		test_io_errors();

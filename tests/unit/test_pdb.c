@@ -6,6 +6,7 @@
  * corrupted, and malformed streams refused with their reason. */
 #include "convert/msf.h"
 #include "convert/pdb.h"
+#include "convert/spans.h"
 #include "convert/winsym.h"
 
 #include "tests/unit/files.h"
@@ -154,6 +155,11 @@ static void ipi_stream(struct bytes *b)
 	u32(b, 0);
 	str(b, "f");
 	end_record(b, r);
+	r = record(b, 0x1602); /* 0x1004 LF_MFUNC_ID Q::neg (Q's size leaf is negative) */
+	u32(b, 0x1005);
+	u32(b, 0);
+	str(b, "neg");
+	end_record(b, r);
 }
 
 static void tpi_stream(struct bytes *b)
@@ -187,6 +193,22 @@ static void tpi_stream(struct bytes *b)
 	u16(b, 0x8003);
 	u32(b, 40000);
 	end_record(b, r);
+	/* 0x1004 N, 0x1005 Q: signed size leaves (LF_CHAR -16, LF_QUADWORD -1): no size, but a name */
+	static const struct {
+		uint16_t leaf;
+		uint8_t bytes;
+		const char *name;
+	} negative[] = {{0x8000, 1, "N"}, {0x8009, 8, "Q"}};
+	for (int i = 0; i < 2; i++) {
+		r = record(b, 0x1505);
+		put(b, (uint8_t[16]){0}, 16);
+		u16(b, negative[i].leaf);
+		u8(b, 0xF0);
+		for (int k = 1; k < negative[i].bytes; k++)
+			u8(b, 0xFF);
+		str(b, negative[i].name);
+		end_record(b, r);
+	}
 }
 
 static void section(struct bytes *b, const char *name, uint32_t va, uint32_t size, uint32_t flags)
@@ -249,24 +271,89 @@ static void new_fpo_stream(struct bytes *b)
 
 static size_t line_count_at; /* in the module stream: the lines block's count */
 
+/* hostile: inline sites of `inline_lines_each` one-byte lines, in the worst
+ * order for a sorted array (each site's lines from the top down, the sites
+ * from the top down) */
+static uint32_t extra_inline_sites, inline_lines_each;
+/* hostile: functions all over the lines, lines all at one address */
+static uint32_t overlapping_functions, lines_at_one_address;
+
+static void code_offset_annotation(struct bytes *b, uint32_t offset)
+{
+	u8(b, 1); /* CodeOffset, 4-byte form; then CodeLength 1 */
+	u8(b, (uint8_t)(0xC0 | offset >> 24));
+	u8(b, (uint8_t)(offset >> 16));
+	u8(b, (uint8_t)(offset >> 8));
+	u8(b, (uint8_t)offset);
+	u8(b, 4);
+	u8(b, 1);
+}
+
+/* Site `site`'s lines: its lowest address first (its range starts there),
+ * then every other byte above it downwards. */
+static void hostile_inline_site(struct bytes *b, uint32_t site)
+{
+	uint32_t base = 0x1000 + 2 * inline_lines_each * (extra_inline_sites - site);
+	size_t r = record(b, S_INLINESITE);
+	u32(b, 0);
+	u32(b, 0);
+	u32(b, 0x1000);
+	code_offset_annotation(b, base);
+	for (uint32_t k = inline_lines_each - 1; k > 0; k--)
+		code_offset_annotation(b, base + 2 * k);
+	end_record(b, r);
+	r = record(b, S_INLINESITE_END);
+	end_record(b, r);
+}
+
+static void proc_record(struct bytes *b, uint32_t offset, uint32_t length, const char *name)
+{
+	size_t r = record(b, S_GPROC32);
+	for (int i = 0; i < 3; i++)
+		u32(b, 0);
+	u32(b, length);
+	for (int i = 0; i < 3; i++)
+		u32(b, 0);
+	u32(b, offset);
+	u16(b, 1); /* section */
+	u8(b, 0);
+	str(b, name);
+	end_record(b, r);
+}
+
+/* Subsections of one line each, at 1:0x100 (lines of one subsection at one
+ * address would be empty), 0x10 bytes long. */
+static void lines_at_one_place(struct bytes *b)
+{
+	for (uint32_t i = 0; i < lines_at_one_address; i++) {
+		u32(b, 0xF2);
+		u32(b, 12 + 12 + 8);
+		u32(b, 0x100);
+		u16(b, 1);
+		u16(b, 0);
+		u32(b, 0x10);
+		u32(b, 0);
+		u32(b, 1);
+		u32(b, 12 + 8);
+		u32(b, 0);
+		u32(b, (20 + i % 100) | 0x80000000u);
+	}
+}
+
 /* Module symbols: a function at 1:0x10 with one inline site, then C13
  * line information. Returns the size of the symbols part. */
 static uint32_t module_stream(struct bytes *b, uint32_t *c13_len)
 {
 	u32(b, 4);
-	size_t r = record(b, S_GPROC32);
-	u32(b, 0);
-	u32(b, 0);
-	u32(b, 0);
-	u32(b, 0x20); /* length */
-	u32(b, 0);
-	u32(b, 0);
-	u32(b, 0);
-	u32(b, 0x10); /* offset */
-	u16(b, 1);    /* section */
-	u8(b, 0);
-	str(b, "func");
-	end_record(b, r);
+	for (uint32_t i = 0; i < overlapping_functions; i++) { /* each over all the lines */
+		char name[32];
+		snprintf(name, sizeof name, "over%u", i);
+		proc_record(b, 0x80 + i, 0x1000, name);
+		size_t end = record(b, S_END);
+		end_record(b, end);
+	}
+	proc_record(b, 0x10, extra_inline_sites ? 0x100000 : 0x20, "func");
+	size_t r;
 	/* EBP-relative: two parameters (an int at +8, a 32-bit pointer at +12) and a local */
 	static const struct {
 		int32_t offset;
@@ -291,6 +378,8 @@ static uint32_t module_stream(struct bytes *b, uint32_t *c13_len)
 	end_record(b, r);
 	r = record(b, S_INLINESITE_END);
 	end_record(b, r);
+	for (uint32_t site = 0; site < extra_inline_sites; site++)
+		hostile_inline_site(b, site);
 	r = record(b, S_END);
 	end_record(b, r);
 	uint32_t sym = (uint32_t)b->n;
@@ -316,6 +405,7 @@ static uint32_t module_stream(struct bytes *b, uint32_t *c13_len)
 	u32(b, 10 | 0x80000000u);
 	u32(b, 8);
 	u32(b, 11 | 0x80000000u);
+	lines_at_one_place(b);
 	u32(b, 0xF6); /* inlinee lines: inl_fn starts at a.c:50 */
 	u32(b, 16);
 	u32(b, 0);
@@ -457,6 +547,19 @@ static uint8_t *build_hostile(size_t *len, int modules, size_t pad, uint32_t fra
 	return img;
 }
 
+/* build() with the line knobs turned, then back to normal. */
+static uint8_t *build_many_lines(size_t *len, uint32_t sites, uint32_t lines_each, uint32_t functions,
+				 uint32_t lines_at_one)
+{
+	extra_inline_sites = sites;
+	inline_lines_each = lines_each;
+	overlapping_functions = functions;
+	lines_at_one_address = lines_at_one;
+	uint8_t *img = build(len);
+	extra_inline_sites = inline_lines_each = overlapping_functions = lines_at_one_address = 0;
+	return img;
+}
+
 /* ---- running the writer ---- */
 
 static char err[256];
@@ -538,7 +641,7 @@ static void test_streams(void)
 	static const struct {
 		uint32_t id;
 		const char *name;
-	} ids[] = {{0x1000, "inl_fn"}, {0x1001, "S::m"}, {0x1003, "ns::f"}, {0x1002, NULL}, {0x1004, NULL}, {5, NULL}};
+	} ids[] = {{0x1000, "inl_fn"}, {0x1001, "S::m"}, {0x1003, "ns::f"}, {0x1004, "Q::neg"}, {0x1002, NULL}, {0x1005, NULL}, {5, NULL}};
 	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
 		char *name = pdb_inlinee_name(&p, ids[i].id);
 		if (ids[i].name)
@@ -547,7 +650,7 @@ static void test_streams(void)
 			ok(name == NULL, "pdb: id 0x%x is no function: no name", ids[i].id);
 		free(name);
 	}
-	static const uint32_t sizes[][2] = {{0x1000, 12}, {0x1001, 12}, {0x1002, 8}, {0x1003, 40000}, {0x1004, 0},
+	static const uint32_t sizes[][2] = {{0x1000, 12}, {0x1001, 12}, {0x1002, 8}, {0x1003, 40000}, {0x1004, 0}, {0x1005, 0}, {0x1006, 0},
 					    {0x0041, 8}, {0x0470, 4}, {0x0603, 8}, {0x0003, 0}};
 	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
 		is_int(pdb_type_size(&p, sizes[i][0]), sizes[i][1], "pdb: size of type 0x%x", sizes[i][0]);
@@ -801,6 +904,154 @@ static void test_long_string(void)
 	free(img);
 }
 
+/* ---- line splitting: spans against the simple models they replace ---- */
+
+#define MODEL_ADDRS 48
+
+static uint32_t next_random(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* Lines::AddLine as painting bytes: each byte knows the last line over it;
+ * the spans must be its runs, in order. */
+static int paint_matches_model(uint32_t *seed, int ops)
+{
+	int owner[MODEL_ADDRS];
+	struct spans t;
+	spans_init(&t);
+	for (int i = 0; i < MODEL_ADDRS; i++)
+		owner[i] = -1;
+	int same = 1;
+	for (int k = 0; k < ops && same; k++) {
+		uint32_t rva = next_random(seed) % (MODEL_ADDRS - 8), len = 1 + next_random(seed) % 8;
+		uint32_t probe = next_random(seed) % MODEL_ADDRS;
+		const struct span *at = spans_at(&t, probe);
+		same = at ? owner[probe] == (int)at->line : owner[probe] < 0;
+		spans_paint(&t, (struct span){rva, len, (uint32_t)k, 0});
+		for (uint32_t a = rva; a < rva + len; a++)
+			owner[a] = k;
+	}
+	const struct span *sp = spans_first(&t);
+	for (int a = 0; a < MODEL_ADDRS && same; a++) {
+		if (owner[a] < 0 || (a > 0 && owner[a] == owner[a - 1]))
+			continue;
+		int end = a;
+		while (end < MODEL_ADDRS && owner[end] == owner[a])
+			end++;
+		same = sp && sp->rva == (uint32_t)a && sp->len == (uint32_t)(end - a) && sp->line == (uint32_t)owner[a];
+		sp = sp ? spans_next(&t, sp) : NULL;
+	}
+	spans_free(&t);
+	return same && sp == NULL;
+}
+
+/* Inline::ExtendRanges as winsym_pdb.c did it, over a sorted array. */
+static void extend_model(uint32_t (*v)[2], size_t *n, uint32_t rva, uint32_t len)
+{
+	size_t i = *n;
+	while (i > 0 && v[i - 1][0] >= rva)
+		i--;
+	if (*n && i == 0)
+		return;
+	if (i < *n && rva + len == v[i][0]) {
+		v[i][0] = rva;
+		v[i][1] += len;
+	} else if (i > 0 && v[i - 1][0] + v[i - 1][1] == rva) {
+		v[i - 1][1] += len;
+	} else {
+		memmove(v + i + 1, v + i, (*n - i) * sizeof *v);
+		v[i][0] = rva;
+		v[i][1] = len;
+		(*n)++;
+	}
+}
+
+static int extend_matches_model(uint32_t *seed, int ops)
+{
+	uint32_t v[64][2];
+	size_t n = 0;
+	struct spans t;
+	spans_init(&t);
+	for (int k = 0; k < ops; k++) {
+		uint32_t rva = next_random(seed) % MODEL_ADDRS, len = 1 + next_random(seed) % 3;
+		extend_model(v, &n, rva, len);
+		spans_extend(&t, rva, len);
+	}
+	size_t i = 0;
+	const struct span *sp = spans_first(&t);
+	for (; sp && i < n && sp->rva == v[i][0] && sp->len == v[i][1]; sp = spans_next(&t, sp))
+		i++;
+	spans_free(&t);
+	return sp == NULL && i == n;
+}
+
+static void test_spans_models(void)
+{
+	uint32_t seed = 2463534242u;
+	int painted = 0, extended = 0;
+	for (int run = 0; run < 2000; run++) {
+		painted += paint_matches_model(&seed, 1 + run % 40);
+		extended += extend_matches_model(&seed, 1 + run % 40);
+	}
+	is_int(painted, 2000, "spans: painting lines = the last line over each byte, 2000 random runs");
+	is_int(extended, 2000, "spans: extending ranges = the array it replaced, 2000 random runs");
+}
+
+/* 25 inline sites of 8000 one-byte lines each, every line placed before
+ * the ones already there (a sorted array moved every line for each). */
+static void test_many_inline_lines(void)
+{
+	size_t len;
+	uint8_t *img = build_many_lines(&len, 25, 8000, 0, 0);
+	int rc;
+	double start = seconds_now();
+	char *text = convert(img, len, &rc);
+	double took = seconds_now() - start;
+	is_int(rc, 0, "200000 inline lines: converted (%s)", err);
+	ok(took < 0.5, "200000 inline lines: in %.3f s", took);
+	size_t lines = 0, words = 0; /* line records; words of INLINE records */
+	for (const char *at = text; at && *at; at = strchr(at, '\n') + 1) {
+		int is_inline = strncmp(at, "INLINE ", 7) == 0;
+		lines += (*at >= '0' && *at <= '9') || (*at >= 'a' && *at <= 'f'); /* records are upper case */
+		for (const char *c = at; is_inline && *c != '\n'; c++)
+			words += *c == ' ';
+	}
+	is_int(lines, 200000 + 4, "200000 inline lines: every line written, with func's own");
+	/* 26 INLINE records of 4 fields, then an rva and a size per range: func's 1, 200000 */
+	is_int(words, 26 * 4 + 2 * (1 + 200000), "200000 inline lines: each its own range");
+	ok(text && strstr(text, "\n5e90 1 50 1\n5e92 1 50 1\n"), "200000 inline lines: in address order");
+	free(text);
+	free(img);
+}
+
+/* 1000 functions over one address with 20000 lines: each function would
+ * paint them all for one line of output. */
+static void test_overlapping_functions(void)
+{
+	size_t len;
+	uint8_t *img = build_many_lines(&len, 0, 0, 1000, 20000);
+	double start = seconds_now();
+	int rc;
+	char *text = convert(img, len, &rc);
+	is_int(rc, -EFBIG, "overlapping functions: refused");
+	ok(strstr(err, "too many line records") != NULL, "overlapping functions: reason '%s'", err);
+	ok(seconds_now() - start < 0.5, "overlapping functions: refused at once");
+	free(text);
+	free(img);
+
+	img = build_many_lines(&len, 0, 0, 100, 2000); /* few enough: converted, each with its line */
+	text = convert(img, len, &rc);
+	is_int(rc, 0, "100 overlapping functions over 2000 lines: converted (%s)", err);
+	ok(text && strstr(text, "\nFUNC 1080 1000 0 over0\n1100 10 119 1\n") != NULL,
+	   "overlapping functions: the last line at the address wins");
+	free(text);
+	free(img);
+}
+
 /* ---- a PE image ---- */
 
 #define PE_AT 0x40
@@ -981,5 +1232,8 @@ int main(void)
 	test_pe_exports();
 	test_section_limit();
 	test_module_age();
+	test_spans_models();
+	test_many_inline_lines();
+	test_overlapping_functions();
 	return tap_done();
 }
