@@ -11,11 +11,9 @@
 #include <stdint.h>
 
 #include "convert/arena.h"
+#include "convert/bp_writer.h"
 #include "convert/dwarf_cursor.h"
 #include "convert/u64map.h"
-
-/* A function or inlined call with no name, as dump_syms spells it. */
-#define BP_NAME_OMITTED "<name omitted>"
 
 struct bp_range {
 	uint64_t addr, size;

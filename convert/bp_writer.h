@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A function or inlined call with no name, as dump_syms spells it. */
+#define BP_NAME_OMITTED "<name omitted>"
+
 #define BP_OUT_BUF (64 * 1024)
 
 struct bp_out {

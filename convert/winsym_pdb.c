@@ -217,7 +217,7 @@ static int positive_strict(const char *s, size_t n, int *out)
 static void breakpad_name(const char *name, const char **start, int *len, int *param_size)
 {
 	*param_size = -1;
-	*start = *name ? name : "<name omitted>";
+	*start = *name ? name : BP_NAME_OMITTED;
 	*len = (int)strlen(*start); /* a record holds at most 64 KiB */
 	if (strchr(name, ':') || strchr(name, '(') || (name[0] != '_' && name[0] != '@'))
 		return;
@@ -381,7 +381,7 @@ static int add_inline(struct conv *c, const struct cv_record *r, uint32_t func_r
 	uint32_t inlinee = 0;
 	int rc = pdb_inline_lines(c->p, &c->p->modules[c->module], r, func_rva, &inlinee, add_inline_line, &x);
 	char *name = pdb_inlinee_name(c->p, inlinee);
-	x.in->origin = origin_id(c, name && *name ? name : "<name omitted>", &rc);
+	x.in->origin = origin_id(c, name && *name ? name : BP_NAME_OMITTED, &rc);
 	free(name);
 	return rc;
 }
