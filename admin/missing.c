@@ -2,52 +2,34 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "admin/missing_db.h"
+#include "admin/reprocess_cmd.h"
+#include "admin/spool.h"
 #include "admin/store_watch.h"
 #include "admin/totals.h"
 #include "common/clock.h"
-#include "common/fileio.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/vec.h"
 
-#define MAX_COMMANDS 16         /* command_concurrency is capped here */
 #define HOUSEKEEPING_EVERY 60.0 /* seconds between expiries */
-#define COMMAND_BACKOFF 2       /* seconds before the first retry, doubling */
 #define COUNTS_EVERY 1.0        /* seconds between recounts of the catalog's records */
-#define STOP_WAIT 5.0           /* seconds a stop waits for running commands */
 #define FIRE_PAUSE 1.0          /* seconds before firing again after the catalog refused */
-
-extern char **environ;
 
 struct event {
 	struct event *next;
 	int arrived; /* 1: the key arrived; 0: an on-demand open failed */
 	struct sym_key key;
-};
-
-struct running {
-	pid_t pid;
-	int pidfd;
-	long long seq;
-	int attempts;
-	double started;
-	char object[OBJECT_ID_MAX + 1];
 };
 
 struct missing {
@@ -58,13 +40,12 @@ struct missing {
 	pthread_t thread;
 	int thread_started;
 	int wake_fd;              /* eventfd: events queued, or stop */
-	int spool_fd;             /* inotify on the spool directory, or -1 */
+	struct spool *spool;      /* the spool directory, or NULL */
 	struct store_watch *drops; /* inotify on the store, or NULL */
 	pthread_mutex_t mu;
 	struct event *events, **events_tail; /* (mu) */
 	int stopping;                        /* (mu) */
-	struct running cmds[MAX_COMMANDS];   /* the thread's */
-	int ncmds;
+	struct reprocess_cmds cmds;          /* the thread's */
 	double next_housekeeping;
 	double next_count;        /* when the records may be recounted again */
 	atomic_int counts_stale;  /* records changed since the last count */
@@ -530,40 +511,7 @@ static void revisit_waited_keys(struct missing *m, int prefetch)
 	free(r.present);
 }
 
-/* ---- firing: a reprocess record, a spool file, a command ---- */
-
-/* <spool>/<object> by temp file and rename: a watcher (inotifywait -e
- * moved_to) sees it whole, once. */
-static int write_spool(struct missing *m, const char *object, const char *pairs, time_t fired)
-{
-	char tmp[PATH_MAX + OBJECT_ID_MAX + 16], final[PATH_MAX + OBJECT_ID_MAX + 2], when[32];
-	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", m->o.spool_dir, object);
-	snprintf(final, sizeof final, "%s/%s", m->o.spool_dir, object);
-	clock_fmt_utc(fired, when);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "object %s\nkeys %s\narrived %s\n", object, pairs, when);
-	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, final) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc < 0 ? rc : fsync_at(AT_FDCWD, m->o.spool_dir, O_DIRECTORY); /* the rename too survives a power loss */
-}
-
-static void spool(struct missing *m, long long seq, const char *object, const char *pairs, time_t fired)
-{
-	if (!m->o.spool_dir[0])
-		return;
-	int rc = write_spool(m, object, pairs, fired);
-	if (rc < 0)
-		log_msg("reprocess %s: spool file in %s: %s", object, m->o.spool_dir, strerror(-rc));
-	else
-		mdb_reprocess_spooled(m->cat, seq);
-}
+/* ---- firing: a reprocess record, a spool file, a command queued ---- */
 
 static int fire_object(struct missing *m, const char *object, const char *pairs)
 {
@@ -577,7 +525,8 @@ static int fire_object(struct missing *m, const char *object, const char *pairs)
 	atomic_fetch_add(&m->counters.triggers_fired, 1);
 	atomic_store(&m->counts_stale, 1);
 	log_msg("reprocess %s (#%lld): %s", object, seq, pairs);
-	spool(m, seq, object, pairs, now);
+	if (m->spool)
+		spool_object(m->spool, seq, object, pairs, now);
 	return 0;
 }
 
@@ -622,157 +571,7 @@ static void fire_due(struct missing *m)
 	free(d.v);
 }
 
-static int spool_file_exists(struct missing *m, const char *object)
-{
-	char path[PATH_MAX + OBJECT_ID_MAX + 2];
-	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", m->o.spool_dir, object);
-	return stat(path, &st) == 0;
-}
-
-/* The records against the spool, at start (and when inotify lost events):
- * one fired but not spooled is spooled now (unless the file is there
- * already: the crash came between the two steps); one spooled whose file
- * is gone was handled while nobody watched. */
-static int respool(long long seq, const char *object, const char *pairs, time_t fired, int spooled, void *ctx)
-{
-	struct missing *m = ctx;
-	if (!m->o.spool_dir[0])
-		return 0;
-	int there = spool_file_exists(m, object);
-	if (spooled && !there && mdb_reprocess_delete(m->cat, seq) == 0)
-		log_msg("reprocess %s handled (its spool file is gone)", object);
-	else if (!spooled && there)
-		mdb_reprocess_spooled(m->cat, seq);
-	else if (!spooled)
-		spool(m, seq, object, pairs, fired);
-	return 0;
-}
-
-/* ---- the reprocess command ---- */
-
-static int spawn_command(struct missing *m, const char *object, const char *pairs, pid_t *pid)
-{
-	/* the command is a shell snippet; the object and each key follow as "$@" */
-	char script[1100];
-	snprintf(script, sizeof script, "%s \"$@\"", m->o.command);
-	size_t nkeys = 1;
-	for (const char *p = pairs; *p; p++)
-		nkeys += *p == ',';
-	char *keys = strdup(pairs), **argv = calloc(nkeys + 6, sizeof *argv);
-	if (!keys || !argv) {
-		free(keys);
-		free(argv);
-		return -ENOMEM;
-	}
-	size_t argc = 0;
-	argv[argc++] = "/bin/sh";
-	argv[argc++] = "-c";
-	argv[argc++] = script;
-	argv[argc++] = "symbold-reprocess";
-	argv[argc++] = (char *)object;
-	for (char *save = NULL, *p = strtok_r(keys, ",", &save); p; p = strtok_r(NULL, ",", &save))
-		argv[argc++] = p;
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	int rc = posix_spawn(pid, "/bin/sh", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	free(argv);
-	free(keys);
-	return -rc;
-}
-
-/* A command failed: retried later with backoff, a bounded number of times. */
-static void command_failed(struct missing *m, long long seq, const char *object, int attempts)
-{
-	if (attempts < m->o.command_retries) {
-		mdb_command_retry(m->cat, seq, attempts + 1, clock_wall() + (COMMAND_BACKOFF << attempts));
-		return;
-	}
-	atomic_fetch_add(&m->counters.command_failures, 1);
-	log_msg("reprocess %s: command given up after %d attempts", object, attempts + 1);
-	mdb_command_done(m->cat, seq);
-}
-
-static int start_command(long long seq, const char *object, const char *pairs, int attempts, void *ctx)
-{
-	struct missing *m = ctx;
-	int limit = m->o.command_concurrency < MAX_COMMANDS ? m->o.command_concurrency : MAX_COMMANDS;
-	if (m->ncmds >= limit)
-		return 1; /* full: the rest wait */
-	for (int i = 0; i < m->ncmds; i++)
-		if (m->cmds[i].seq == seq)
-			return 0; /* already running */
-	pid_t pid;
-	int rc = spawn_command(m, object, pairs, &pid);
-	if (rc < 0) {
-		log_msg("reprocess %s: cannot run the command: %s", object, strerror(-rc));
-		command_failed(m, seq, object, attempts);
-		return 0;
-	}
-	mdb_command_running(m->cat, seq); /* not due while it runs */
-	struct running *r = &m->cmds[m->ncmds++];
-	*r = (struct running){pid, pidfd_open(pid, 0), seq, attempts, clock_mono(), ""};
-	snprintf(r->object, sizeof r->object, "%s", object);
-	atomic_fetch_add(&m->counters.command_runs, 1);
-	return 0;
-}
-
-/* A command ended: logged; done with, or failed. */
-static void command_ended(struct missing *m, struct running *r, int status)
-{
-	double ms = (clock_mono() - r->started) * 1000;
-	int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	log_msg("reprocess %s: command %s (exit %d, %.0f ms, attempt %d)", r->object, ok ? "done" : "failed", code, ms,
-		r->attempts + 1);
-	if (ok)
-		mdb_command_done(m->cat, r->seq);
-	else
-		command_failed(m, r->seq, r->object, r->attempts);
-}
-
-static void reap_commands(struct missing *m)
-{
-	for (int i = 0; i < m->ncmds;) {
-		int status;
-		pid_t done = waitpid(m->cmds[i].pid, &status, WNOHANG);
-		if (done == 0) {
-			i++;
-			continue;
-		}
-		if (done == m->cmds[i].pid)
-			command_ended(m, &m->cmds[i], status);
-		if (m->cmds[i].pidfd >= 0)
-			close(m->cmds[i].pidfd);
-		m->cmds[i] = m->cmds[--m->ncmds];
-	}
-}
-
-/* ---- watchers: the spool (a consumer removing a file = handled) and the
- * store (files other tools drop in = arrivals) ---- */
-
-static void read_spool_events(struct missing *m)
-{
-	_Alignas(struct inotify_event) char buf[4096];
-	ssize_t n;
-	while ((n = read(m->spool_fd, buf, sizeof buf)) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-			if (ev->mask & IN_Q_OVERFLOW) /* events lost: each record against its file */
-				mdb_reprocess_each(m->cat, respool, m);
-			/* a file there again is a newer firing, whose record stays */
-			if (ev->len && ev->name[0] != '.' && (ev->mask & (IN_DELETE | IN_MOVED_FROM)) &&
-			    missing_valid_object(ev->name) && !spool_file_exists(m, ev->name) &&
-			    mdb_reprocess_delete_object(m->cat, ev->name) == 0) {
-				log_msg("reprocess %s handled (its spool file is gone)", ev->name);
-				atomic_store(&m->counts_stale, 1);
-			}
-			p += sizeof *ev + ev->len;
-		}
-	}
-}
+/* ---- the store's watcher: files other tools drop in are arrivals ---- */
 
 static void dropped(void *ctx, const struct sym_key *k, const char *relpath)
 {
@@ -817,28 +616,23 @@ static double next_wakeup(struct missing *m)
 		if (due < next)
 			next = due;
 	}
-	if (m->o.command[0] && m->ncmds < m->o.command_concurrency && mdb_command_next(m->cat, &when) == 0 &&
-	    mono_at(when) < next)
+	if (reprocess_cmds_next(&m->cmds, &when) == 0 && mono_at(when) < next)
 		next = mono_at(when);
 	return next;
 }
 
 static void wait_for_work(struct missing *m)
 {
-	struct pollfd fds[3 + MAX_COMMANDS];
+	struct pollfd fds[3 + REPROCESS_CMDS_MAX];
 	nfds_t n = 0;
 	fds[n++] = (struct pollfd){m->wake_fd, POLLIN, 0};
-	if (m->spool_fd >= 0)
-		fds[n++] = (struct pollfd){m->spool_fd, POLLIN, 0};
+	if (m->spool)
+		fds[n++] = (struct pollfd){spool_fd(m->spool), POLLIN, 0};
 	if (m->drops)
 		fds[n++] = (struct pollfd){store_watch_fd(m->drops), POLLIN, 0};
-	for (int i = 0; i < m->ncmds; i++)
-		if (m->cmds[i].pidfd >= 0)
-			fds[n++] = (struct pollfd){m->cmds[i].pidfd, POLLIN, 0};
 	double wait = next_wakeup(m) - clock_mono();
 	int timeout = wait <= 0 ? 0 : wait > 60 ? 60000 : (int)(wait * 1000) + 1;
-	if (m->ncmds)
-		timeout = timeout > 500 ? 500 : timeout; /* a command without a pidfd is polled */
+	n += reprocess_cmds_poll_fds(&m->cmds, fds + n, &timeout);
 	poll(fds, n, timeout);
 	uint64_t count;
 	if (read(m->wake_fd, &count, sizeof count) < 0) {
@@ -857,15 +651,14 @@ static int stopping(struct missing *m)
 static void turn(struct missing *m)
 {
 	take_events(m);
-	if (m->spool_fd >= 0)
-		read_spool_events(m);
+	if (m->spool && spool_read(m->spool))
+		atomic_store(&m->counts_stale, 1);
 	if (m->drops)
 		store_watch_read(m->drops, dropped, m);
 	if (clock_mono() >= m->fire_paused_until)
 		fire_due(m);
-	reap_commands(m);
-	if (m->o.command[0])
-		mdb_commands_due(m->cat, clock_wall(), start_command, m);
+	reprocess_cmds_reap(&m->cmds);
+	reprocess_cmds_start_due(&m->cmds);
 	if (clock_mono() >= m->next_housekeeping) {
 		mdb_expire(m->cat, clock_wall() - (time_t)m->o.max_age_days * 86400, m->o.max_records);
 		m->next_housekeeping = clock_mono() + HOUSEKEEPING_EVERY;
@@ -879,34 +672,11 @@ static void turn(struct missing *m)
 	}
 }
 
-/* A stop lets running commands finish, for a while; one still running
- * then goes on without us and counts as run: a restart must not start it a
- * second time. (Killed with the daemon, a command is run again at the next
- * start: at least once.) */
-static void finish_commands(struct missing *m)
-{
-	double give_up = clock_mono() + STOP_WAIT;
-	while (m->ncmds && clock_mono() < give_up) {
-		struct pollfd fds[MAX_COMMANDS];
-		for (int i = 0; i < m->ncmds; i++)
-			fds[i] = (struct pollfd){m->cmds[i].pidfd, POLLIN, 0};
-		poll(fds, (nfds_t)m->ncmds, 100);
-		reap_commands(m);
-	}
-	for (int i = 0; i < m->ncmds; i++) {
-		log_msg("reprocess %s: command still running at shutdown; left to finish, not run again",
-			m->cmds[i].object);
-		mdb_command_done(m->cat, m->cmds[i].seq);
-		if (m->cmds[i].pidfd >= 0)
-			close(m->cmds[i].pidfd);
-	}
-	m->ncmds = 0;
-}
-
 static void *missing_main(void *arg)
 {
 	struct missing *m = arg;
-	mdb_reprocess_each(m->cat, respool, m);
+	if (m->spool)
+		spool_respool(m->spool);
 	mdb_commands_interrupted(m->cat); /* killed with the daemon: run again */
 	revisit_waited_keys(m, 0);          /* arrived while it was down */
 	while (!stopping(m)) {
@@ -914,23 +684,11 @@ static void *missing_main(void *arg)
 		wait_for_work(m);
 	}
 	take_events(m); /* what was handed over is not lost */
-	finish_commands(m);
+	reprocess_cmds_finish(&m->cmds);
 	return NULL;
 }
 
 /* ---- start and stop ---- */
-
-static int open_spool(struct missing *m, char *err, size_t errlen)
-{
-	if (!m->o.spool_dir[0])
-		return 0;
-	if (mkdir(m->o.spool_dir, 0755) < 0 && errno != EEXIST)
-		return snprintf(err, errlen, "reprocess_dir %s: %s", m->o.spool_dir, strerror(errno)), -errno;
-	m->spool_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (m->spool_fd < 0 || inotify_add_watch(m->spool_fd, m->o.spool_dir, IN_DELETE | IN_MOVED_FROM) < 0)
-		return snprintf(err, errlen, "reprocess_dir %s: watching: %s", m->o.spool_dir, strerror(errno)), -errno;
-	return 0;
-}
 
 int missing_start(struct missing **out, struct catalog *cat, struct store *store,
 		  const struct missing_options *o, const struct missing_hooks *hooks, char *err, size_t errlen)
@@ -942,13 +700,13 @@ int missing_start(struct missing **out, struct catalog *cat, struct store *store
 	m->store = store;
 	m->o = *o;
 	m->hooks = *hooks;
-	m->spool_fd = -1;
 	m->wake_fd = -1;
 	m->events_tail = &m->events;
 	m->next_housekeeping = clock_mono();
 	m->next_retry = clock_mono() + o->retry_every; /* the daemon's start has its own fetches to make */
 	m->counts_stale = 1;
 	pthread_mutex_init(&m->mu, NULL);
+	reprocess_cmds_init(&m->cmds, cat, o, &m->counters.command_runs, &m->counters.command_failures);
 	totals_track("triggers_fired", &m->counters.triggers_fired);
 	totals_track("reprocess_command_runs", &m->counters.command_runs);
 	totals_track("reprocess_command_failures", &m->counters.command_failures);
@@ -959,7 +717,7 @@ int missing_start(struct missing **out, struct catalog *cat, struct store *store
 	if (rc == 0 && (m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = open_spool(m, err, errlen);
+		rc = spool_open(&m->spool, cat, o->spool_dir, err, errlen);
 	if (rc == 0 && o->watch_store && store_watch_start(&m->drops, store) < 0)
 		log_msg("the store is not watched for dropped files: %s", strerror(errno));
 	if (rc == 0 && (rc = -pthread_create(&m->thread, NULL, missing_main, m)) < 0)
@@ -987,8 +745,7 @@ void missing_stop(struct missing *m)
 	totals_save(m->cat);
 	totals_untrack(&m->counters, sizeof m->counters);
 	store_watch_stop(m->drops);
-	if (m->spool_fd >= 0)
-		close(m->spool_fd);
+	spool_close(m->spool);
 	if (m->wake_fd >= 0)
 		close(m->wake_fd);
 	while (m->events) {

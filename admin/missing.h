@@ -9,8 +9,9 @@
  * first, so a restart loses nothing and fires nothing twice.
  *
  * One thread of its own does the work (catalog writes, spool files,
- * commands, inotify on the store and the spool); the other threads only hand
- * it events, and never wait. */
+ * commands, inotify on the store and the spool: admin/spool.h,
+ * admin/reprocess_cmd.h, admin/store_watch.h); the other threads only hand it
+ * events, and never wait. */
 #ifndef SYMBOLD_MISSING_H
 #define SYMBOLD_MISSING_H
 

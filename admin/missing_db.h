@@ -1,7 +1,8 @@
 /* missing_db: the catalog tables behind admin/missing.c — missing records,
  * triggers folding an object's arrivals, reprocess records, and the
- * reprocess command's queue. Only missing.c uses it. Pairs are the keys'
- * "debug_file/ID" (common/key.h key_pair). */
+ * reprocess command's queue. Only the missing keeper uses it (missing.c,
+ * spool.c, reprocess_cmd.c). Pairs are the keys' "debug_file/ID"
+ * (common/key.h key_pair). */
 #ifndef SYMBOLD_MISSING_DB_H
 #define SYMBOLD_MISSING_DB_H
 
