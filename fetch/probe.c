@@ -74,35 +74,49 @@ static int probe_url(const struct server_config *c, char *url, size_t len)
 	return source_url(c, rel, url, len);
 }
 
-/* One GET with the server's settings and credentials, bounded in time; a
- * 200's body is dropped (fd -1), an error's start kept in the sink. */
-static CURLcode probe_get(const struct server_config *c, const char *url, struct transfer_sink *sink, long *status,
-			  char curl_err[CURL_ERROR_SIZE])
+/* What one probing GET got. */
+struct probe_answer {
+	CURLcode rc;
+	long status;
+	struct transfer_sink sink; /* an error's start */
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+/* Why the transfer failed, in curl's words. */
+static const char *curl_reason(const struct probe_answer *a)
 {
-	*sink = (struct transfer_sink){.fd = -1, .max = 1LL << 20};
-	*status = 0;
-	CURL *e = transfer_new(c, url, 1, sink);
-	if (!e)
-		return CURLE_OUT_OF_MEMORY;
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, 2L * c->timeout_s);
-	CURLcode rc = curl_easy_perform(e);
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-	transfer_free(e, sink);
-	return rc;
+	return a->curl_err[0] ? a->curl_err : curl_easy_strerror(a->rc);
+}
+
+/* One GET with the server's settings and credentials, bounded in time; a
+ * 200's body is dropped (fd -1). 0 (the answer, whatever it is, in *a), or
+ * -ENOMEM with the reason said. */
+static int probe_get(const struct server_config *c, const char *url, struct probe_answer *a, char *reason,
+		     size_t len)
+{
+	*a = (struct probe_answer){.rc = CURLE_OUT_OF_MEMORY, .sink = {.fd = -1, .max = 1LL << 20}};
+	CURL *e = transfer_new(c, url, 1, &a->sink);
+	if (e) {
+		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->curl_err);
+		curl_easy_setopt(e, CURLOPT_TIMEOUT, 2L * c->timeout_s);
+		a->rc = curl_easy_perform(e);
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a->status);
+		transfer_free(e, &a->sink);
+	}
+	if (a->rc == CURLE_OUT_OF_MEMORY)
+		return snprintf(reason, len, "out of memory"), -ENOMEM;
+	return 0;
 }
 
 static int probe_http(const struct server_config *c, char *reason, size_t len)
 {
-	char url[SRV_URL_MAX + KEY_PATH_MAX], curl_err[CURL_ERROR_SIZE] = "";
+	char url[SRV_URL_MAX + KEY_PATH_MAX];
+	struct probe_answer a;
 	if (probe_url(c, url, sizeof url) < 0)
 		return snprintf(reason, len, "url too long"), -EINVAL;
-	struct transfer_sink sink;
-	long status;
-	CURLcode rc = probe_get(c, url, &sink, &status, curl_err);
-	if (rc == CURLE_OUT_OF_MEMORY)
-		return snprintf(reason, len, "out of memory"), -ENOMEM;
-	return classify(rc, status, url, curl_err[0] ? curl_err : curl_easy_strerror(rc), proxy_of(c), reason, len);
+	if (probe_get(c, url, &a, reason, len) < 0)
+		return -ENOMEM;
+	return classify(a.rc, a.status, url, curl_reason(&a), proxy_of(c), reason, len);
 }
 
 /* S3: a signed listing of at most one key. Its 200 proves the endpoint, the
@@ -110,17 +124,16 @@ static int probe_http(const struct server_config *c, char *reason, size_t len)
  * (S3 answers it 403 to credentials without s3:ListBucket, as to wrong ones). */
 static int probe_s3(const struct server_config *c, char *reason, size_t len)
 {
-	char url[SRV_URL_MAX + 4 * SRV_STR_MAX], curl_err[CURL_ERROR_SIZE] = "", code[64];
+	char url[SRV_URL_MAX + 4 * SRV_STR_MAX], code[64];
+	struct probe_answer a;
 	if (source_s3_list_url(c, url, sizeof url) < 0)
 		return snprintf(reason, len, "url too long"), -EINVAL;
-	struct transfer_sink sink;
-	long status;
-	CURLcode rc = probe_get(c, url, &sink, &status, curl_err);
-	if (rc == CURLE_OUT_OF_MEMORY)
-		return snprintf(reason, len, "out of memory"), -ENOMEM;
-	if (rc != CURLE_OK || status == 407 || status >= 500)
-		return classify(rc, status, url, curl_err[0] ? curl_err : curl_easy_strerror(rc), proxy_of(c), reason, len);
-	if (transfer_s3_code(&sink, code, sizeof code) < 0)
+	if (probe_get(c, url, &a, reason, len) < 0)
+		return -ENOMEM;
+	long status = a.status;
+	if (a.rc != CURLE_OK || status == 407 || status >= 500)
+		return classify(a.rc, status, url, curl_reason(&a), proxy_of(c), reason, len);
+	if (transfer_s3_code(&a.sink, code, sizeof code) < 0)
 		snprintf(code, sizeof code, "no error code");
 	if (status == 200)
 		return snprintf(reason, len, "bucket %s listed: HTTP 200 from %s", c->s3_bucket, url), 0;
