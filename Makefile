@@ -81,8 +81,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
 run: deps
 	$(MAKE) all
 	mkdir -p symbols
-	fusermount3 -uz symbols 2>/dev/null || true  # a mount left by a killed daemon
-	$(BUILD)/symbold -f symbols
+	$(BUILD)/symbold -f symbols  # clears the dead mounts a killed daemon left
 
 # The suite runs twice, against the plain build and against ASan + UBSan,
 # then every fuzz target for a bounded time; it ends with one line:

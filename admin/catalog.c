@@ -450,6 +450,11 @@ int catalog_negative_expire(struct catalog *c)
 	return cat_exec(c, "DELETE FROM negative WHERE until <= strftime('%s','now')", "");
 }
 
+int catalog_negative_clear(struct catalog *c)
+{
+	return cat_exec(c, "DELETE FROM negative", "");
+}
+
 int catalog_code_id_put(struct catalog *c, const char *debug_id, const char *code_file, const char *code_id)
 {
 	return cat_exec(c, "INSERT OR REPLACE INTO code_ids VALUES(?,?,?)", "ttt", debug_id, code_file, code_id);

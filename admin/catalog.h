@@ -94,6 +94,8 @@ typedef int (*catalog_negative_fn)(const char *relpath, time_t until, void *ctx)
 int catalog_negative_each(struct catalog *c, catalog_negative_fn fn, void *ctx);
 /* Deletes the rows whose time has passed. */
 int catalog_negative_expire(struct catalog *c);
+/* Deletes every row (what the servers lacked may be had now). */
+int catalog_negative_clear(struct catalog *c);
 
 /* The code file and code id of the module with a debug id (an ELF's full
  * build-id; the PE a PDB was built with), as fetch/codeids learns them. */

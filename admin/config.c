@@ -47,6 +47,7 @@ void options_defaults(struct options *o)
 	o->missing_max_records = 100000;
 	o->watch_store = 1;
 	o->missing_retry = 3600;
+	o->busy_poll = 50;
 }
 
 static int set_path(char *dst, size_t size, const char *key, const char *value, char *err, size_t errlen)
@@ -84,6 +85,7 @@ int options_set(struct options *o, const char *key, const char *value, char *err
 	PATH_OPT(reprocess_dir)
 	PATH_OPT(reprocess_cmd)
 	PATH_OPT(admin_group)
+	PATH_OPT(control_dir)
 #undef PATH_OPT
 #define NUM_OPT(name, lo, hi, whole, assign)                                                               \
 	if (strcmp(key, #name) == 0) {                                                                     \
@@ -105,6 +107,7 @@ int options_set(struct options *o, const char *key, const char *value, char *err
 	NUM_OPT(missing_max_records, 10, 1e9, 1, o->missing_max_records = (long long)v)
 	NUM_OPT(watch_store, 0, 1, 1, o->watch_store = (int)v)
 	NUM_OPT(missing_retry, 0, 86400 * 30, 1, o->missing_retry = (int)v)
+	NUM_OPT(busy_poll, 0, 100000, 0, o->busy_poll = v)
 #undef NUM_OPT
 	snprintf(err, errlen, "unknown option '%s'", key);
 	return -EINVAL;

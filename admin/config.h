@@ -29,6 +29,8 @@ struct options {
 	int watch_store;               /* 1: files dropped into the store are noticed */
 	int missing_retry;             /* seconds between fetches of what crash reports wait on; 0: never */
 	char admin_group[64];
+	char control_dir[PATH_MAX];    /* where the control tree is mounted ("" = its own place) */
+	double busy_poll;              /* microseconds the symbol tree's loop polls before it sleeps */
 };
 
 struct config_server {

@@ -573,9 +573,13 @@ static void fire_due(struct missing *m)
 
 /* ---- the store's watcher: files other tools drop in are arrivals ---- */
 
-static void dropped(void *ctx, const struct sym_key *k, const char *relpath)
+static void dropped(void *ctx, const struct sym_key *k, const char *relpath, int removed)
 {
 	struct missing *m = ctx;
+	if (m->hooks.store_changed)
+		m->hooks.store_changed(m->hooks.ctx, k, removed);
+	if (removed)
+		return;
 	atomic_fetch_add(&m->counters.store_drops, 1);
 	log_msg("%s appeared in the store", relpath);
 	struct event e = {NULL, 1, *k};

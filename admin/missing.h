@@ -46,10 +46,13 @@ struct missing_figures {
 
 /* What this module asks of the fetcher, through main (so it needs none):
  * fetch a key (the .sym of each missing one), and learn a module's code
- * file and id from a record that names them (before its fetch). */
+ * file and id from a record that names them (before its fetch); and what it
+ * tells: a file another tool put into the store, or removed from it
+ * (store_changed, before the arrival is handled; may be NULL). */
 struct missing_hooks {
 	void (*prefetch)(void *ctx, const struct sym_key *k);
 	void (*learn_codes)(void *ctx, const struct code_ref *refs, size_t n);
+	void (*store_changed)(void *ctx, const struct sym_key *k, int removed);
 	void *ctx;
 };
 

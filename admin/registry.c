@@ -48,6 +48,18 @@ static int load_log_line(const char *server, const char *line, void *ctx)
 }
 
 /* The global log as it was: every server's lines, tagged, and the daemon's. */
+struct log_batch {
+	struct catalog *cat;
+	int lines;
+};
+
+static int save_log_line(const char *server, const char *line, void *ctx)
+{
+	struct log_batch *b = ctx;
+	b->lines++;
+	return catalog_log_add(b->cat, server, line);
+}
+
 static int load_global_line(const char *server, const char *line, void *ctx)
 {
 	(void)ctx;
@@ -240,6 +252,11 @@ int registry_open(struct registry **out, struct catalog *cat, const struct optio
 	int rc = sync_file_servers(cat, from_file, nfile);
 	if (rc == 0)
 		rc = sync_default_servers(cat, o->default_servers);
+	/* lines logged before the catalog was open (a dead mount cleared,
+	 * say) are saved first, or the reload below would hide them */
+	struct log_batch early = {cat, 0};
+	if (rc == 0)
+		rc = log_drain(save_log_line, &early);
 	if (rc == 0)
 		rc = catalog_servers_each(cat, add_row, r);
 	if (rc == 0) {
@@ -385,18 +402,6 @@ static int save_counters(struct catalog *cat, struct server *s)
 		return 0;
 	atomic_store(&s->dirty, 1);
 	return -EIO;
-}
-
-struct log_batch {
-	struct catalog *cat;
-	int lines;
-};
-
-static int save_log_line(const char *server, const char *line, void *ctx)
-{
-	struct log_batch *b = ctx;
-	b->lines++;
-	return catalog_log_add(b->cat, server, line);
 }
 
 /* New log lines into the catalog in one transaction, then each log trimmed

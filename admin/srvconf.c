@@ -257,6 +257,18 @@ int srvconf_check(const struct server_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+int srvconf_incomplete(const struct server_config *c)
+{
+	switch (c->type) {
+	case SRV_NONE:
+		return 1;
+	case SRV_S3:
+		return !c->s3_bucket[0];
+	default:
+		return !c->url[0];
+	}
+}
+
 enum server_layout srvconf_layout(const struct server_config *c)
 {
 	if (c->layout != LAYOUT_DEFAULT)

@@ -61,6 +61,9 @@ int srvconf_parse(struct server_config *c, const char *text, char *err, size_t e
 
 /* Checks the configuration as a whole (a type, a URL the type can use). */
 int srvconf_check(const struct server_config *c, char *err, size_t errlen);
+/* 1 if a key its type needs is not set yet (type; url; an s3 bucket): a
+ * text that says so may be unfinished rather than wrong. */
+int srvconf_incomplete(const struct server_config *c);
 
 /* Renders every key as "key = value\n". With `hide_secrets`, secrets that are
  * set read "***". */

@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "convert/identify.h"
 
-#define DIR_EVENTS (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE_SELF)
+#define DIR_EVENTS (IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF)
 
 struct store_watch {
 	int fd;
@@ -155,7 +155,20 @@ static void file_arrived(struct store_watch *w, const char *rel, store_watch_fn 
 		return;
 	}
 	if (store_adopt(w->store, rel) == 0)
-		fn(ctx, &k, rel);
+		fn(ctx, &k, rel, 0);
+}
+
+/* A file at a key's place was deleted or moved away (by another tool, or
+ * symbold's own rejection): whoever believed in it must look again. */
+static void file_removed(const char *rel, store_watch_fn fn, void *ctx)
+{
+	char df[NAME_MAX + 1], id[NAME_MAX + 1], name[NAME_MAX + 1], canonical[KEY_PATH_MAX];
+	struct sym_key k;
+	if (sscanf(rel, "%255[^/]/%255[^/]/%255s", df, id, name) != 3 || key_make(&k, df, id, name) < 0)
+		return;
+	key_relpath(&k, canonical);
+	if (strcmp(rel, canonical) == 0)
+		fn(ctx, &k, rel, 1);
 }
 
 int store_watch_start(struct store_watch **out, struct store *store)
@@ -213,6 +226,8 @@ static void handle(struct store_watch *w, const struct inotify_event *ev, store_
 		watch_dir(w, rel, fn, ctx);
 	else if (!(ev->mask & IN_ISDIR) && (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) && depth == 3)
 		file_arrived(w, rel, fn, ctx);
+	else if (!(ev->mask & IN_ISDIR) && (ev->mask & (IN_DELETE | IN_MOVED_FROM)) && depth == 3)
+		file_removed(rel, fn, ctx);
 }
 
 void store_watch_read(struct store_watch *w, store_watch_fn fn, void *ctx)

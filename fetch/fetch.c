@@ -142,11 +142,11 @@ static void job_finish(struct fetcher *f, struct job *j, int status)
 	struct waiter *w = j->waiters;
 	j->waiters = NULL;
 	pthread_mutex_unlock(&f->mu);
-	if (status == 0 && f->cfg.stored)
-		f->cfg.stored(f->cfg.stored_ctx, &j->key);
 	if (status == 0)
-		verdicts_clear(f->verdicts, j->relpath);
-	else if (status != -ESHUTDOWN)
+		verdicts_clear(f->verdicts, j->relpath); /* before it is announced: see fetch_negative_left */
+	if (status == 0 && f->cfg.hooks.stored)
+		f->cfg.hooks.stored(f->cfg.hooks.ctx, &j->key);
+	if (status != 0 && status != -ESHUTDOWN)
 		verdicts_set_failed(f->verdicts, j->relpath,
 				    j->summary.len ? j->summary.data : "no server may be asked for it");
 	atomic_fetch_add(status == 0 ? &f->counters.stored
@@ -987,7 +987,7 @@ int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fet
 	w->done = done;
 	w->ctx = ctx;
 	pthread_mutex_lock(&f->mu);
-	if (f->stopping || verdicts_negative(f->verdicts, relpath, clock_wall())) {
+	if (f->stopping || verdicts_negative(f->verdicts, relpath, clock_wall()) > 0) {
 		pthread_mutex_unlock(&f->mu);
 		free(w);
 		atomic_fetch_add(&f->counters.negative_hits, 1);
@@ -1012,6 +1012,29 @@ int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fet
 	pthread_mutex_unlock(&f->mu);
 	curl_multi_wakeup(f->multi);
 	return 0;
+}
+
+long fetch_negative_left(struct fetcher *f, const struct sym_key *k)
+{
+	char relpath[KEY_PATH_MAX];
+	key_relpath(k, relpath);
+	time_t now = clock_wall(), until = verdicts_negative(f->verdicts, relpath, now);
+	return until > now ? (long)(until - now) : 0;
+}
+
+void fetch_forget_negatives(struct fetcher *f)
+{
+	verdicts_forget_negatives(f->verdicts);
+	catalog_negative_clear(f->cat);
+	if (f->cfg.hooks.forgot_negatives)
+		f->cfg.hooks.forgot_negatives(f->cfg.hooks.ctx);
+}
+
+void fetch_forget_key(struct fetcher *f, const struct sym_key *k)
+{
+	char relpath[KEY_PATH_MAX];
+	key_relpath(k, relpath);
+	verdicts_clear(f->verdicts, relpath);
 }
 
 static void nobody_waits(void *ctx, int status)
@@ -1049,14 +1072,29 @@ int fetch_publish_local(struct fetcher *f, const struct sym_key *k, char tmp_pat
 	enum work_result r = publish_download(f->store, &p);
 	if (r != WORK_STORED) {
 		snprintf(err, errlen, "%s", p.reason);
+		fetch_note_refused(f, k, origin, p.reason);
 		return r == WORK_FAIL_VERIFY || r == WORK_FAIL_CONVERSION ? -EINVAL : -EIO;
 	}
 	verdicts_clear(f->verdicts, relpath);
 	learn_published(f, &p);
 	upload_symbol(f->uploads, k, relpath, NULL);
-	if (f->cfg.stored)
-		f->cfg.stored(f->cfg.stored_ctx, k);
+	if (f->cfg.hooks.stored)
+		f->cfg.hooks.stored(f->cfg.hooks.ctx, k);
 	return 0;
+}
+
+void fetch_note_refused(struct fetcher *f, const struct sym_key *k, const char *origin, const char *why)
+{
+	char relpath[KEY_PATH_MAX], summary[512];
+	key_relpath(k, relpath);
+	log_msg("%s %s: refused, not stored: %s", relpath, origin, why);
+	snprintf(summary, sizeof summary, "%s: refused: %s", origin, why);
+	verdicts_set_failed(f->verdicts, relpath, summary);
+}
+
+int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen)
+{
+	return publish_check_head(k, head, len, why, whylen);
 }
 
 /* What each server's settings say about k now. */

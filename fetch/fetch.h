@@ -19,16 +19,23 @@
 
 struct fetcher;
 
-/* Told of every key that lands in the store (fetched, converted, or
- * published from here), from a fetcher thread; must not block. */
-typedef void (*fetch_stored_fn)(void *ctx, const struct sym_key *k);
+/* What the fetcher tells its owner. `stored`: a key landed in the store
+ * (fetched, converted, or published from here), after what was concluded
+ * about it was forgotten; from a fetcher thread, must not block.
+ * `forgot_negatives`: every negative verdict was dropped at once (the
+ * servers changed); from the thread that called fetch_forget_negatives,
+ * which it may hold briefly. Either may be NULL. */
+struct fetch_hooks {
+	void (*stored)(void *ctx, const struct sym_key *k);
+	void (*forgot_negatives)(void *ctx);
+	void *ctx;
+};
 
 struct fetch_config {
 	int negative_ttl;        /* seconds */
 	long long max_file_size; /* bytes */
 	int workers;             /* worker threads */
-	fetch_stored_fn stored;  /* or NULL */
-	void *stored_ctx;
+	struct fetch_hooks hooks;
 };
 
 struct fetch_counters {
@@ -60,6 +67,31 @@ void fetch_stop(struct fetcher *f);
  * `wait_s` seconds), or -ENOENT at once if the negative cache knows the key is
  * nowhere (done is not called). Never blocks on I/O. */
 int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx);
+
+/* How many more seconds the negative cache holds that `k` is nowhere (at
+ * least 1), or 0 if it does not. Memory only. */
+long fetch_negative_left(struct fetcher *f, const struct sym_key *k);
+
+/* The servers, their settings or their lists changed: every key the
+ * negative cache holds may be had now. Forgets them all (memory and
+ * catalog: blocks on the catalog) and tells hooks.forgot_negatives. */
+void fetch_forget_negatives(struct fetcher *f);
+
+/* `k` was put into the store by someone else: what was concluded about it
+ * is forgotten (no hook is told). Memory only. */
+void fetch_forget_key(struct fetcher *f, const struct sym_key *k);
+
+/* What the first `len` bytes of a file offered as `k` already say: 0 if it
+ * may still be k's file, -EAGAIN if they cannot tell yet, -EINVAL if it
+ * cannot be (the reason in why). A Breakpad file is judged by its MODULE
+ * line; a debug file only by not being a Breakpad one (its identity needs
+ * the whole file). Pure. */
+int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen);
+
+/* A file offered as `k` by this host (written into the mount) was refused:
+ * logged, and remembered as k's last failure (getxattr
+ * user.symbold.missing shows it). */
+void fetch_note_refused(struct fetcher *f, const struct sym_key *k, const char *origin, const char *why);
 
 const struct fetch_counters *fetch_counters(const struct fetcher *f);
 

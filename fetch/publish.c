@@ -114,6 +114,32 @@ static void learn_code(struct publish_job *p, const struct sym_identity *id)
 	snprintf(p->learned_code_id, sizeof p->learned_code_id, "%s", id->code_id);
 }
 
+int publish_check_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen)
+{
+	static const char module[] = "MODULE ", cabinet[] = "MSCF";
+	size_t n = len < strlen(module) ? len : strlen(module);
+	int breakpad = memcmp(head, module, n) == 0; /* as far as the bytes go */
+	if (len < strlen(cabinet) || memcmp(head, cabinet, strlen(cabinet)) == 0)
+		return -EAGAIN; /* a cabinet is judged by what it holds */
+	if (!key_wants_sym(k)) {
+		if (breakpad && n == strlen(module))
+			return snprintf(why, whylen, "Breakpad symbols where a debug file was asked for"), -EINVAL;
+		return -EAGAIN; /* a debug file's identity needs all of it */
+	}
+	if (!breakpad)
+		return snprintf(why, whylen, "not Breakpad symbols: no MODULE line at the start"), -EINVAL;
+	const char *nl = memchr(head, '\n', len);
+	if (!nl)
+		return -EAGAIN;
+	struct sym_identity id;
+	char err[256] = "";
+	if (identify_buffer(head, (size_t)(nl - (const char *)head) + 1, &id, err, sizeof err) < 0)
+		return snprintf(why, whylen, "not a symbol file: %s", err), -EINVAL;
+	int wrong = k->kind == KEY_BUILD_ID ? build_id_mismatch(k, &id, why, whylen)
+					    : symbol_mismatch(k, &id, why, whylen);
+	return wrong ? -EINVAL : 0;
+}
+
 static enum work_result verify(struct publish_job *p)
 {
 	struct sym_identity id;

@@ -48,6 +48,10 @@ struct publish_job {
 
 enum work_result publish_download(struct store *st, struct publish_job *p);
 
+/* What the first bytes of a file offered as `k` already say (see
+ * fetch_verify_head): 0, -EAGAIN or -EINVAL with the reason in why. */
+int publish_check_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen);
+
 /* Converts the stored debug file at `source` (relpath) into the key's .sym
  * and publishes that: the source's format picks the converter; the result
  * must carry the key's id. */

@@ -46,11 +46,10 @@ void verdicts_free(struct verdicts *v)
 	free(v);
 }
 
-int verdicts_negative(struct verdicts *v, const char *relpath, time_t now)
+time_t verdicts_negative(struct verdicts *v, const char *relpath, time_t now)
 {
 	pthread_mutex_lock(&v->mu);
-	time_t *until = hmap_get(&v->negative, relpath);
-	int hit = until && *until > now;
+	time_t *until = hmap_get(&v->negative, relpath), hit = until && *until > now ? *until : 0;
 	if (until && !hit)
 		free(hmap_del(&v->negative, relpath));
 	pthread_mutex_unlock(&v->mu);
@@ -101,6 +100,14 @@ void verdicts_clear(struct verdicts *v, const char *relpath)
 	pthread_mutex_lock(&v->mu);
 	free(hmap_del(&v->negative, relpath));
 	free(hmap_del(&v->failed, relpath));
+	pthread_mutex_unlock(&v->mu);
+}
+
+void verdicts_forget_negatives(struct verdicts *v)
+{
+	pthread_mutex_lock(&v->mu);
+	hmap_clear_free(&v->negative);
+	hmap_init(&v->negative);
 	pthread_mutex_unlock(&v->mu);
 }
 

@@ -18,13 +18,15 @@ struct verdicts;
 int verdicts_new(struct verdicts **out);
 void verdicts_free(struct verdicts *v);
 
-/* 1 if the key is known to be nowhere at `now`. */
-int verdicts_negative(struct verdicts *v, const char *relpath, time_t now);
+/* Until when the key is known to be nowhere, if it is at `now`; else 0. */
+time_t verdicts_negative(struct verdicts *v, const char *relpath, time_t now);
 void verdicts_set_negative(struct verdicts *v, const char *relpath, time_t until);
 /* How the last fetch failed ("server: outcome; ..."), replacing the last. */
 void verdicts_set_failed(struct verdicts *v, const char *relpath, const char *summary);
 /* The key arrived: forget what was concluded. */
 void verdicts_clear(struct verdicts *v, const char *relpath);
+/* Forgets every negative entry (the servers changed). */
+void verdicts_forget_negatives(struct verdicts *v);
 /* Drops expired negative entries. */
 void verdicts_sweep(struct verdicts *v, time_t now);
 

@@ -24,6 +24,7 @@ static const struct ctl_name names[] = {
 	{CTL_ROOT, "README", CTL_README, 0},
 	{CTL_ROOT, "version", CTL_VERSION, 0},
 	{CTL_ROOT, "stats", CTL_STATS, 0},
+	{CTL_ROOT, "metrics", CTL_METRICS, 0},
 	{CTL_ROOT, "log", CTL_LOG, 0},
 	{CTL_ROOT, "missing", CTL_MISSING, 0},
 	{CTL_ROOT, "reprocess", CTL_REPROCESS, 0},
@@ -64,6 +65,8 @@ static const char readme[] =
 	"               reprocess_command_runs, reprocess_command_failures (given up after retries)\n"
 	"               store_drops            files other tools put into the store directory\n"
 	"               servers, store_files, store_bytes, uptime_s\n"
+	"metrics      Prometheus text format: symbold_fuse_requests_total{op=...}, the requests the\n"
+	"             kernel sent to the symbol tree's connection (a cached read sends none)\n"
 	"log          recent events of every server, oldest first\n"
 	"missing      append '<object_id> <debug_file> <debug_id> [<code_file> <code_id>]' lines\n"
 	"             (whitespace or commas) for crash reports that lack symbols: they are fetched;\n"
@@ -95,11 +98,15 @@ static const char readme[] =
 	"a bad line (control character, a '/' that is not a debug_file/debug_id key, over 1024\n"
 	"bytes, not UTF-8) refuses the whole change with EINVAL and says why in log. A config is\n"
 	"written as key = value lines; *** keeps a secret as it is; an enabled server's\n"
-	"connection is proved before the change applies. mkdir servers/NAME makes a server\n"
+	"connection is proved before the change applies, by the write that makes the config\n"
+	"whole (so printf > config reports a refusal too). mkdir servers/NAME makes a server\n"
 	"(disabled until its config is written); rm -r servers/NAME removes it, never its\n"
 	"symbols. Only the owner and admin_group may change anything here, or write a symbol\n"
-	"file into the mount (cp x.sym MOUNT/x.pdb/ID/x.sym: stored if it is what its path\n"
-	"names, else the close fails with EINVAL).\n";
+	"file into the mount (cp x.sym MOUNT/x.pdb/ID/x.sym: stored at its close if it is what\n"
+	"its path names; a .sym whose MODULE line says otherwise fails the write with EINVAL,\n"
+	"any other refusal is in log and in getfattr -n user.symbold.missing on its directory).\n"
+	"\n"
+	"This tree is a mount of its own; MOUNT/.symbold is a symbolic link to it.\n";
 
 int control_is_dir(enum ctl_id id)
 {
@@ -218,6 +225,34 @@ static int render_stats(const struct control *c, struct buf *out)
 	return rc;
 }
 
+static const char *const sym_op_names[SYM_OP_COUNT] = {
+	[SYM_OP_LOOKUP] = "lookup",	  [SYM_OP_FORGET] = "forget",	   [SYM_OP_BATCH_FORGET] = "batch_forget",
+	[SYM_OP_GETATTR] = "getattr",	  [SYM_OP_SETATTR] = "setattr",	   [SYM_OP_READLINK] = "readlink",
+	[SYM_OP_OPEN] = "open",		  [SYM_OP_READ] = "read",	   [SYM_OP_WRITE] = "write",
+	[SYM_OP_FLUSH] = "flush",	  [SYM_OP_RELEASE] = "release",	   [SYM_OP_OPENDIR] = "opendir",
+	[SYM_OP_READDIR] = "readdir",	  [SYM_OP_RELEASEDIR] = "releasedir", [SYM_OP_STATFS] = "statfs",
+	[SYM_OP_CREATE] = "create",	  [SYM_OP_GETXATTR] = "getxattr",  [SYM_OP_LISTXATTR] = "listxattr",
+	[SYM_OP_MKDIR] = "mkdir",	  [SYM_OP_UNLINK] = "unlink",	   [SYM_OP_RMDIR] = "rmdir",
+	[SYM_OP_RENAME] = "rename",
+};
+
+const char *control_sym_op_name(enum sym_op op)
+{
+	return op < SYM_OP_COUNT ? sym_op_names[op] : "?";
+}
+
+/* Prometheus text format 0.0.4. */
+static int render_metrics(const struct control *c, struct buf *out)
+{
+	int rc = buf_puts(out, "# HELP symbold_fuse_requests_total Requests the kernel sent to the symbol tree's FUSE "
+			       "connection, by operation (a read the kernel's caches answer sends none).\n"
+			       "# TYPE symbold_fuse_requests_total counter\n");
+	for (int op = 0; op < SYM_OP_COUNT && rc == 0; op++)
+		rc = buf_printf(out, "symbold_fuse_requests_total{op=\"%s\"} %llu\n", sym_op_names[op],
+				atomic_load(&c->fs->requests[op]));
+	return rc;
+}
+
 static int render_server_stats(struct server *s, struct buf *out)
 {
 	char since[32];
@@ -261,7 +296,7 @@ static int render_validate(struct server *s, struct buf *out)
 
 int control_blocks(enum ctl_id file)
 {
-	return file == CTL_SRV_VALIDATE || file == CTL_MISSING || file == CTL_REPROCESS;
+	return file == CTL_SRV_VALIDATE;
 }
 
 static int render_server_file(struct server *s, enum ctl_id file, struct buf *out)
@@ -295,6 +330,8 @@ int control_render(const struct control *c, enum ctl_id file, const char *server
 		return buf_puts(out, "symbold " SYMBOLD_VERSION "\n");
 	case CTL_STATS:
 		return render_stats(c, out);
+	case CTL_METRICS:
+		return render_metrics(c, out);
 	case CTL_LOG:
 		return logring_render(log_global(), out);
 	case CTL_MISSING:
@@ -384,7 +421,64 @@ int control_check_partial(const struct control *c, enum ctl_id file, const char 
 	return rc;
 }
 
-static int apply_config(const struct control *c, struct server *s, const char *text, char *err, size_t errlen)
+static int prove(struct server *s, const struct server_config *cfg, char *err, size_t errlen)
+{
+	int rc = probe_server(cfg, err, errlen);
+	log_server(&s->log, s->name, "validation %s: %s", rc == 0 ? "passed" : "failed, nothing changed", err);
+	return rc;
+}
+
+int control_config_ready(const struct control *c, const char *server, const char *text, char *err,
+			 size_t errlen)
+{
+	struct server_config cfg;
+	size_t len = strlen(text);
+	int validate, rc;
+	if (len == 0 || text[len - 1] != '\n')
+		return -EAGAIN;
+	struct server *s = registry_find(c->reg, server);
+	if (!s)
+		return snprintf(err, errlen, "no server %s", server), -ENOENT;
+	rc = registry_parse_config(s, text, &cfg, &validate, err, errlen);
+	if (rc < 0 && srvconf_incomplete(&cfg))
+		rc = -EAGAIN;
+	else if (rc < 0)
+		log_server(&s->log, s->name, "config refused, nothing changed: %s", err);
+	server_put(s);
+	return rc < 0 ? rc : validate;
+}
+
+int control_prove_config(const struct control *c, const char *server, const char *text, char *err,
+			 size_t errlen)
+{
+	struct server_config cfg;
+	int validate;
+	struct server *s = registry_find(c->reg, server);
+	if (!s)
+		return snprintf(err, errlen, "no server %s", server), -ENOENT;
+	int rc = registry_parse_config(s, text, &cfg, &validate, err, errlen);
+	if (rc == 0 && validate)
+		rc = prove(s, &cfg, err, errlen);
+	server_put(s);
+	return rc;
+}
+
+int control_apply_blocks(const struct control *c, enum ctl_id file, const char *server, const char *text)
+{
+	struct server_config cfg;
+	char err[300];
+	int validate = 0;
+	struct server *s = file == CTL_SRV_CONFIG ? registry_find(c->reg, server) : NULL;
+	if (s) {
+		if (registry_parse_config(s, text, &cfg, &validate, err, sizeof err) < 0)
+			validate = 0;
+		server_put(s);
+	}
+	return validate;
+}
+
+static int apply_config(const struct control *c, struct server *s, const char *text, int proven, char *err,
+			size_t errlen)
 {
 	struct server_config cfg;
 	int validate, rc = registry_parse_config(s, text, &cfg, &validate, err, errlen);
@@ -392,19 +486,15 @@ static int apply_config(const struct control *c, struct server *s, const char *t
 		log_server(&s->log, s->name, "config refused, nothing changed: %s", err);
 		return rc;
 	}
-	if (validate) {
-		rc = probe_server(&cfg, err, errlen);
-		log_server(&s->log, s->name, "validation %s: %s", rc == 0 ? "passed" : "failed, nothing changed", err);
-		if (rc < 0)
-			return rc;
-	}
+	if (validate && !proven && (rc = prove(s, &cfg, err, errlen)) < 0)
+		return rc;
 	if ((rc = registry_set_config(c->reg, s, &cfg)) < 0)
 		snprintf(err, errlen, "saving the config failed");
 	return rc;
 }
 
 int control_apply(const struct control *c, enum ctl_id file, const char *server, const char *text,
-		  const char *base, char *err, size_t errlen)
+		  const char *base, int proven, char *err, size_t errlen)
 {
 	if (file == CTL_MISSING)
 		return missing_add_text(c->missing, text, err, errlen);
@@ -413,11 +503,15 @@ int control_apply(const struct control *c, enum ctl_id file, const char *server,
 	struct server *s = registry_find(c->reg, server);
 	if (!s)
 		return snprintf(err, errlen, "no server %s", server), -ENOENT;
-	int rc = file == CTL_SRV_CONFIG ? apply_config(c, s, text, err, errlen)
+	int rc = file == CTL_SRV_CONFIG ? apply_config(c, s, text, proven, err, errlen)
 					: registry_set_list(c->reg, s, list_of(file), text, err, errlen);
 	server_put(s);
-	if (rc == 0)
-		missing_retry(c->missing); /* what crash reports wait on may be had now */
+	if (rc == 0) {
+		/* what was concluded from the old servers is void, and what crash
+		 * reports wait on may be had now */
+		fetch_forget_negatives(c->fetch);
+		missing_retry(c->missing);
+	}
 	return rc;
 }
 

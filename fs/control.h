@@ -1,8 +1,7 @@
-/* control: the .symbold/ control tree — which names exist there, and the
- * text of each file, rendered fresh when looked up (the tree keeps each
- * rendering as an immutable snapshot, so `stat` and `cat` agree), and the
- * text written to one, handed to the module whose rules it follows (the
- * registry, missing). */
+/* control: the .symbold/ control tree's content — which names exist there,
+ * the text of each file, rendered fresh when asked for, and the text written
+ * to one, handed to the module whose rules it follows (the registry,
+ * missing). What the symbol tree's connection counts is shown here too. */
 #ifndef SYMBOLD_CONTROL_H
 #define SYMBOLD_CONTROL_H
 
@@ -25,6 +24,7 @@ enum ctl_id {
 	CTL_README,
 	CTL_VERSION,
 	CTL_STATS,
+	CTL_METRICS, /* Prometheus text format */
 	CTL_LOG,
 	CTL_MISSING,   /* records of missing symbols: appended; read as what is still missing */
 	CTL_REPROCESS, /* objects to reprocess: consumers remove the lines they handled */
@@ -37,12 +37,40 @@ enum ctl_id {
 	CTL_SRV_VALIDATE, /* reading it proves the connection now; not listed */
 };
 
-/* What the FUSE layer counts; the stats file shows it. */
+/* The requests the symbol tree's connection takes, by operation. */
+enum sym_op {
+	SYM_OP_LOOKUP,
+	SYM_OP_FORGET,
+	SYM_OP_BATCH_FORGET,
+	SYM_OP_GETATTR,
+	SYM_OP_SETATTR,
+	SYM_OP_READLINK,
+	SYM_OP_OPEN,
+	SYM_OP_READ,
+	SYM_OP_WRITE,
+	SYM_OP_FLUSH,
+	SYM_OP_RELEASE,
+	SYM_OP_OPENDIR,
+	SYM_OP_READDIR,
+	SYM_OP_RELEASEDIR,
+	SYM_OP_STATFS,
+	SYM_OP_CREATE,
+	SYM_OP_GETXATTR,
+	SYM_OP_LISTXATTR,
+	SYM_OP_MKDIR,
+	SYM_OP_UNLINK,
+	SYM_OP_RMDIR,
+	SYM_OP_RENAME,
+	SYM_OP_COUNT
+};
+
+/* What the FUSE layer counts; stats and metrics show it. */
 struct fs_counters {
 	atomic_ullong lookups;      /* symbol-file lookups the kernel sent */
 	atomic_ullong hits;         /* ... answered from the store */
 	atomic_ullong misses;       /* ... not in the store */
 	atomic_ullong bytes_served; /* bytes read through the daemon (page-cache hits never reach it) */
+	atomic_ullong requests[SYM_OP_COUNT];
 };
 
 struct control {
@@ -65,8 +93,8 @@ int control_lookup(const struct control *c, enum ctl_id dir, const char *server,
 typedef int (*control_list_fn)(const char *name, int is_dir, void *ctx);
 int control_list(const struct control *c, enum ctl_id dir, const char *server, control_list_fn fn, void *ctx);
 
-/* 1 if rendering the file blocks (the network, the catalog): look it up on
- * a worker. */
+/* 1 if rendering the file takes the network (validate): render it on a
+ * worker. The others may wait for the catalog, never for longer. */
 int control_blocks(enum ctl_id file);
 
 /* The current text of a control file. -ENOENT if its server is gone. */
@@ -88,15 +116,35 @@ int control_adds_records(enum ctl_id file);
 int control_check_partial(const struct control *c, enum ctl_id file, const char *server, const char *text,
 			  size_t len, char *err, size_t errlen);
 
+/* A config text being written to `server`, judged whole: -EAGAIN if it may
+ * be unfinished (it does not end a line, or lacks a key its type needs), 0
+ * if it may be applied as it is, 1 if its connection must be proved first,
+ * -EINVAL if it is wrong as a whole config (the reason in err and in the
+ * log). Memory only. */
+int control_config_ready(const struct control *c, const char *server, const char *text, char *err,
+			 size_t errlen);
+/* Proves the connection of a config text (control_config_ready said 1):
+ * 0, or -EHOSTUNREACH, -EACCES with the reason in err and in the log.
+ * Blocks on the network. */
+int control_prove_config(const struct control *c, const char *server, const char *text, char *err,
+			 size_t errlen);
+
 /* Applies a text written to `file` of `server`: a list is replaced; a config
- * is checked, its connection proved (probe) if that changed, and applied;
- * missing records are added; reprocess lines the writer removed from `base`
- * (the text it started from, NULL if unknown) are handled. Blocks on the
- * catalog and the network: run it on a worker. 0, or -EINVAL,
- * -EHOSTUNREACH, -EACCES, -ENOENT (no such server) with the reason in err and
- * in the log. */
+ * is checked, its connection proved (probe) if that changed and `proven`
+ * does not say it was, and applied; missing records are added; reprocess
+ * lines the writer removed from `base` (the text it started from, NULL if
+ * unknown) are handled. A changed list or config voids the fetcher's
+ * negative cache. Blocks on the catalog, and the network when it proves: 0,
+ * or -EINVAL, -EHOSTUNREACH, -EACCES, -ENOENT (no such server) with the
+ * reason in err and in the log. */
 int control_apply(const struct control *c, enum ctl_id file, const char *server, const char *text,
-		  const char *base, char *err, size_t errlen);
+		  const char *base, int proven, char *err, size_t errlen);
+/* 1 if applying `text` to `file` may take the network (a config whose
+ * connection is not proven yet): apply it on a worker. Memory only. */
+int control_apply_blocks(const struct control *c, enum ctl_id file, const char *server, const char *text);
+
+/* The name of a symbol-tree operation, as metrics shows it. */
+const char *control_sym_op_name(enum sym_op op);
 
 /* mkdir and rmdir in servers/: a new (disabled) server, or one removed. */
 int control_add_server(const struct control *c, const char *name, char *err, size_t errlen);

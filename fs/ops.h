@@ -1,42 +1,45 @@
-/* ops: the FUSE low-level operations — the symbol tree and the control tree
- * as the kernel sees them. Runs on one loop thread that never blocks on the
- * network: a lookup of a file that is not in the store is parked on the
- * fetcher and answered from its callback. Cached files cost the daemon
- * nothing: long entry/attr timeouts, FUSE's no-open, reads from the page
- * cache. */
+/* ops: the symbol tree's FUSE operations — its own session (fs/session.h),
+ * served by one loop thread that never blocks on the network: a lookup of a
+ * file that is not in the store is parked on the fetcher and answered from
+ * its callback. Cached files cost the daemon nothing: entries and attributes
+ * kept a day, FUSE's no-open, FLUSH turned off (ENOSYS), reads from the page
+ * cache; absent keys are kept by the kernel too, as negative entries
+ * (fs/notify.h). `.symbold` is a symbolic link to the control tree, a
+ * session of its own (fs/ctlfs.h). Every request is counted by operation. */
 #ifndef SYMBOLD_OPS_H
 #define SYMBOLD_OPS_H
+
+#include <limits.h>
 
 #include "fetch/fetch.h"
 #include "fs/control.h"
 #include "fs/tree.h"
 
-struct editor;
+struct uploads;
+struct notify;
 
 struct symfs {
 	struct tree tree;
-	struct control ctl;
 	struct fs_counters counters;
 	struct fetcher *fetch;
 	struct store *store;
-	struct missing *missing; /* crash reports waiting for symbols */
-	struct editor *editor; /* applies control-tree changes (fs/edit.c) */
-	char mountpoint[4096]; /* absolute, as /proc shows paths under it */
-	double wait;  /* seconds a lookup may wait for a fetch */
-	long long max_file_size; /* bytes: the largest upload taken */
-	int no_open;  /* the kernel takes ENOSYS from open as "no open needed" */
+	struct missing *missing;   /* crash reports waiting for symbols */
+	struct uploads *uploads;   /* files written into the mount (fs/upload.c) */
+	struct notify *notify;     /* what the kernel caches, kept true (fs/notify.c) */
+	char mountpoint[PATH_MAX];  /* absolute: uploads' closes are watched through it */
+	char control_dir[PATH_MAX]; /* where the control tree is mounted: .symbold's target */
+	double wait;               /* seconds a lookup may wait for a fetch */
+	long long max_file_size;   /* bytes: the largest upload taken */
+	int no_open;               /* the kernel takes ENOSYS from open as "no open needed" */
 };
 
 extern const struct fuse_lowlevel_ops symfs_ops;
 
-/* Shared with edit.c: how long the kernel may keep a node's entry and
- * attributes; the entry that answers with node n (already referenced);
- * binding `fresh` at (parent, name) and answering a lookup with it. */
+/* How long the kernel may keep a node's entry and attributes; the entry
+ * that answers with node n (already referenced); binding `fresh` at
+ * (parent, name) and answering a lookup or create with it. */
 double fs_timeout(const struct node *n);
-void fs_entry_param(struct symfs *fs, struct node *n, struct fuse_entry_param *e);
-void fs_reply_node(fuse_req_t req, struct symfs *fs, struct node *parent, const char *name, struct node *fresh);
-/* A new node for control file or directory `id` of `server`, its text
- * rendered now; NULL if the server is gone (or no memory). */
-struct node *fs_ctl_node(struct symfs *fs, enum ctl_id id, const char *server);
+void fs_entry_param(struct tree *t, struct node *n, struct fuse_entry_param *e);
+void fs_reply_node(fuse_req_t req, struct tree *t, struct node *parent, const char *name, struct node *fresh);
 
 #endif

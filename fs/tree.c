@@ -8,13 +8,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void tree_init(struct tree *t)
+void tree_init(struct tree *t, enum node_kind root_kind)
 {
 	memset(t, 0, sizeof *t);
 	pthread_mutex_init(&t->mu, NULL);
 	hmap_init(&t->children);
+	hmap_init(&t->symfiles);
 	hmap_init(&t->scratch);
-	t->root.kind = NODE_ROOT;
+	t->root.kind = root_kind;
+	t->root.ctl = root_kind == NODE_CTLDIR ? CTL_ROOT : CTL_NONE;
+	t->root.path = t->root.name = "";
 	t->root.serial = FUSE_ROOT_ID;
 	t->root.nlookup = 1;
 	t->root.prev = t->root.next = &t->root;
@@ -30,7 +33,6 @@ void node_free(struct node *n)
 		n->detach(n->attached);
 	free(n->name);
 	free(n->path);
-	free(n->content);
 	buf_free(&n->data);
 	free(n);
 }
@@ -57,6 +59,7 @@ void tree_destroy(struct tree *t)
 		node_free(n);
 	}
 	hmap_clear(&t->children);
+	hmap_clear(&t->symfiles);
 	hmap_clear(&t->scratch);
 	pthread_mutex_destroy(&t->mu);
 }
@@ -71,51 +74,59 @@ fuse_ino_t tree_ino(struct tree *t, const struct node *n)
 	return n == &t->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
-struct node *node_new(enum node_kind kind, const char *path, const char *content, size_t size)
+struct node *node_new(enum node_kind kind, const char *path)
 {
 	struct node *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
 	n->kind = kind;
-	n->path = strdup(path ? path : "");
-	if (content) {
-		n->content = malloc(size + 1);
-		if (n->content) {
-			memcpy(n->content, content, size);
-			n->content[size] = '\0';
-		}
-		n->size = (off_t)size;
-	}
-	if (!n->path || (content && !n->content)) {
-		node_free(n);
+	if (!(n->path = strdup(path ? path : ""))) {
+		free(n);
 		return NULL;
 	}
 	n->mtime = time(NULL);
 	return n;
 }
 
-/* A node the tree now owns: an inode number, and a place in the live list. */
-static void adopt(struct tree *t, struct node *n)
+/* A stored file's nodes, by its path (caller holds the lock). */
+static int index_symfile(struct tree *t, struct node *n)
 {
+	n->same_path = hmap_get(&t->symfiles, n->path);
+	return hmap_put(&t->symfiles, n->path, n);
+}
+
+static void unindex_symfile(struct tree *t, struct node *n)
+{
+	struct node *first = hmap_get(&t->symfiles, n->path), **pp = &first;
+	while (*pp && *pp != n)
+		pp = &(*pp)->same_path;
+	if (*pp)
+		*pp = n->same_path;
+	if (first)
+		hmap_put(&t->symfiles, n->path, first); /* replacing: cannot fail */
+	else
+		hmap_del(&t->symfiles, n->path);
+}
+
+/* A node the tree now owns: an inode number, and a place in the live list. */
+static int adopt(struct tree *t, struct node *n)
+{
+	if (n->kind == NODE_SYMFILE && index_symfile(t, n) < 0)
+		return -ENOMEM;
 	if (!n->serial)
 		n->serial = t->next_serial++;
 	link_node(t, n);
+	return 0;
 }
 
+/* Stored files never change: one that did (another size or time) is another
+ * file. Anything else keeps its node, and so its inode number (vim checks
+ * that the file it writes is the one it read). */
 static int node_same(const struct node *a, const struct node *b)
 {
 	if (a->kind != b->kind || a->ctl != b->ctl || strcmp(a->path, b->path) != 0)
 		return 0;
-	if (a->kind == NODE_SYMFILE)
-		return a->size == b->size && a->mtime == b->mtime;
-	/* Every lookup of a writable control file gets its own inode: a writer's
-	 * unapplied bytes (in its node, and in the kernel's page cache of that
-	 * inode) are never what another process reads. */
-	if (a->kind == NODE_CTLFILE && control_writable(a->ctl))
-		return 0;
-	if (a->kind == NODE_CTLFILE)
-		return a->size == b->size && memcmp(a->content, b->content, (size_t)a->size) == 0;
-	return 1;
+	return a->kind != NODE_SYMFILE || (a->size == b->size && a->mtime == b->mtime);
 }
 
 static void child_key(const struct node *parent, const char *name, char *out, size_t outlen)
@@ -131,22 +142,32 @@ struct node *tree_bind(struct tree *t, struct node *parent, const char *name, st
 	struct node *old = hmap_get(&t->children, key);
 	if (old && node_same(old, fresh)) {
 		old->nlookup++;
+		old->size = fresh->size; /* a control file's, as just rendered */
+		old->mtime = fresh->mtime;
+		struct buf data = old->data; /* ... and the validate file's text */
+		old->data = fresh->data;
+		fresh->data = data;
 		pthread_mutex_unlock(&t->mu);
 		node_free(fresh);
 		return old;
 	}
 	fresh->name = strdup(name);
-	if (!fresh->name || hmap_put(&t->children, key, fresh) < 0) {
+	if (!fresh->name || adopt(t, fresh) < 0) {
 		pthread_mutex_unlock(&t->mu);
 		node_free(fresh);
 		return NULL;
 	}
+	if (hmap_put(&t->children, key, fresh) < 0) {
+		fresh->nlookup = 0;
+		pthread_mutex_unlock(&t->mu);
+		tree_forget(t, fresh, 0);
+		return NULL;
+	}
 	if (old)
-		old->mapped = 0; /* readers of the old snapshot keep it until forgotten */
+		old->mapped = 0; /* whoever holds the old file keeps it until it is forgotten */
 	fresh->parent = parent;
 	fresh->mapped = 1;
 	fresh->nlookup = 1;
-	adopt(t, fresh);
 	pthread_mutex_unlock(&t->mu);
 	return fresh;
 }
@@ -166,6 +187,8 @@ void tree_forget(struct tree *t, struct node *n, uint64_t count)
 		child_key(n->parent, n->name, key, sizeof key);
 		hmap_del(&t->children, key);
 	}
+	if (n->kind == NODE_SYMFILE)
+		unindex_symfile(t, n);
 	unlink_node(n);
 	pthread_mutex_unlock(&t->mu);
 	node_free(n);
@@ -188,32 +211,12 @@ void tree_ref(struct tree *t, struct node *n)
 	pthread_mutex_unlock(&t->mu);
 }
 
-void tree_unmap(struct tree *t, struct node *n)
+void tree_symfile_names(struct tree *t, const char *relpath, tree_name_fn fn, void *ctx)
 {
-	char key[NAME_MAX + 64];
 	pthread_mutex_lock(&t->mu);
-	if (n->mapped) {
-		child_key(n->parent, n->name, key, sizeof key);
-		hmap_del(&t->children, key);
-		n->mapped = 0;
-	}
-	pthread_mutex_unlock(&t->mu);
-}
-
-void tree_set_text(struct tree *t, struct node *n, const char *text, size_t len)
-{
-	char *copy = malloc(len + 1);
-	if (!copy) {
-		tree_unmap(t, n); /* cannot keep it current: let the next lookup render it */
-		return;
-	}
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	pthread_mutex_lock(&t->mu);
-	free(n->content);
-	n->content = copy;
-	n->size = (off_t)len;
-	n->mtime = time(NULL);
+	for (struct node *n = hmap_get(&t->symfiles, relpath); n; n = n->same_path)
+		if (n->mapped)
+			fn(tree_ino(t, n->parent), n->name, ctx);
 	pthread_mutex_unlock(&t->mu);
 }
 
@@ -263,7 +266,7 @@ int tree_scratch_link(struct tree *t, const char *server, const char *name, stru
 		n->name = newname;
 		newname = NULL;
 		if (!n->serial)
-			adopt(t, n);
+			adopt(t, n); /* a scratch node: cannot fail */
 		n->linked = 1;
 	}
 	pthread_mutex_unlock(&t->mu);
@@ -385,6 +388,8 @@ static mode_t mode_of(const struct node *n)
 		return S_IFREG | (control_writable(n->ctl) ? 0664 : 0444);
 	case NODE_SCRATCH:
 		return S_IFREG | (n->mode & 0777);
+	case NODE_CTLLINK:
+		return S_IFLNK | 0777;
 	case NODE_CTLDIR: /* editors' temporary files go next to what they edit */
 	case NODE_KEYDIR: /* files written here are uploads */
 		return S_IFDIR | 0775;
@@ -396,27 +401,15 @@ static mode_t mode_of(const struct node *n)
 void node_stat(struct tree *t, const struct node *n, struct stat *st)
 {
 	pthread_mutex_lock(&t->mu);
-	node_stat_locked(t, n, st);
-	pthread_mutex_unlock(&t->mu);
-}
-
-void node_stat_locked(const struct tree *t, const struct node *n, struct stat *st)
-{
 	memset(st, 0, sizeof *st);
 	st->st_ino = n->serial;
 	st->st_uid = t->uid;
 	st->st_gid = t->gid;
 	st->st_blksize = 4096;
 	st->st_mode = mode_of(n);
-	if (S_ISDIR(st->st_mode)) {
-		st->st_nlink = 2;
-		st->st_mtime = st->st_ctime = st->st_atime = n->kind == NODE_ROOT ? t->started : n->mtime;
-		return;
-	}
-	/* a writer's unapplied text is what the file holds for the kernel */
-	off_t size = n->kind == NODE_SCRATCH || n->pending ? (off_t)n->data.len : n->size;
-	st->st_nlink = 1;
-	st->st_size = size;
-	st->st_blocks = (size + 511) / 512;
-	st->st_mtime = st->st_ctime = st->st_atime = n->mtime;
+	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
+	st->st_size = n->kind == NODE_SCRATCH ? (off_t)n->data.len : S_ISDIR(st->st_mode) ? 0 : n->size;
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_mtime = st->st_ctime = st->st_atime = n == &t->root ? t->started : n->mtime;
+	pthread_mutex_unlock(&t->mu);
 }

@@ -1,8 +1,9 @@
-/* tree: the inodes the kernel knows. Each node is what a (parent, name)
- * lookup resolved to — a symbol directory, a stored file, a control file's
- * snapshot — and lives until the kernel forgets it. The node's address is its
- * FUSE inode number. A control file whose text changed gets a new node, so a
- * node's content never changes under a reader. One mutex. */
+/* tree: the inodes the kernel knows, for one FUSE session. Each node is what
+ * a (parent, name) lookup resolved to — a symbol directory, a stored file, a
+ * control file, an editor's scratch file — and lives until the kernel
+ * forgets it. The node's address is its FUSE inode number. Stored files can
+ * also be found by their store path, so that the kernel can be told when one
+ * goes. One mutex. */
 #ifndef SYMBOLD_TREE_H
 #define SYMBOLD_TREE_H
 
@@ -21,16 +22,19 @@
 #include <fuse_lowlevel.h>
 
 enum node_kind {
+	/* the symbol tree */
 	NODE_ROOT,
-	NODE_DEBUGFILE, /* <debug_file>/           path = "debug_file" (lower case) */
-	NODE_KEYDIR,    /* <debug_file>/<ID>/      path = "debug_file/ID" */
-	NODE_SYMFILE,   /* <debug_file>/<ID>/<f>   path = the store relpath (a .build-id file's too) */
-	NODE_BUILDID,   /* .build-id/              path = ".build-id" */
-	NODE_BUILDID_XX, /* .build-id/<xx>/        path = ".build-id/xx" (lower case) */
-	NODE_CTLDIR,    /* .symbold directories   path = server name or "" */
-	NODE_CTLFILE,   /* a control file snapshot path = server name or "" */
-	NODE_SCRATCH,   /* an editor's temporary file in a server's directory; path = server name */
-	NODE_UPLOAD,    /* a file being written into <debug_file>/<ID>/ (fs/upload.c); path = its relpath */
+	NODE_DEBUGFILE,  /* <debug_file>/           path = "debug_file" (lower case) */
+	NODE_KEYDIR,     /* <debug_file>/<ID>/      path = "debug_file/ID" */
+	NODE_SYMFILE,    /* <debug_file>/<ID>/<f>   path = the store relpath (a .build-id file's too) */
+	NODE_BUILDID,    /* .build-id/              path = ".build-id" */
+	NODE_BUILDID_XX, /* .build-id/<xx>/         path = ".build-id/xx" (lower case) */
+	NODE_UPLOAD,     /* a file being written into <debug_file>/<ID>/ (fs/upload.c); path = its relpath */
+	NODE_CTLLINK,    /* .symbold: a symbolic link to where the control tree is mounted */
+	/* the control tree */
+	NODE_CTLDIR,  /* its directories, its root too    path = server name or "" */
+	NODE_CTLFILE, /* a control file                   path = server name or "" */
+	NODE_SCRATCH, /* an editor's temporary file next to one; path = server name or "" */
 };
 
 struct node {
@@ -42,47 +46,46 @@ struct node {
 	struct node *parent;
 	char *name;
 	char *path;
-	off_t size;       /* SYMFILE, CTLFILE */
+	off_t size;       /* SYMFILE, UPLOAD; CTLFILE: as last rendered */
 	time_t mtime;
-	char *content;    /* CTLFILE: the snapshot (tree mutex: an apply may replace it) */
-	struct buf data;  /* SCRATCH: its bytes; writable CTLFILE: a writer's text not applied yet */
-	int pending;      /* CTLFILE: `data` holds such a text (tree mutex, as `data` then) */
-	unsigned edits;   /* CTLFILE: bumped by every write, cut and apply (tree mutex) */
-	int cut_only;     /* CTLFILE: the pending text is an O_TRUNC/truncate(2) cut, nothing written yet */
-	int appending;    /* CTLFILE: every write so far went at the end (echo >>) ... */
-	size_t base_len;  /* ... of the snapshot text the pending one started from */
+	struct buf data;  /* SCRATCH: its bytes; the validate file: its last rendering */
 	int linked;       /* SCRATCH: still has its name (it lives on while the kernel holds it) */
 	mode_t mode;      /* SCRATCH */
 	void *attached;   /* UPLOAD: its state (fs/upload.c), handed to detach when the node goes */
 	void (*detach)(void *attached);
+	struct node *same_path;   /* SYMFILE: the next node bound to the same store file */
 	struct node *prev, *next; /* every live node, for the final cleanup */
 };
 
 struct tree {
 	pthread_mutex_t mu;
 	struct hmap children; /* "parent-address/name" -> node */
+	struct hmap symfiles; /* store relpath -> first SYMFILE node of it (chained by same_path) */
 	struct hmap scratch;  /* "server/name" -> linked SCRATCH node */
-	struct node root; /* also the head of the list of live nodes */
+	struct node root;     /* also the head of the list of live nodes */
 	uint64_t next_serial;
 	time_t started;
 	uid_t uid; /* the daemon's: files belong to whoever mounted them */
 	gid_t gid; /* admin_group's if set: its members may change the control tree */
 };
 
-void tree_init(struct tree *t);
+/* A tree whose root is of `root_kind` (NODE_ROOT, or NODE_CTLDIR for the
+ * control tree, whose root is CTL_ROOT). */
+void tree_init(struct tree *t, enum node_kind root_kind);
 void tree_destroy(struct tree *t);
 
 struct node *tree_node(struct tree *t, fuse_ino_t ino);
 fuse_ino_t tree_ino(struct tree *t, const struct node *n);
 
-/* A new, unbound node; `path` and `content` are copied. NULL on ENOMEM.
- * Freed by the tree once bound; before that, by node_free. */
-struct node *node_new(enum node_kind kind, const char *path, const char *content, size_t size);
+/* A new, unbound node; `path` is copied. NULL on ENOMEM. Freed by the tree
+ * once bound; before that, by node_free. */
+struct node *node_new(enum node_kind kind, const char *path);
 void node_free(struct node *n);
 
 /* Binds `fresh` at (parent, name) and takes one kernel reference on the
- * result: the node already there if it is the same (same kind, same store
- * file, same snapshot text) — `fresh` is then freed — or `fresh` itself. */
+ * result: the node already there if it is the same (same kind and path, and
+ * a stored file of the same size and time) — `fresh` is then freed, its
+ * size, time and data kept — or `fresh` itself. */
 struct node *tree_bind(struct tree *t, struct node *parent, const char *name, struct node *fresh);
 
 /* Drops `n` kernel references; a node nobody references (and, for a scratch
@@ -92,10 +95,11 @@ void tree_forget(struct tree *t, struct node *node, uint64_t n);
 struct node *tree_child(struct tree *t, struct node *parent, const char *name);
 /* One more kernel reference, for answering a lookup with an existing node. */
 void tree_ref(struct tree *t, struct node *n);
-/* The next lookup of n's name gets a new node (n's text is stale). */
-void tree_unmap(struct tree *t, struct node *n);
-/* Replaces a control file's text (an edit that was applied as written). */
-void tree_set_text(struct tree *t, struct node *n, const char *text, size_t len);
+
+/* Calls fn(parent, name) for every name the kernel was given for the stored
+ * file `relpath` (its spellings differ in case), under the tree lock. */
+typedef void (*tree_name_fn)(fuse_ino_t parent, const char *name, void *ctx);
+void tree_symfile_names(struct tree *t, const char *relpath, tree_name_fn fn, void *ctx);
 
 /* Scratch files — what editors create next to the file they edit (sed's
  * temp file, vim's swap and backup) — by server and name. */
@@ -111,8 +115,7 @@ int tree_scratch_list(struct tree *t, const char *server, tree_list_fn fn, void 
 /* All scratch files of a removed server. */
 void tree_scratch_drop(struct tree *t, const char *server);
 
-/* The attributes the kernel sees (the second with the tree lock held). */
+/* The attributes the kernel sees. */
 void node_stat(struct tree *t, const struct node *n, struct stat *st);
-void node_stat_locked(const struct tree *t, const struct node *n, struct stat *st);
 
 #endif

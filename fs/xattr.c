@@ -57,9 +57,8 @@ static int missing_attr(struct symfs *fs, const struct node *keydir, struct buf 
 	return any ? 0 : -ENODATA;
 }
 
-void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+void xattr_get(fuse_req_t req, struct symfs *fs, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct symfs *fs = fuse_req_userdata(req);
 	struct node *n = tree_node(&fs->tree, ino);
 	struct buf value = BUF_INIT;
 	int rc = -ENODATA;
@@ -77,9 +76,8 @@ void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	buf_free(&value);
 }
 
-void xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size)
+void xattr_list(fuse_req_t req, struct symfs *fs, fuse_ino_t ino, size_t size)
 {
-	struct symfs *fs = fuse_req_userdata(req);
 	struct node *n = tree_node(&fs->tree, ino);
 	struct buf names = BUF_INIT, scratch = BUF_INIT;
 	struct file_info info;

@@ -8,7 +8,7 @@
 
 #include "fs/ops.h"
 
-void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
-void xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size);
+void xattr_get(fuse_req_t req, struct symfs *fs, fuse_ino_t ino, const char *name, size_t size);
+void xattr_list(fuse_req_t req, struct symfs *fs, fuse_ino_t ino, size_t size);
 
 #endif

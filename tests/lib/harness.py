@@ -418,11 +418,25 @@ class Symbold:
         self.err = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([SYMBOLD, "-f", *self.args, self.mnt], stdout=self.err,
                                      stderr=self.err, env=self.env)
-        if expect_mount and not wait_for(lambda: os.path.ismount(self.mnt) or self.proc.poll() is not None, 15):
+        if expect_mount and not wait_for(lambda: self.serving() or self.proc.poll() is not None, 15):
             raise RuntimeError("symbold did not mount")
-        if expect_mount and not os.path.ismount(self.mnt):
+        if expect_mount and not self.serving():
             raise RuntimeError("symbold exited: " + self.stderr())
+        if expect_mount:
+            self.control_dir = os.readlink(self.path(".symbold"))  # the control tree's own mount
         return self
+
+    def serving(self):
+        """Mounted, and answered by a daemon (a dead mount left by kill -9 says ENOTCONN)."""
+        try:
+            os.statvfs(self.mnt)
+            return os.path.ismount(self.mnt)
+        except OSError:
+            return False
+
+    def mounts(self):
+        """This daemon's mounts still in /proc/mounts (the symbol tree, the control tree)."""
+        return mounts_at([self.mnt, getattr(self, "control_dir", None)])
 
     def path(self, *parts):
         return os.path.join(self.mnt, *parts)
@@ -458,21 +472,40 @@ class Symbold:
                 proc.kill()
                 proc.wait()
                 self.tap.ok(False, "symbold exits after unmount")
-        subprocess.run(["fusermount3", "-uz", self.mnt], stderr=subprocess.DEVNULL)
+        left = self.mounts()
+        self._unmount_all()
         self.err.close()
         log = self.stderr()
         clean = proc.returncode == 0 and "Sanitizer" not in log and "runtime error:" not in log
         if not clean:
             self.tap.ok(False, f"symbold stopped cleanly (status {proc.returncode})")
             self.tap.diag(log[-6000:])
+        if left:
+            self.tap.ok(False, f"symbold left no mount behind ({left})")
+
+    def _unmount_all(self):
+        for path in self.mounts():
+            subprocess.run(["fusermount3", "-uz", path], stderr=subprocess.DEVNULL)
 
     def kill9(self):
         proc, self.proc = self.proc, None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         self.err.close()
-        subprocess.run(["fusermount3", "-uz", self.mnt], stderr=subprocess.DEVNULL)
-        wait_for(lambda: not os.path.ismount(self.mnt), 10)
+        self._unmount_all()  # what a killed daemon leaves (the next start would clear it too)
+        wait_for(lambda: not self.mounts(), 10)
+
+
+def mounts_at(paths):
+    """Which of `paths` are mount points in /proc/mounts (dead ones too)."""
+    want = {os.path.realpath(p) for p in paths if p}
+    found = []
+    with open("/proc/mounts") as f:
+        for line in f:
+            point = line.split()[1].encode().decode("unicode_escape")
+            if point in want:
+                found.append(point)
+    return found
 
 
 # ---- transport peers: a proxy, a certificate authority ----

@@ -33,7 +33,7 @@ def main():
         "spare": {"type": "dir", "url": up, "enabled": 0},
     }).start()
 
-    t.eq(sorted(os.listdir(d.path(".symbold"))), ["README", "log", "missing", "reprocess", "servers", "stats", "version"],
+    t.eq(sorted(os.listdir(d.path(".symbold"))), ["README", "log", "metrics", "missing", "reprocess", "servers", "stats", "version"],
          ".symbold lists its files")
     t.eq(sorted(os.listdir(d.path(".symbold", "servers"))), ["corp", "spare"], "servers/ lists the servers")
     t.eq(sorted(os.listdir(d.path(".symbold", "servers", "corp"))),

@@ -51,6 +51,18 @@ def servers_as_directories(t):
     t.eq(write(f"{servers}/corp/config", bad), errno.EHOSTUNREACH, "an unreachable URL: EHOSTUNREACH")
     t.eq(config_of(d, "corp")["url"], "", "nothing changed")
     t.ok("validation failed" in d.ctl("servers", "corp", "log"), "the server log says why")
+    # bash ignores the close of a redirection: the write itself must fail
+    p = subprocess.run(["bash", "-c", f"printf 'type = symsrv\\nurl = http://127.0.0.1:1\\n' > {servers}/corp/config"],
+                       stderr=subprocess.PIPE)
+    t.ok(p.returncode != 0 and b"write error: No route to host" in p.stderr,
+         f"bash's own printf > config to a dead URL fails and says why ({p.stderr.decode().strip()[-60:]})")
+    t.eq(config_of(d, "corp")["url"], "", "nothing changed")
+    p = subprocess.run(["bash", "-c", f"{{ echo type = symsrv; echo url = {open_web.url}; }} > {servers}/corp/config"],
+                       stderr=subprocess.PIPE)
+    t.ok(p.returncode == 0 and config_of(d, "corp")["url"] == open_web.url,
+         "a config written in pieces (echo; echo) is judged when it is whole")
+    t.eq(write(f"{servers}/corp/config", "type = symsrv\nurl =\n"), errno.EINVAL,
+         "a config that never became whole: EINVAL at close")
 
     t.eq(write(f"{servers}/corp/config", f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = wrong\n"),
          errno.EACCES, "wrong credentials: EACCES")

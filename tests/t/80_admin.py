@@ -260,8 +260,8 @@ def daemon_gone(t):
     proc.wait()
     d.err.close()
     admin.expect(4, "a mount whose daemon died", "stats")
-    subprocess.run(["fusermount3", "-uz", d.mnt], stderr=subprocess.DEVNULL)
-    wait_for(lambda: not os.path.ismount(d.mnt), 10)
+    d._unmount_all()
+    wait_for(lambda: not d.mounts(), 10)
 
 
 def main():

@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (ADMIN, Nginx, Symbold, Tap, make_sym, minidump_stackwalk, mkminidump, read,  # noqa: E402
+from harness import (ADMIN, Nginx, Symbold, Tap, make_pdb, make_sym, minidump_stackwalk, mkminidump, read,  # noqa: E402
                      tmpdir, try_read, wait_for, write)
 
 WINDOW = 1
@@ -222,9 +222,22 @@ def written_into_mount(t, d, worker):
     t.eq(read(d.path("g.pdb", g, "g.sym")), read(f"{staging}/g.sym"), "the mount serves what was written")
     t.ok(os.path.exists(f"{d.store}/g.pdb/{g}/g.sym"), "from the store")
     rc = subprocess.run(["cp", f"{staging}/g.sym", d.path("h.pdb", h, "h.sym")], stderr=subprocess.PIPE)
-    t.ok(rc.returncode != 0 and b"Invalid argument" in rc.stderr, "a file that is not what its path says: EINVAL")
+    t.ok(rc.returncode != 0 and b"Invalid argument" in rc.stderr,
+         "a .sym that is not what its path says: its MODULE line fails cp's write (EINVAL)")
     t.ok(not os.path.exists(d.path("h.pdb", h, "h.sym")), "and it is not stored")
     t.ok("refused, not stored" in d.ctl("log"), "the refusal is logged")
+    # a debug file's identity needs all of it: judged after the close, which
+    # the kernel does not wait for (cp succeeds), and never stored
+    p = did(0x12)
+    make_pdb(f"{staging}/other.pdb", did(0x13)[:32], 1)
+    rc = subprocess.run(["cp", f"{staging}/other.pdb", d.path("p.pdb", p, "p.pdb")], stderr=subprocess.PIPE)
+    t.eq(rc.returncode, 0, "a PDB of another build: cp itself cannot tell")
+    t.ok(wait_for(lambda: f"p.pdb/{p}/p.pdb written into the mount: refused" in d.ctl("log"), 10),
+         "the refusal is logged, with the reason")
+    why = os.getxattr(d.path("p.pdb", p), "user.symbold.missing").decode()
+    t.ok("written into the mount: refused: identity mismatch" in why, f"user.symbold.missing says why ({why.strip()[:120]})")
+    t.ok(not os.path.exists(f"{d.store}/p.pdb/{p}/p.pdb") and try_read(d.path("p.pdb", p, "p.pdb"))[1] == errno.ENOENT,
+         "nothing is stored, the path answers as before")
     rc = subprocess.run(["cp", f"{staging}/g.sym", d.path("g.pdb", g, "g.sym")], stderr=subprocess.PIPE)
     t.ok(rc.returncode != 0, "a stored file is never overwritten")
 

@@ -305,6 +305,26 @@ static void test_check(void)
 	}
 }
 
+/* Incomplete (a key its type needs is missing: the text may go on) is not
+ * wrong (what is there is bad). */
+static void test_incomplete(void)
+{
+	struct server_config c;
+	srvconf_init(&c);
+	ok(srvconf_incomplete(&c), "no type: incomplete");
+	c.type = SRV_SYMSRV;
+	ok(srvconf_incomplete(&c), "symsrv without a url: incomplete");
+	set(&c, "url", "ftp://x/");
+	ok(!srvconf_incomplete(&c), "symsrv with a wrong url: complete (and wrong)");
+	c.type = SRV_DIR;
+	set(&c, "url", "");
+	ok(srvconf_incomplete(&c), "dir without a url: incomplete");
+	c.type = SRV_S3;
+	ok(srvconf_incomplete(&c), "s3 without a bucket: incomplete, a url or not");
+	set(&c, "s3_bucket", "b");
+	ok(!srvconf_incomplete(&c), "s3 with a bucket and no url (AWS): complete");
+}
+
 static void test_render(void)
 {
 	struct server_config c, back;
@@ -396,6 +416,7 @@ int main(void)
 	test_set();
 	test_parse();
 	test_check();
+	test_incomplete();
 	test_render();
 	test_valid_name();
 	return tap_done();
