@@ -1,14 +1,17 @@
 /* readall: the crash processor's access pattern, timed — open, read to the
  * end, close, for every file in a list, relative to a root directory. Prints
  * the best of ROUNDS passes in seconds. C on purpose: a Python reader adds a
- * syscall per open (PERFORMANCE.md).
+ * syscall per open (PERFORMANCE.md). With "stat", each path is stat()ed
+ * instead and must not exist (what a processor asking for a symbol nobody
+ * has does).
  *
- * usage: readall ROOT LISTFILE ROUNDS */
+ * usage: readall ROOT LISTFILE ROUNDS [stat] */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,11 +69,25 @@ static long long pass(int rootfd, char **files, size_t n)
 	return total;
 }
 
+/* One pass of stats of paths that must be missing; 0, or -1 if one exists. */
+static long long stat_pass(int rootfd, char **files, size_t n)
+{
+	struct stat st;
+	for (size_t i = 0; i < n; i++) {
+		if (fstatat(rootfd, files[i], &st, 0) == 0 || errno != ENOENT) {
+			fprintf(stderr, "readall: %s: %s\n", files[i], errno ? strerror(errno) : "exists");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t n;
-	if (argc != 4)
-		return fprintf(stderr, "usage: readall ROOT LISTFILE ROUNDS\n"), 2;
+	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "stat") == 0))
+		return fprintf(stderr, "usage: readall ROOT LISTFILE ROUNDS [stat]\n"), 2;
+	int stats = argc == 5;
 	char **files = load_list(argv[2], &n);
 	int rootfd = open(argv[1], O_RDONLY | O_DIRECTORY);
 	int rounds = atoi(argv[3]);
@@ -80,7 +97,8 @@ int main(int argc, char **argv)
 	long long bytes = 0;
 	for (int r = 0; r < rounds; r++) {
 		double start = now();
-		if ((bytes = pass(rootfd, files, n)) < 0)
+		errno = 0;
+		if ((bytes = stats ? stat_pass(rootfd, files, n) : pass(rootfd, files, n)) < 0)
 			return 1;
 		double took = now() - start;
 		if (took < best)

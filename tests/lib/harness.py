@@ -484,8 +484,14 @@ class Symbold:
             self.tap.ok(False, f"symbold left no mount behind ({left})")
 
     def _unmount_all(self):
+        """What a killed daemon leaves: its mounts, and the control tree's directory."""
         for path in self.mounts():
             subprocess.run(["fusermount3", "-uz", path], stderr=subprocess.DEVNULL)
+        if getattr(self, "control_dir", None) and not self.proc:
+            try:
+                os.rmdir(self.control_dir)
+            except OSError:
+                pass  # in use again, or gone already
 
     def kill9(self):
         proc, self.proc = self.proc, None
