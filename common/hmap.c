@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* FNV-1a: short keys, no adversary with write access to the hash seed. */
-static size_t hash_str(const char *s)
+size_t hmap_hash(const char *s)
 {
 	size_t h = (size_t)14695981039346656037ULL;
 	for (; *s; s++) {
@@ -56,7 +56,7 @@ void hmap_clear_free(struct hmap *m)
 
 void *hmap_get(const struct hmap *m, const char *key)
 {
-	struct hmap_entry **pp = find_slot(m, key, hash_str(key));
+	struct hmap_entry **pp = find_slot(m, key, hmap_hash(key));
 	return pp && *pp ? (*pp)->value : NULL;
 }
 
@@ -83,7 +83,7 @@ static int grow(struct hmap *m)
 
 int hmap_put(struct hmap *m, const char *key, void *value)
 {
-	size_t hash = hash_str(key);
+	size_t hash = hmap_hash(key);
 	struct hmap_entry **pp = find_slot(m, key, hash);
 	if (pp && *pp) {
 		(*pp)->value = value;
@@ -106,7 +106,7 @@ int hmap_put(struct hmap *m, const char *key, void *value)
 
 void *hmap_del(struct hmap *m, const char *key)
 {
-	struct hmap_entry **pp = find_slot(m, key, hash_str(key));
+	struct hmap_entry **pp = find_slot(m, key, hmap_hash(key));
 	if (!pp || !*pp)
 		return NULL;
 	struct hmap_entry *e = *pp;

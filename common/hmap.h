@@ -24,6 +24,8 @@ void hmap_clear(struct hmap *m);
 /* The same, for a map that owns its values: each is free()d too. */
 void hmap_clear_free(struct hmap *m);
 void *hmap_get(const struct hmap *m, const char *key);
+/* The hash of a key (FNV-1a): the same in every run, so it may name things. */
+size_t hmap_hash(const char *s);
 /* Inserts or replaces; returns 0 or -ENOMEM. */
 int hmap_put(struct hmap *m, const char *key, void *value);
 /* Removes and returns the value, or NULL. */

@@ -125,9 +125,7 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	struct ctlfs *c = ctl_of(req);
-	for (size_t i = 0; i < count; i++)
-		tree_forget(&c->tree, tree_node(&c->tree, forgets[i].ino), forgets[i].nlookup);
+	tree_forget_batch(&ctl_of(req)->tree, forgets, count);
 	fuse_reply_none(req);
 }
 

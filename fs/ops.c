@@ -215,7 +215,8 @@ static void lookup_in_root(fuse_req_t req, struct symfs *fs, const char *name)
 	char lower[KEY_NAME_MAX + 1];
 	struct node *n;
 	if (strcmp(name, CONTROL_DIR) == 0) {
-		n = node_new(NODE_CTLLINK, fs->control_dir);
+		if ((n = node_new(NODE_CTLLINK, fs->control_dir)))
+			n->size = (off_t)strlen(fs->control_dir);
 	} else if (strcmp(name, KEY_BUILD_ID_DIR) == 0) {
 		n = node_new(NODE_BUILDID, KEY_BUILD_ID_DIR);
 	} else if (key_valid_name(name)) {
@@ -226,8 +227,6 @@ static void lookup_in_root(fuse_req_t req, struct symfs *fs, const char *name)
 		reply_never(req);
 		return;
 	}
-	if (n && n->kind == NODE_CTLLINK)
-		n->size = (off_t)strlen(fs->control_dir);
 	fs_reply_node(req, &fs->tree, &fs->tree.root, name, n);
 }
 
@@ -289,9 +288,7 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	struct symfs *fs = fs_of(req, SYM_OP_BATCH_FORGET);
-	for (size_t i = 0; i < count; i++)
-		tree_forget(&fs->tree, tree_node(&fs->tree, forgets[i].ino), forgets[i].nlookup);
+	tree_forget_batch(&fs_of(req, SYM_OP_BATCH_FORGET)->tree, forgets, count);
 	fuse_reply_none(req);
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/hmap.h"
 #include "common/log.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546 /* statfs(2) */
@@ -222,9 +223,7 @@ static int fuse_mounted(const char *dir)
 /* "symbols-1f3a..." for /srv/symbols: readable, and one per mount point. */
 static void control_name(const char *mountpoint, char *out, size_t outlen)
 {
-	uint64_t h = 14695981039346656037ULL;
-	for (const unsigned char *p = (const unsigned char *)mountpoint; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
+	unsigned long long h = hmap_hash(mountpoint);
 	const char *base = strrchr(mountpoint, '/');
 	base = base && base[1] ? base + 1 : "root";
 	char clean[41];
@@ -233,7 +232,7 @@ static void control_name(const char *mountpoint, char *out, size_t outlen)
 		clean[n++] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *base) ? *base
 														: '_';
 	clean[n] = '\0';
-	snprintf(out, outlen, "%s-%016llx", clean, (unsigned long long)h);
+	snprintf(out, outlen, "%s-%016llx", clean, h);
 }
 
 int session_control_dir(const char *mountpoint, const char *given, char out[PATH_MAX], char *err,

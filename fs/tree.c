@@ -194,6 +194,12 @@ void tree_forget(struct tree *t, struct node *n, uint64_t count)
 	node_free(n);
 }
 
+void tree_forget_batch(struct tree *t, const struct fuse_forget_data *forgets, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		tree_forget(t, tree_node(t, forgets[i].ino), forgets[i].nlookup);
+}
+
 struct node *tree_child(struct tree *t, struct node *parent, const char *name)
 {
 	char key[NAME_MAX + 64];

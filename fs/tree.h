@@ -91,6 +91,8 @@ struct node *tree_bind(struct tree *t, struct node *parent, const char *name, st
 /* Drops `n` kernel references; a node nobody references (and, for a scratch
  * file, that no name links) is freed. */
 void tree_forget(struct tree *t, struct node *node, uint64_t n);
+/* A batch of the kernel's forgets (FUSE_BATCH_FORGET). */
+void tree_forget_batch(struct tree *t, const struct fuse_forget_data *forgets, size_t count);
 /* The node currently bound at (parent, name), if any; no reference taken. */
 struct node *tree_child(struct tree *t, struct node *parent, const char *name);
 /* One more kernel reference, for answering a lookup with an existing node. */
