@@ -292,32 +292,58 @@ int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx)
 	return rc;
 }
 
-int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m)
-{
-	return cat_exec(c, "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)", "ttttii", relpath,
-				     m->server, m->url, m->source_format, m->size, (long long)m->fetched);
-}
-
-/* The file row and the end of its pending row, in one transaction. */
-static int file_commit_locked(struct catalog *c, const char *relpath, const struct file_meta *m)
+static int pending_add_locked(struct catalog *c, const struct catalog_publish *v, size_t n)
 {
 	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
-	if (rc == 0)
-		rc = cat_exec_locked(c, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", "ttttii", relpath, m->server,
-				 m->url, m->source_format, m->size, (long long)m->fetched);
-	if (rc == 0)
-		rc = cat_exec_locked(c, "DELETE FROM pending WHERE path=?", "t", relpath);
-	if (rc == 0)
-		rc = cat_exec_locked(c, "DELETE FROM negative WHERE path=?", "t", relpath);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = cat_exec_locked(c, "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)", "ttttii", v[i].relpath,
+				     v[i].meta->server, v[i].meta->url, v[i].meta->source_format, v[i].meta->size,
+				     (long long)v[i].meta->fetched);
 	return cat_end_txn(c, rc);
+}
+
+int catalog_pending_add_many(struct catalog *c, const struct catalog_publish *v, size_t n)
+{
+	pthread_mutex_lock(&c->mu);
+	int rc = pending_add_locked(c, v, n);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m)
+{
+	struct catalog_publish one = {relpath, m};
+	return catalog_pending_add_many(c, &one, 1);
+}
+
+/* The file rows and the end of their pending rows, in one transaction. */
+static int file_commit_locked(struct catalog *c, const struct catalog_publish *v, size_t n)
+{
+	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const struct file_meta *m = v[i].meta;
+		rc = cat_exec_locked(c, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", "ttttii", v[i].relpath,
+				     m->server, m->url, m->source_format, m->size, (long long)m->fetched);
+		if (rc == 0)
+			rc = cat_exec_locked(c, "DELETE FROM pending WHERE path=?", "t", v[i].relpath);
+		if (rc == 0)
+			rc = cat_exec_locked(c, "DELETE FROM negative WHERE path=?", "t", v[i].relpath);
+	}
+	return cat_end_txn(c, rc);
+}
+
+int catalog_file_commit_many(struct catalog *c, const struct catalog_publish *v, size_t n)
+{
+	pthread_mutex_lock(&c->mu);
+	int rc = file_commit_locked(c, v, n);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m)
 {
-	pthread_mutex_lock(&c->mu);
-	int rc = file_commit_locked(c, relpath, m);
-	pthread_mutex_unlock(&c->mu);
-	return rc;
+	struct catalog_publish one = {relpath, m};
+	return catalog_file_commit_many(c, &one, 1);
 }
 
 struct pending_each {
@@ -364,8 +390,11 @@ static int file_row(sqlite3_stmt *st, void *ctx)
 int catalog_file_get(struct catalog *c, const char *relpath, struct file_info *out)
 {
 	struct file_get g = {out, 0};
-	int rc = cat_each(c, "SELECT server, url, source_format, size, fetched FROM files WHERE path=?", file_row, &g,
-			  "t", relpath);
+	/* a file whose publish is durable but not yet recorded has its pending row */
+	int rc = cat_each(c,
+			  "SELECT server, url, source_format, size, fetched FROM files WHERE path=?1 UNION ALL"
+			  " SELECT server, url, source_format, size, fetched FROM pending WHERE path=?1 LIMIT 1",
+			  file_row, &g, "t", relpath);
 	return rc < 0 ? rc : g.found ? 0 : -ENOENT;
 }
 

@@ -71,11 +71,20 @@ int catalog_skiplist_each(struct catalog *c, const char *server, catalog_skip_fn
  * (after the file is durable), so a crash in between is finished at start. */
 int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m);
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m);
+/* The same for a group of publishes, each step one transaction for all
+ * (the store's group commit). */
+struct catalog_publish {
+	const char *relpath;
+	const struct file_meta *meta;
+};
+int catalog_pending_add_many(struct catalog *c, const struct catalog_publish *v, size_t n);
+int catalog_file_commit_many(struct catalog *c, const struct catalog_publish *v, size_t n);
 typedef int (*catalog_pending_fn)(const char *relpath, const struct file_meta *m, void *ctx);
 int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx);
 int catalog_pending_delete(struct catalog *c, const char *relpath);
-/* Where a stored file came from: fills the caller's buffers; -ENOENT if the
- * catalog has no row for it (a file another tool dropped in). */
+/* Where a stored file came from (or one being published): fills the
+ * caller's buffers; -ENOENT if the catalog has no row for it (a file another
+ * tool dropped in). */
 struct file_info {
 	char server[64], url[1300], source_format[16];
 	long long size;

@@ -462,29 +462,42 @@ void missing_arrived(struct missing *m, const struct sym_key *k)
 		queue_event(m, k, 1);
 }
 
-static void handle_event(struct missing *m, const struct event *e)
+/* An open that failed: the key is missing for no object yet. */
+static void note_failed_open(struct missing *m, const struct event *e)
 {
 	char pair[KEY_PAIR_MAX];
 	key_pair(&e->key, pair);
 	atomic_store(&m->counts_stale, 1);
-	if (e->arrived) {
-		long objects = 0;
-		int rc = mdb_arrive(m->cat, pair, clock_wall() + (time_t)m->o.window, &objects);
-		if (rc < 0)
-			log_msg("%s arrived but cannot be recorded (%s): found again at the next retry", pair,
-				strerror(-rc));
-		else if (objects)
-			log_msg("%s arrived: %ld objects to reprocess", pair, objects);
-		return;
-	}
 	if (pair_present(m, pair))
 		return; /* it came after all */
 	struct missing_row row = {"", pair, e->key.debug_file, e->key.debug_id, "", "", clock_wall()};
 	mdb_add(m->cat, &row, 1);
 }
 
+#define ARRIVALS_MAX 256 /* arrivals recorded in one transaction */
+
+/* Keys that arrived, in one transaction: a burst of fetches is one. */
+static void note_arrivals(struct missing *m, char (*pairs)[KEY_PAIR_MAX], size_t n)
+{
+	const char *v[ARRIVALS_MAX];
+	long objects[ARRIVALS_MAX];
+	atomic_store(&m->counts_stale, 1);
+	for (size_t i = 0; i < n; i++)
+		v[i] = pairs[i];
+	int rc = mdb_arrive(m->cat, v, n, clock_wall() + (time_t)m->o.window, objects);
+	for (size_t i = 0; i < n; i++) {
+		if (rc < 0)
+			log_msg("%s arrived but cannot be recorded (%s): found again at the next retry", v[i],
+				strerror(-rc));
+		else if (objects[i])
+			log_msg("%s arrived: %ld objects to reprocess", v[i], objects[i]);
+	}
+}
+
 static void take_events(struct missing *m)
 {
+	char pairs[ARRIVALS_MAX][KEY_PAIR_MAX];
+	size_t n = 0;
 	pthread_mutex_lock(&m->mu);
 	struct event *e = m->events;
 	m->events = NULL;
@@ -492,7 +505,14 @@ static void take_events(struct missing *m)
 	pthread_mutex_unlock(&m->mu);
 	while (e) {
 		struct event *next = e->next;
-		handle_event(m, e);
+		if (!e->arrived)
+			note_failed_open(m, e);
+		else
+			key_pair(&e->key, pairs[n++]);
+		if (n == ARRIVALS_MAX || (n > 0 && !next)) {
+			note_arrivals(m, pairs, n);
+			n = 0;
+		}
 		free(e);
 		e = next;
 	}
@@ -504,9 +524,14 @@ static void revisit_waited_keys(struct missing *m, int prefetch)
 {
 	struct revisit r = {m, prefetch, NULL, 0, 0};
 	mdb_waited_keys(m->cat, revisit_key, &r);
+	char pairs[ARRIVALS_MAX][KEY_PAIR_MAX];
+	size_t n = 0;
 	for (size_t i = 0; i < r.npresent; i++) {
-		struct event e = {NULL, 1, r.present[i]};
-		handle_event(m, &e);
+		key_pair(&r.present[i], pairs[n++]);
+		if (n == ARRIVALS_MAX || i + 1 == r.npresent) {
+			note_arrivals(m, pairs, n);
+			n = 0;
+		}
 	}
 	free(r.present);
 }
@@ -582,8 +607,9 @@ static void dropped(void *ctx, const struct sym_key *k, const char *relpath, int
 		return;
 	atomic_fetch_add(&m->counters.store_drops, 1);
 	log_msg("%s appeared in the store", relpath);
-	struct event e = {NULL, 1, *k};
-	handle_event(m, &e);
+	char pair[1][KEY_PAIR_MAX];
+	key_pair(k, pair[0]);
+	note_arrivals(m, pair, 1);
 }
 
 /* ---- the loop ---- */
@@ -724,7 +750,9 @@ int missing_start(struct missing **out, struct catalog *cat, struct store *store
 		rc = spool_open(&m->spool, cat, o->spool_dir, err, errlen);
 	if (rc == 0 && o->watch_store && store_watch_start(&m->drops, store) < 0)
 		log_msg("the store is not watched for dropped files: %s", strerror(errno));
-	if (rc == 0 && (rc = -pthread_create(&m->thread, NULL, missing_main, m)) < 0)
+	if (rc == 0 && (rc = -pthread_create(&m->thread, NULL, missing_main, m)) == 0)
+		pthread_setname_np(m->thread, "symbold-missing");
+	if (rc < 0)
 		snprintf(err, errlen, "missing: cannot start its thread");
 	m->thread_started = rc == 0;
 	if (rc < 0) {

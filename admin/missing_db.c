@@ -38,18 +38,20 @@ int mdb_add(struct catalog *c, const struct missing_row *rows, size_t n)
 	return rc;
 }
 
-int mdb_arrive(struct catalog *c, const char *pair, time_t due, long *objects)
+int mdb_arrive(struct catalog *c, const char *const *pairs, size_t n, time_t due, long *objects)
 {
 	pthread_mutex_lock(&c->mu);
 	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
-	if (rc == 0)
-		rc = cat_exec_locked(c,
-				     "INSERT OR IGNORE INTO triggers SELECT object, pair, ? FROM missing"
-				     " WHERE pair=? AND object != ''",
-				     "it", (long long)due, pair);
-	*objects = rc == 0 ? (long)sqlite3_changes(c->db) : 0;
-	if (rc == 0)
-		rc = cat_exec_locked(c, "DELETE FROM missing WHERE pair=?", "t", pair);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = cat_exec_locked(c,
+					     "INSERT OR IGNORE INTO triggers SELECT object, pair, ? FROM missing"
+					     " WHERE pair=? AND object != ''",
+					     "it", (long long)due, pairs[i]);
+		objects[i] = rc == 0 ? (long)sqlite3_changes(c->db) : 0;
+		if (rc == 0)
+			rc = cat_exec_locked(c, "DELETE FROM missing WHERE pair=?", "t", pairs[i]);
+	}
 	rc = cat_end_txn(c, rc);
 	pthread_mutex_unlock(&c->mu);
 	return rc;

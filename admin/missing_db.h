@@ -19,9 +19,10 @@ struct missing_row {
 int mdb_init(struct catalog *c);
 /* All or nothing; a record already there is kept as it was. */
 int mdb_add(struct catalog *c, const struct missing_row *rows, size_t n);
-/* The pair arrived: its waiting objects become triggers due at `due`; no
- * one waits on it any more. *objects: how many were waiting. */
-int mdb_arrive(struct catalog *c, const char *pair, time_t due, long *objects);
+/* The pairs arrived (one transaction): their waiting objects become
+ * triggers due at `due`; no one waits on them any more. objects[i]: how
+ * many were waiting on pairs[i]. */
+int mdb_arrive(struct catalog *c, const char *const *pairs, size_t n, time_t due, long *objects);
 
 typedef int (*mdb_due_fn)(const char *object, const char *pairs, void *ctx);
 /* Objects whose first trigger is due by `now`, with all their pairs. */

@@ -1,7 +1,8 @@
 /* store: the local symbol store on disk — <debug_file>/<ID>/<file>, names in
  * lower case, exactly the mount's tree — and the one way a file enters it:
  * temp file -> fsync -> rename -> fsync dir, with the catalog row committed
- * only once the file is durable. At open, leftovers of a crash are cleaned:
+ * only once the file is durable; files ready together share one group
+ * commit (one thread, `store_commit_async`). At open, leftovers of a crash are cleaned:
  * temp files removed, half-recorded publishes finished from the catalog. */
 #ifndef SYMBOLD_STORE_H
 #define SYMBOLD_STORE_H
@@ -38,8 +39,23 @@ int store_list(struct store *s, const char *reldir, store_list_fn fn, void *ctx)
 int store_tmp_create(struct store *s, char path[PATH_MAX]);
 
 /* Publishes the finished temp file at `tmp_path` as `relpath`, durably; the
- * temp file is gone afterwards whatever happens. */
+ * temp file is gone afterwards whatever happens. Waits for the group commit
+ * it joins (below), catalog row included; never call it from a `done`
+ * callback. */
 int store_commit(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m);
+
+/* The same without waiting: the file joins the next group commit — every
+ * file ready at once shares its fsyncs and catalog transactions — and
+ * done(ctx, 0 or -errno) is called from the store's committer thread once
+ * the file is durable in its place (its catalog row follows; a crash in
+ * between is finished at the next start). done must not block. relpath is
+ * copied; m's strings must live until done. Consumes tmp_path; 0, or
+ * -ENOMEM (done is not called). */
+typedef void (*store_committed_fn)(void *ctx, int rc);
+int store_commit_async(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m,
+		       store_committed_fn done, void *ctx);
+/* Waits until every queued commit is done (their callbacks called). */
+void store_commit_drain(struct store *s);
 
 /* 1 if the catalog knows the file at relpath (or is publishing it). */
 int store_knows(struct store *s, const char *relpath);

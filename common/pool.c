@@ -56,6 +56,7 @@ int pool_start(struct pool **out, size_t nthreads)
 			return -rc;
 		}
 		p->nthreads = i + 1;
+		pthread_setname_np(p->threads[i], "symbold-pool");
 	}
 	*out = p;
 	return 0;

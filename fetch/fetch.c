@@ -52,6 +52,7 @@ struct job {
 	struct server_conf **confs;
 	int nservers, si, ci;
 	int asked;  /* servers that answered, hit or miss */
+	int local_failure; /* it ended because of this host's disk or catalog */
 	int unsure; /* a server failed or was skipped: a miss is not certain */
 	/* the attempt in progress */
 	char target[SRV_URL_MAX + KEY_PATH_MAX]; /* URL, or local path for dir servers */
@@ -149,9 +150,10 @@ static void job_finish(struct fetcher *f, struct job *j, int status)
 	if (status != 0 && status != -ESHUTDOWN)
 		verdicts_set_failed(f->verdicts, j->relpath,
 				    j->summary.len ? j->summary.data : "no server may be asked for it");
-	atomic_fetch_add(status == 0 ? &f->counters.stored
-				     : status == -ENOENT ? &f->counters.not_found
-							 : &f->counters.failed,
+	atomic_fetch_add(status == 0		? &f->counters.stored
+			 : status == -ENOENT	? &f->counters.not_found
+			 : j->local_failure	? &f->counters.failed_local
+						: &f->counters.failed,
 			 1);
 	atomic_fetch_sub(&f->counters.in_flight, 1);
 	fire(w, status);
@@ -334,6 +336,19 @@ static void fail_server(struct fetcher *f, struct job *j, struct server *s, enum
 	advance(f, j);
 }
 
+/* This host's disk or catalog failed (no space, an I/O error): nobody's
+ * fault but ours. Not the server's (no failure counted, no blackout), not
+ * the key's (no skiplist, no negative cache); and no other server is asked
+ * — it would meet the same disk. The next ask starts afresh. */
+static void fail_local(struct fetcher *f, struct job *j, struct server *s, const char *why)
+{
+	if (s)
+		log_attempt(j, s, "failed-local", 0, 0, why);
+	log_msg("%s: not stored, a failure of this host (not of the server): %s", j->relpath, why);
+	j->local_failure = 1;
+	job_finish(f, j, -EIO);
+}
+
 /* The server says this candidate is not there: try its next one. A server
  * that answered at all counts as asked (for the negative cache). */
 static void server_missed(struct fetcher *f, struct job *j, struct server *s)
@@ -356,14 +371,16 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 		e = transfer_new(cfg_of(j), j->target, source_same_origin(cfg_of(j), j->target), &j->sink);
 	}
 	if (!e || curl_multi_add_handle(f->multi, e) != CURLM_OK) {
-		log_attempt(j, s, "failed", 0, 0, fd < 0 ? "cannot create a temp file" : "cannot start a transfer");
+		char why[200];
+		snprintf(why, sizeof why, "cannot %s: %s", fd < 0 ? "create a temp file" : "start a transfer",
+			 strerror(fd < 0 ? -fd : ENOMEM));
 		if (e)
 			transfer_free(e, &j->sink);
 		if (fd >= 0)
 			close(fd);
 		unlink(j->pub.tmp_path);
 		j->pub.tmp_path[0] = '\0';
-		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, NULL);
+		fail_local(f, j, s, why);
 		return;
 	}
 	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
@@ -589,6 +606,11 @@ static void after_conversion(struct fetcher *f, struct job *j)
 		job_finish(f, j, 0);
 		return;
 	}
+	if (j->work == WORK_FAIL_LOCAL) {
+		server_put(s);
+		fail_local(f, j, NULL, j->pub.reason);
+		return;
+	}
 	if (s) {
 		log_server(&s->log, s->name, "%s conversion-failed %s", j->relpath, j->pub.reason);
 		server_count(s, STAT_FAILED, 1);
@@ -618,28 +640,38 @@ static void hand_back(struct fetcher *f, struct job *j)
 	curl_multi_wakeup(f->multi);
 }
 
+/* The store's thread: the job's file is durable in its place, or not. */
+static void on_committed(void *ctx, enum work_result r)
+{
+	struct job *j = ctx;
+	j->work = r;
+	hand_back(j->f, j);
+}
+
 static void work_main(void *arg)
 {
 	struct job *j = arg;
 	struct fetcher *f = j->f;
+	j->pub.committed = on_committed;
+	j->pub.committed_ctx = j;
 	if (j->converting) {
 		convert_main(j);
-		hand_back(f, j);
-		return;
+	} else {
+		struct server *s = j->servers[j->si];
+		j->pub.key = &j->key;
+		j->pub.relpath = j->relpath;
+		j->pub.max_size = f->cfg.max_file_size;
+		j->pub.server = s->name;
+		j->pub.url = j->target;
+		if (cfg_of(j)->type == SRV_DIR && j->pub.tmp_path[0] == '\0')
+			j->work = publish_from_dir(f->store, j->target, &j->pub);
+		else
+			j->work = publish_download(f->store, &j->pub);
+		if (j->work == WORK_COMMITTING)
+			learn_published(f, &j->pub); /* verified: what it says of its module is true */
 	}
-	struct server *s = j->servers[j->si];
-	j->pub.key = &j->key;
-	j->pub.relpath = j->relpath;
-	j->pub.max_size = f->cfg.max_file_size;
-	j->pub.server = s->name;
-	j->pub.url = j->target;
-	if (cfg_of(j)->type == SRV_DIR && j->pub.tmp_path[0] == '\0')
-		j->work = publish_from_dir(f->store, j->target, &j->pub);
-	else
-		j->work = publish_download(f->store, &j->pub);
-	if (j->work == WORK_STORED)
-		learn_published(f, &j->pub);
-	hand_back(f, j);
+	if (j->work != WORK_COMMITTING)
+		hand_back(f, j); /* else on_committed will */
 }
 
 static void submit_work(struct fetcher *f, struct job *j)
@@ -704,6 +736,9 @@ static void after_work(struct fetcher *f, struct job *j)
 	case WORK_MISS:
 		log_attempt(j, s, "miss", 0, 0, j->pub.reason);
 		server_missed(f, j, s);
+		return;
+	case WORK_FAIL_LOCAL:
+		fail_local(f, j, s, j->pub.reason);
 		return;
 	default:
 		log_attempt(j, s, j->work == WORK_FAIL_VERIFY ? "verify-failed"
@@ -802,6 +837,10 @@ static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 	}
 	unlink(j->pub.tmp_path);
 	j->pub.tmp_path[0] = '\0';
+	if (o == ATTEMPT_LOCAL) {
+		fail_local(f, j, s, reason);
+		return;
+	}
 	log_attempt(j, s, attempt_outcome_name(o), status, j->sink.bytes, reason);
 	if (o == ATTEMPT_TRANSIENT && schedule_retry(f, j, s, (double)retry_after))
 		return;
@@ -952,8 +991,9 @@ static void *fetch_main(void *arg)
 	struct fetcher *f = arg;
 	while (fetch_turn(f) == 0)
 		;
-	pool_stop(f->pool); /* lets running commits finish; they land in f->worked */
+	pool_stop(f->pool); /* lets running work finish; it lands in f->worked */
 	f->pool = NULL;
+	store_commit_drain(f->store); /* and the commits it queued */
 	drain_jobs(f);
 	uploader_free(f->uploads);
 	f->uploads = NULL;
@@ -1149,6 +1189,7 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	totals_track("fetched", &f->counters.stored);
 	totals_track("fetch_not_found", &f->counters.not_found);
 	totals_track("fetch_failures", &f->counters.failed);
+	totals_track("failures_local", &f->counters.failed_local);
 	totals_track("negative_hits", &f->counters.negative_hits);
 	totals_track("bytes_downloaded", &f->counters.bytes);
 	int rc = verdicts_new(&f->verdicts);
@@ -1164,6 +1205,8 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 		rc = uploader_new(&f->uploads, reg, store, f->pool, f->multi);
 	if (rc == 0)
 		rc = -pthread_create(&f->thread, NULL, fetch_main, f);
+	if (rc == 0)
+		pthread_setname_np(f->thread, "symbold-fetch");
 	f->thread_started = rc == 0;
 	if (rc < 0) {
 		pool_stop(f->pool);

@@ -44,6 +44,7 @@ struct fetch_counters {
 	atomic_ullong stored;        /* fetches that stored a file */
 	atomic_ullong not_found;     /* fetches no server could answer */
 	atomic_ullong failed;        /* fetches that ended in failures */
+	atomic_ullong failed_local;  /* ... of this host's disk or catalog, not a server's */
 	atomic_ullong negative_hits; /* requests answered by the negative cache */
 	atomic_ullong bytes;         /* bytes downloaded */
 	atomic_int in_flight;        /* fetches running now */

@@ -21,6 +21,12 @@ static enum work_result fail(struct publish_job *p, enum work_result r, const ch
 	return r;
 }
 
+/* Our disk is full or read-only: nobody's fault but this host's. */
+static int out_of_room(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS;
+}
+
 static ssize_t read_head(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -53,13 +59,14 @@ static enum work_result unpack_cab(struct store *st, struct publish_job *p)
 	char out[PATH_MAX], err[256] = "";
 	int fd = store_tmp_create(st, out);
 	if (fd < 0)
-		return fail(p, WORK_FAIL_CONVERSION, "temp file: %s", strerror(-fd));
+		return fail(p, WORK_FAIL_LOCAL, "temp file: %s", strerror(-fd));
 	close(fd);
 	int rc = cab_extract(p->tmp_path, out, (uint64_t)p->max_size, err, sizeof err);
 	unlink(p->tmp_path);
 	snprintf(p->tmp_path, sizeof p->tmp_path, "%s", out);
 	if (rc < 0)
-		return fail(p, WORK_FAIL_CONVERSION, "unpacking cabinet: %s", err[0] ? err : strerror(-rc));
+		return fail(p, out_of_room(rc) ? WORK_FAIL_LOCAL : WORK_FAIL_CONVERSION, "unpacking cabinet: %s",
+			    err[0] ? err : strerror(-rc));
 	snprintf(p->format, sizeof p->format, "cab");
 	return WORK_STORED;
 }
@@ -167,6 +174,36 @@ static int is_cabinet(const char *path)
 	return n > 0 && cab_is_cabinet(head, (size_t)n);
 }
 
+/* How the store's commit of p went. */
+static enum work_result commit_result(struct publish_job *p, int rc)
+{
+	if (rc < 0) {
+		snprintf(p->reason, sizeof p->reason, "storing: %s", strerror(-rc));
+		return WORK_FAIL_LOCAL;
+	}
+	p->stored_bytes = p->meta.size;
+	snprintf(p->reason, sizeof p->reason, "stored (%s)", p->format);
+	return WORK_STORED;
+}
+
+static void on_committed(void *ctx, int rc)
+{
+	struct publish_job *p = ctx;
+	p->committed(p->committed_ctx, commit_result(p, rc));
+}
+
+/* Commits the verified temp file: waiting for it, or not (p->committed). */
+static enum work_result commit(struct store *st, struct publish_job *p)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s", p->tmp_path);
+	p->tmp_path[0] = '\0'; /* the store consumes it */
+	if (!p->committed)
+		return commit_result(p, store_commit(st, tmp, p->relpath, &p->meta));
+	int rc = store_commit_async(st, tmp, p->relpath, &p->meta, on_committed, p);
+	return rc < 0 ? commit_result(p, rc) : WORK_COMMITTING;
+}
+
 enum work_result publish_download(struct store *st, struct publish_job *p)
 {
 	enum work_result r;
@@ -180,17 +217,9 @@ enum work_result publish_download(struct store *st, struct publish_job *p)
 		return r;
 	struct stat sb;
 	if (stat(p->tmp_path, &sb) < 0)
-		return fail(p, WORK_FAIL_DOWNLOAD, "stat: %s", strerror(errno));
-	struct file_meta meta = {p->server, p->url, p->format, (long long)sb.st_size, time(NULL)};
-	int rc = store_commit(st, p->tmp_path, p->relpath, &meta);
-	p->tmp_path[0] = '\0'; /* store_commit consumed it */
-	if (rc < 0) {
-		snprintf(p->reason, sizeof p->reason, "storing: %s", strerror(-rc));
-		return WORK_FAIL_DOWNLOAD;
-	}
-	p->stored_bytes = (long long)sb.st_size;
-	snprintf(p->reason, sizeof p->reason, "stored (%s)", p->format);
-	return WORK_STORED;
+		return fail(p, WORK_FAIL_LOCAL, "stat: %s", strerror(errno));
+	p->meta = (struct file_meta){p->server, p->url, p->format, (long long)sb.st_size, time(NULL)};
+	return commit(st, p);
 }
 
 static int identify_path(const char *path, struct sym_identity *id, char *err, size_t errlen)
@@ -230,7 +259,7 @@ enum work_result publish_conversion(struct store *st, const char *source, struct
 		return fail(p, WORK_FAIL_CONVERSION, "reading the debug file: %s", err[0] ? err : strerror(-rc));
 	int out = store_tmp_create(st, p->tmp_path);
 	if (out < 0)
-		return fail(p, WORK_FAIL_CONVERSION, "temp file: %s", strerror(-out));
+		return fail(p, WORK_FAIL_LOCAL, "temp file: %s", strerror(-out));
 	/* the MODULE name: the debug file asked for; a .build-id file's own name
 	 * (dump_syms names a module by its file) */
 	const char *name = p->key->kind == KEY_BUILD_ID ? strrchr(source, '/') + 1 : p->key->debug_file;
@@ -238,12 +267,11 @@ enum work_result publish_conversion(struct store *st, const char *source, struct
 	const char *code_path = p->image && store_full_path(st, p->image, image, sizeof image) == 0 ? image : NULL;
 	struct breakpad_input in = {path, &id, name, code_path, conversion_limit(path, p->max_size)};
 	rc = breakpad_convert(&in, out, err, sizeof err);
-	if (rc == 0 && fsync(out) < 0)
-		rc = -errno;
 	if (close(out) < 0 && rc == 0)
 		rc = -errno;
 	if (rc < 0)
-		return fail(p, WORK_FAIL_CONVERSION, "conversion: %s", err[0] ? err : strerror(-rc));
+		return fail(p, out_of_room(rc) ? WORK_FAIL_LOCAL : WORK_FAIL_CONVERSION, "conversion: %s",
+			    err[0] ? err : strerror(-rc));
 	snprintf(p->converted_from, sizeof p->converted_from, "%s", sym_format_name(id.format));
 	return publish_download(st, p); /* verified like any .sym: its MODULE id must be the key's */
 }
@@ -261,12 +289,12 @@ enum work_result publish_from_dir(struct store *st, const char *path, struct pub
 	int out = store_tmp_create(st, p->tmp_path);
 	if (out < 0) {
 		close(in);
-		return fail(p, WORK_FAIL_DOWNLOAD, "temp file: %s", strerror(-out));
+		return fail(p, WORK_FAIL_LOCAL, "temp file: %s", strerror(-out));
 	}
 	int rc = fd_copy(in, out, p->max_size, &copied);
 	close(in);
 	close(out);
 	if (rc < 0)
-		return fail(p, WORK_FAIL_DOWNLOAD, "copying: %s", strerror(-rc));
+		return fail(p, out_of_room(rc) ? WORK_FAIL_LOCAL : WORK_FAIL_DOWNLOAD, "copying: %s", strerror(-rc));
 	return publish_download(st, p);
 }

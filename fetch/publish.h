@@ -20,6 +20,8 @@ enum work_result {
 	WORK_FAIL_DOWNLOAD,   /* reading the source failed */
 	WORK_FAIL_VERIFY,     /* the content is not the file asked for */
 	WORK_FAIL_CONVERSION, /* unpacking or converting failed */
+	WORK_FAIL_LOCAL,      /* our side: the disk or the catalog (no space, I/O error) */
+	WORK_COMMITTING,      /* verified and queued for the store's group commit: see committed */
 };
 
 struct publish_job {
@@ -32,6 +34,13 @@ struct publish_job {
 	const char *url;        /* where it came from, for the catalog */
 	char tmp_path[PATH_MAX]; /* the download; consumed whatever happens */
 	char converted_from[16]; /* the source format of a conversion (its source_format), else "" */
+	/* When set, the commit joins the store's group commit without waiting:
+	 * the publish_* functions return WORK_COMMITTING, and committed(ctx,
+	 * WORK_STORED or WORK_FAIL_LOCAL) follows from the store's thread once
+	 * the file is durable in its place; it must not block. */
+	void (*committed)(void *ctx, enum work_result r);
+	void *committed_ctx;
+	struct file_meta meta; /* what the catalog records (the commit's) */
 	/* out */
 	char reason[300];
 	char redirect[SRV_URL_MAX];

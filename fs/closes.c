@@ -101,6 +101,8 @@ int closes_start(struct closes **out, closes_fn fn, void *ctx)
 	c->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	int rc = c->fd < 0 || c->stop_fd < 0 ? -errno : -pthread_create(&c->thread, NULL, watch_main, c);
+	if (rc == 0)
+		pthread_setname_np(c->thread, "symbold-closes");
 	if (rc < 0) {
 		if (c->fd >= 0)
 			close(c->fd);

@@ -55,7 +55,8 @@ static const char readme[] =
 	"                                      (files already in the kernel's cache never reach the daemon)\n"
 	"               negative_hits          lookups answered 'absent' by the negative cache\n"
 	"               fetches, coalesced     fetches started; requests that joined a running fetch\n"
-	"               fetches_in_flight, fetched, fetch_not_found, fetch_failures\n"
+	"               fetches_in_flight, fetched, fetch_not_found, fetch_failures,\n"
+	"               failures_local (this host's disk or catalog, not a server's)\n"
 	"               bytes_downloaded, bytes_served\n"
 	"               downloads_ok ... skiplist_size: the servers' figures, summed\n"
 	"               waiting_objects        crash reports waiting for symbols (see missing)\n"
@@ -210,11 +211,12 @@ static int render_stats(const struct control *c, struct buf *out)
 	int rc = buf_printf(out,
 			    "lookups %llu\nhits %llu\nmisses %llu\nnegative_hits %llu\nfetches %llu\n"
 			    "coalesced %llu\nfetches_in_flight %d\nfetched %llu\nfetch_not_found %llu\n"
-			    "fetch_failures %llu\nbytes_downloaded %llu\nbytes_served %llu\n",
+			    "fetch_failures %llu\nfailures_local %llu\nbytes_downloaded %llu\nbytes_served %llu\n",
 			    atomic_load(&c->fs->lookups), atomic_load(&c->fs->hits), atomic_load(&c->fs->misses),
 			    atomic_load(&fc->negative_hits), atomic_load(&fc->jobs), atomic_load(&fc->coalesced),
 			    atomic_load(&fc->in_flight), atomic_load(&fc->stored), atomic_load(&fc->not_found),
-			    atomic_load(&fc->failed), atomic_load(&fc->bytes), atomic_load(&c->fs->bytes_served));
+			    atomic_load(&fc->failed), atomic_load(&fc->failed_local), atomic_load(&fc->bytes),
+			    atomic_load(&c->fs->bytes_served));
 	if (rc == 0)
 		rc = render_figures(&sum, out);
 	if (rc == 0)

@@ -225,7 +225,15 @@ static int queue(struct notify *n, enum task_kind kind, const char *relpath, str
 
 void notify_arrived(struct notify *n, const char *relpath)
 {
-	queue(n, TASK_ARRIVED, relpath, NULL);
+	/* Most arrivals were never answered "absent": nothing to take back, and
+	 * no thread to wake. An entry remembered after this look is one the
+	 * negative cache no longer answers (it was cleared before the arrival
+	 * was announced). */
+	pthread_mutex_lock(&n->mu);
+	int remembered = hmap_get(&n->absent, relpath) != NULL;
+	pthread_mutex_unlock(&n->mu);
+	if (remembered)
+		queue(n, TASK_ARRIVED, relpath, NULL);
 }
 
 void notify_changed(struct notify *n, const char *relpath)

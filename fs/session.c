@@ -162,6 +162,8 @@ int session_start(struct session *s, int exit_fd, int ended_fd, double busy_poll
 	s->busy_poll = busy_poll;
 	int rc = -pthread_create(&s->thread, NULL, serve, s);
 	s->running = rc == 0;
+	if (rc == 0) /* for top -H and perf: which thread is which */
+		pthread_setname_np(s->thread, strcmp(s->what, "symbol tree") == 0 ? "symbold-sym" : "symbold-ctl");
 	return rc;
 }
 
