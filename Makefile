@@ -31,12 +31,13 @@ BENCH_BINS := $(BUILD)/bench/readall $(BUILD)/bench/symconv
 MAKEFLAGS += --no-print-directory
 FUZZ_FLAGS := BUILD=build-fuzz CC=clang OPT=-O1 \
 	SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+TRACE_FLAGS := BUILD=build-trace CPPFLAGS="-I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314 -DSYMBOLD_TRACE"
 ASAN_FLAGS := BUILD=build-asan OPT=-O1 \
 	SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 PREFIX ?= /usr/local
 
-.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzzers bench install clean
+.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzzers bench trace install clean
 .SECONDARY:
 all: $(BUILD)/symbold $(BUILD)/symbold-admin $(UNIT_BINS) $(BENCH_BINS)
 
@@ -98,6 +99,10 @@ test: all
 asan: asan-build
 	tests/run --build build-asan
 
+# a build that writes where each cold key's time goes to stderr (common/trace.h)
+trace:
+	$(MAKE) $(TRACE_FLAGS) build-trace/symbold
+
 asan-build:
 	$(MAKE) $(ASAN_FLAGS) all
 
@@ -117,6 +122,6 @@ install: all
 	install -D -m 0755 $(BUILD)/symbold-admin $(DESTDIR)$(PREFIX)/bin/symbold-admin
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-trace
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

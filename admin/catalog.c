@@ -292,34 +292,20 @@ int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx)
 	return rc;
 }
 
-static int pending_add_locked(struct catalog *c, const struct catalog_publish *v, size_t n)
+static int pending_rows_locked(struct catalog *c, const struct catalog_publish *v, size_t n)
 {
-	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
+	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = cat_exec_locked(c, "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)", "ttttii", v[i].relpath,
 				     v[i].meta->server, v[i].meta->url, v[i].meta->source_format, v[i].meta->size,
 				     (long long)v[i].meta->fetched);
-	return cat_end_txn(c, rc);
-}
-
-int catalog_pending_add_many(struct catalog *c, const struct catalog_publish *v, size_t n)
-{
-	pthread_mutex_lock(&c->mu);
-	int rc = pending_add_locked(c, v, n);
-	pthread_mutex_unlock(&c->mu);
 	return rc;
 }
 
-int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m)
+/* The file rows and the end of their pending rows. */
+static int file_rows_locked(struct catalog *c, const struct catalog_publish *v, size_t n)
 {
-	struct catalog_publish one = {relpath, m};
-	return catalog_pending_add_many(c, &one, 1);
-}
-
-/* The file rows and the end of their pending rows, in one transaction. */
-static int file_commit_locked(struct catalog *c, const struct catalog_publish *v, size_t n)
-{
-	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
+	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const struct file_meta *m = v[i].meta;
 		rc = cat_exec_locked(c, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", "ttttii", v[i].relpath,
@@ -329,21 +315,33 @@ static int file_commit_locked(struct catalog *c, const struct catalog_publish *v
 		if (rc == 0)
 			rc = cat_exec_locked(c, "DELETE FROM negative WHERE path=?", "t", v[i].relpath);
 	}
-	return cat_end_txn(c, rc);
+	return rc;
 }
 
-int catalog_file_commit_many(struct catalog *c, const struct catalog_publish *v, size_t n)
+int catalog_publish_rows(struct catalog *c, const struct catalog_publish *stored, size_t nstored,
+			 const struct catalog_publish *starting, size_t nstarting)
 {
 	pthread_mutex_lock(&c->mu);
-	int rc = file_commit_locked(c, v, n);
+	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
+	if (rc == 0)
+		rc = file_rows_locked(c, stored, nstored);
+	if (rc == 0)
+		rc = pending_rows_locked(c, starting, nstarting);
+	rc = cat_end_txn(c, rc);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m)
+{
+	struct catalog_publish one = {relpath, m};
+	return catalog_publish_rows(c, NULL, 0, &one, 1);
 }
 
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m)
 {
 	struct catalog_publish one = {relpath, m};
-	return catalog_file_commit_many(c, &one, 1);
+	return catalog_publish_rows(c, &one, 1, NULL, 0);
 }
 
 struct pending_each {

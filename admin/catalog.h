@@ -71,14 +71,15 @@ int catalog_skiplist_each(struct catalog *c, const char *server, catalog_skip_fn
  * (after the file is durable), so a crash in between is finished at start. */
 int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m);
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m);
-/* The same for a group of publishes, each step one transaction for all
- * (the store's group commit). */
+/* Both for groups of files in one transaction (the store's group commit):
+ * the file rows of `stored` (durable in their places) and the pending rows
+ * of `starting` (about to be renamed into theirs). */
 struct catalog_publish {
 	const char *relpath;
 	const struct file_meta *meta;
 };
-int catalog_pending_add_many(struct catalog *c, const struct catalog_publish *v, size_t n);
-int catalog_file_commit_many(struct catalog *c, const struct catalog_publish *v, size_t n);
+int catalog_publish_rows(struct catalog *c, const struct catalog_publish *stored, size_t nstored,
+			 const struct catalog_publish *starting, size_t nstarting);
 typedef int (*catalog_pending_fn)(const char *relpath, const struct file_meta *m, void *ctx);
 int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx);
 int catalog_pending_delete(struct catalog *c, const char *relpath);

@@ -12,17 +12,23 @@
 
 #include "common/fileio.h"
 #include "common/hmap.h"
+#include "common/trace.h"
+
+#define GROUP_MAX 256 /* files in one group commit */
+#define SYNCFS_GROUP 4 /* a group this large is made durable by one syncfs */
 
 /* One finished temp file waiting for its group commit. */
 struct commit {
 	struct commit *next;
 	char tmp_path[PATH_MAX];
 	char relpath[PATH_MAX];
-	struct file_meta meta; /* its strings are the caller's until done */
+	/* its catalog row, copied: written after the caller may be gone */
+	char server[128], url[2048], format[32];
+	struct file_meta meta; /* pointing at the copies */
 	store_committed_fn done;
 	void *ctx;
 	int rc;
-	int renamed; /* in its place: its pending row stays until the file row */
+	int renamed; /* in its place, though failed: its pending row stays */
 	int early;   /* answered once durable, before its catalog row */
 };
 
@@ -39,11 +45,14 @@ struct store {
 	struct commit *queue, **queue_tail;
 	int busy, stopping, committer_started;
 	pthread_t committer;
+	/* the committer's own: the last group, renamed into place, not yet
+	 * known durable there, and the directories that would make it so */
+	struct commit *placed[GROUP_MAX];
+	size_t nplaced;
+	struct hmap placed_dirs;
 };
 
 static void *committer_main(void *arg);
-
-#define GROUP_MAX 256 /* files in one group commit */
 
 static int mkdir_p(const char *path)
 {
@@ -146,6 +155,7 @@ int store_open(struct store **out, const char *root, struct catalog *cat, char *
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	s->queue_tail = &s->queue;
+	hmap_init(&s->placed_dirs);
 	if ((rc = mkdir_p(root)) < 0) {
 		snprintf(err, errlen, "store %s: %s", root, strerror(-rc));
 		goto fail;
@@ -193,6 +203,7 @@ void store_close(struct store *s)
 	}
 	if (s->rootfd >= 0)
 		close(s->rootfd);
+	hmap_clear(&s->placed_dirs);
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->mu);
@@ -282,34 +293,46 @@ static int make_parents(struct store *s, const char *relpath, char dir[PATH_MAX]
 
 /* ---- the group commit ----
  *
- * Each file is published exactly as one alone would be — temp file fsynced,
- * pending row, rename, directory fsynced, file row — but every file ready at
- * once shares each step: the temp files' writeback is started for all before
- * the first fsync waits (so the file system commits them together), one
- * transaction holds all pending rows, each directory is synced once however
- * many files entered it, one transaction holds all file rows. A crash
- * anywhere leaves what a crash of a single publish leaves. */
+ * Each file is published exactly as one alone would be: its data made
+ * durable, its pending row, its rename, the rename made durable, its file
+ * row. Files ready at once go as a group, and consecutive groups share the
+ * work: one sync makes the last group's renames and this group's data
+ * durable, one transaction holds the last group's file rows and this
+ * group's pending rows. So a burst costs one sync and one transaction a
+ * group. The sync is one syncfs of the store's file system (one flush for
+ * all, whatever else is dirty there) when there are several files, each
+ * file's and directory's own fsync when there are one or two. A crash
+ * anywhere leaves what a crash of a single publish leaves, which the next
+ * start finishes or forgets. */
 
-static void sync_temp_files(struct commit **v, size_t n)
+static void fail_going(struct commit **v, size_t n, int rc)
 {
-	int fds[GROUP_MAX];
-	for (size_t i = 0; i < n; i++) {
-		fds[i] = open(v[i]->tmp_path, O_RDONLY | O_CLOEXEC);
-		if (fds[i] < 0)
-			v[i]->rc = -errno;
-		else
-			sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint: fsync below decides */
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (fds[i] < 0)
-			continue;
-		if (fsync(fds[i]) < 0)
-			v[i]->rc = -errno;
-		close(fds[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->rc == 0)
+			v[i]->rc = rc;
 }
 
-/* The commits still going, as catalog rows; their count. */
+/* Makes v's temp files and the placed group's renames durable. */
+static void sync_step(struct store *s, struct commit **v, size_t n)
+{
+	if (n + s->nplaced >= SYNCFS_GROUP) {
+		int rc = syncfs(s->rootfd) < 0 ? -errno : 0;
+		fail_going(v, n, rc);
+		fail_going(s->placed, s->nplaced, rc);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->rc == 0)
+			v[i]->rc = fsync_at(AT_FDCWD, v[i]->tmp_path, 0);
+	size_t slot;
+	int rc = 0;
+	for (struct hmap_entry *e = hmap_first(&s->placed_dirs, &slot); e && rc == 0;
+	     e = hmap_next(&s->placed_dirs, e, &slot))
+		rc = fsync_at(s->rootfd, e->key, O_DIRECTORY);
+	fail_going(s->placed, s->nplaced, rc);
+}
+
+/* The commits in v still going, as catalog rows; their count. */
 static size_t going(struct commit **v, size_t n, struct catalog_publish *rows)
 {
 	size_t k = 0;
@@ -319,117 +342,121 @@ static size_t going(struct commit **v, size_t n, struct catalog_publish *rows)
 	return k;
 }
 
-static void fail_going(struct commit **v, size_t n, int rc)
+/* The placed group is durable in its place (or failed: a failed one's
+ * pending row stays for the next start to finish): those who asked are
+ * answered now, before their file rows. */
+static void answer_placed(struct store *s)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i]->rc == 0)
-			v[i]->rc = rc;
+	for (size_t i = 0; i < s->nplaced; i++)
+		if (s->placed[i]->early)
+			s->placed[i]->done(s->placed[i]->ctx, s->placed[i]->rc);
 }
 
-/* Renames each file into place; the directories to sync go into dirs. */
-static void rename_into_place(struct store *s, struct commit **v, size_t n, struct hmap *dirs)
+/* The placed group's file rows were written (rc 0) or not (the next start
+ * finishes them from their pending rows): counted, answered, freed. */
+static void finish_placed(struct store *s, int rc)
+{
+	for (size_t i = 0; i < s->nplaced; i++) {
+		struct commit *c = s->placed[i];
+		if (rc == 0 && c->rc == 0) {
+			atomic_fetch_add(&s->files, 1);
+			atomic_fetch_add(&s->bytes, c->meta.size);
+		}
+		if (!c->early)
+			c->done(c->ctx, c->rc < 0 ? c->rc : rc);
+		free(c);
+	}
+	s->nplaced = 0;
+	hmap_clear(&s->placed_dirs);
+	hmap_init(&s->placed_dirs);
+}
+
+/* Renames each file of v into place: the group placed now. A file that
+ * failed before is answered, its leftovers removed, and freed. */
+static void place(struct store *s, struct commit **v, size_t n, int rows_added)
 {
 	char dir[PATH_MAX];
 	for (size_t i = 0; i < n; i++) {
 		struct commit *c = v[i];
-		if (c->rc < 0)
-			continue;
-		c->rc = make_parents(s, c->relpath, dir, dirs);
+		if (c->rc == 0)
+			c->rc = make_parents(s, c->relpath, dir, &s->placed_dirs);
 		if (c->rc == 0 && renameat(AT_FDCWD, c->tmp_path, s->rootfd, c->relpath) < 0)
 			c->rc = -errno;
-		if (c->rc == 0 && hmap_put(dirs, dir, NULL) < 0)
-			c->rc = -ENOMEM; /* renamed, but not known durable */
-		c->renamed = c->rc == 0;
-	}
-}
-
-/* Syncs each directory once; a failure fails every file renamed (whose
- * pending row then stays, and the next start finishes it). */
-static void sync_dirs(struct store *s, struct commit **v, size_t n, struct hmap *dirs)
-{
-	size_t slot;
-	int rc = 0;
-	for (struct hmap_entry *e = hmap_first(dirs, &slot); e && rc == 0; e = hmap_next(dirs, e, &slot))
-		rc = fsync_at(s->rootfd, e->key, O_DIRECTORY);
-	if (rc < 0)
-		fail_going(v, n, rc);
-}
-
-/* What a failed commit leaves: its temp file, and its pending row unless
- * the file is in its place. */
-static void clean_failed(struct store *s, struct commit **v, size_t n, int rows_added)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (v[i]->rc == 0 || v[i]->renamed)
+		if (c->rc == 0 && hmap_put(&s->placed_dirs, dir, NULL) < 0)
+			c->rc = -ENOMEM; /* renamed, not known durable: its pending row stays */
+		if (c->rc == 0 || c->renamed++) {
+			s->placed[s->nplaced++] = c;
 			continue;
-		unlink(v[i]->tmp_path);
+		}
+		unlink(c->tmp_path);
 		if (rows_added)
-			catalog_pending_delete(s->cat, v[i]->relpath);
+			catalog_pending_delete(s->cat, c->relpath);
+		c->done(c->ctx, c->rc);
+		free(c);
 	}
 }
 
-static void record_files(struct store *s, struct commit **v, size_t n)
+/* One turn: v's data and the placed group's renames made durable; the
+ * placed group answered and recorded with v's pending rows; v placed. */
+static void commit_step(struct store *s, struct commit **v, size_t n)
 {
-	struct catalog_publish rows[GROUP_MAX];
-	size_t k = going(v, n, rows);
-	if (k == 0 || catalog_file_commit_many(s->cat, rows, k) < 0)
-		return; /* durable all the same: the pending rows are finished at the next start */
-	for (size_t i = 0; i < k; i++) {
-		atomic_fetch_add(&s->files, 1);
-		atomic_fetch_add(&s->bytes, rows[i].meta->size);
-	}
+	struct catalog_publish stored[GROUP_MAX], starting[GROUP_MAX];
+	double t[4];
+	TRACE_STAMP(t, 0);
+	size_t nplaced = s->nplaced; /* for the trace */
+	(void)nplaced;
+	sync_step(s, v, n);
+	TRACE_STAMP(t, 1);
+	answer_placed(s);
+	size_t nstored = going(s->placed, s->nplaced, stored), nstarting = going(v, n, starting);
+	int rc = nstored + nstarting ? catalog_publish_rows(s->cat, stored, nstored, starting, nstarting) : 0;
+	finish_placed(s, rc);
+	fail_going(v, n, rc);
+	TRACE_STAMP(t, 2);
+	place(s, v, n, rc == 0);
+	TRACE_STAMP(t, 3);
+	TRACE_LINE("group %zu placed %zu synced %.0f rows %.0f renamed %.0f\n", n, nplaced, (t[1] - t[0]) * 1e6,
+		   (t[2] - t[1]) * 1e6, (t[3] - t[2]) * 1e6);
 }
 
-static void commit_group(struct store *s, struct commit **v, size_t n)
+/* The next group (up to GROUP_MAX files): waits for one unless a placed
+ * group waits to be made durable; 0 files when nothing more is queued. */
+static size_t take_group(struct store *s, struct commit **v)
 {
-	struct catalog_publish rows[GROUP_MAX];
-	struct hmap dirs;
-	hmap_init(&dirs);
-	sync_temp_files(v, n);
-	size_t k = going(v, n, rows);
-	int rows_added = k > 0 && catalog_pending_add_many(s->cat, rows, k) == 0;
-	if (!rows_added)
-		fail_going(v, n, -EIO);
-	rename_into_place(s, v, n, &dirs);
-	sync_dirs(s, v, n, &dirs);
-	hmap_clear(&dirs);
-	clean_failed(s, v, n, rows_added);
-	/* durable in its place: whoever waits is answered before the file row */
-	for (size_t i = 0; i < n; i++)
-		if (v[i]->early)
-			v[i]->done(v[i]->ctx, v[i]->rc);
-	record_files(s, v, n);
-	for (size_t i = 0; i < n; i++)
-		if (!v[i]->early)
-			v[i]->done(v[i]->ctx, v[i]->rc);
+	size_t n = 0;
+	pthread_mutex_lock(&s->mu);
+	while (!s->queue && !s->stopping && s->nplaced == 0)
+		pthread_cond_wait(&s->wake, &s->mu);
+	while (s->queue && n < GROUP_MAX) {
+		v[n++] = s->queue;
+		s->queue = s->queue->next;
+	}
+	if (!s->queue)
+		s->queue_tail = &s->queue;
+	s->busy = n > 0 || s->nplaced > 0;
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 static void *committer_main(void *arg)
 {
 	struct store *s = arg;
 	struct commit *v[GROUP_MAX];
-	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->queue && !s->stopping)
-			pthread_cond_wait(&s->wake, &s->mu);
-		if (!s->queue)
-			break;
-		size_t n = 0;
-		while (s->queue && n < GROUP_MAX) {
-			v[n++] = s->queue;
-			s->queue = s->queue->next;
-		}
-		if (!s->queue)
-			s->queue_tail = &s->queue;
-		s->busy = 1;
-		pthread_mutex_unlock(&s->mu);
-		commit_group(s, v, n);
-		for (size_t i = 0; i < n; i++)
-			free(v[i]);
+		size_t n = take_group(s, v);
+		if (n == 0 && s->nplaced == 0)
+			break; /* stopping, and all done */
+		commit_step(s, v, n);
 		pthread_mutex_lock(&s->mu);
-		s->busy = 0;
-		pthread_cond_broadcast(&s->idle);
+		if (!s->queue && s->nplaced == 0) {
+			s->busy = 0;
+			pthread_cond_broadcast(&s->idle);
+		}
+		pthread_mutex_unlock(&s->mu);
 	}
+	pthread_mutex_lock(&s->mu);
+	s->busy = 0;
+	pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
@@ -444,7 +471,10 @@ static int enqueue(struct store *s, const char *tmp_path, const char *relpath, c
 	}
 	snprintf(c->tmp_path, sizeof c->tmp_path, "%s", tmp_path);
 	snprintf(c->relpath, sizeof c->relpath, "%s", relpath);
-	c->meta = *m;
+	snprintf(c->server, sizeof c->server, "%s", m->server);
+	snprintf(c->url, sizeof c->url, "%s", m->url);
+	snprintf(c->format, sizeof c->format, "%s", m->source_format);
+	c->meta = (struct file_meta){c->server, c->url, c->format, m->size, m->fetched};
 	c->done = done;
 	c->ctx = ctx;
 	c->early = early;

@@ -13,6 +13,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/trace.h"
 #include "fetch/codeids.h"
 #include "fetch/publish.h"
 #include "fetch/source.h"
@@ -38,6 +39,9 @@ struct waiter {
 };
 
 enum job_phase { PHASE_NEW, PHASE_SLOT, PHASE_TRANSFER, PHASE_WORK, PHASE_RETRY };
+
+/* The stages a trace build stamps (common/trace.h), in order. */
+enum job_stage { T_REQUESTED, T_BEGUN, T_SENT, T_RECEIVED, T_WORKING, T_QUEUED, T_DURABLE, T_ANSWERED, T_STAGES };
 
 struct job {
 	struct fetcher *f;
@@ -69,6 +73,7 @@ struct job {
 	char source[KEY_PATH_MAX];          /* the debug file's relpath */
 	char source_server[SRV_NAME_MAX + 1]; /* where the store got it */
 	char image[KEY_PATH_MAX];           /* a PDB's: the PE it was built with, if known; else "" */
+	double stamps[T_STAGES]; /* a trace build's (common/trace.h) */
 };
 
 /* The settings of the server the job is at. */
@@ -136,6 +141,21 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+/* One line per fetch: microseconds from the request to each stage. */
+static void trace_job(const struct job *j, int status)
+{
+	(void)j;
+	(void)status;
+	TRACE_LINE("job %s %d begun %.0f sent %.0f received %.0f working %.0f queued %.0f durable %.0f answered %.0f\n",
+		   j->relpath, status, (j->stamps[T_BEGUN] - j->stamps[T_REQUESTED]) * 1e6,
+		   (j->stamps[T_SENT] - j->stamps[T_REQUESTED]) * 1e6,
+		   (j->stamps[T_RECEIVED] - j->stamps[T_REQUESTED]) * 1e6,
+		   (j->stamps[T_WORKING] - j->stamps[T_REQUESTED]) * 1e6,
+		   (j->stamps[T_QUEUED] - j->stamps[T_REQUESTED]) * 1e6,
+		   (j->stamps[T_DURABLE] - j->stamps[T_REQUESTED]) * 1e6,
+		   (j->stamps[T_ANSWERED] - j->stamps[T_REQUESTED]) * 1e6);
+}
+
 static void job_finish(struct fetcher *f, struct job *j, int status)
 {
 	pthread_mutex_lock(&f->mu);
@@ -157,6 +177,8 @@ static void job_finish(struct fetcher *f, struct job *j, int status)
 			 1);
 	atomic_fetch_sub(&f->counters.in_flight, 1);
 	fire(w, status);
+	TRACE_STAMP(j->stamps, T_ANSWERED);
+	trace_job(j, status);
 	job_free(j);
 }
 
@@ -384,6 +406,7 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 		return;
 	}
 	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+	TRACE_STAMP(j->stamps, T_SENT);
 	j->phase = PHASE_TRANSFER;
 	u->active++;
 	atomic_fetch_add(&s->in_flight, 1);
@@ -644,6 +667,7 @@ static void hand_back(struct fetcher *f, struct job *j)
 static void on_committed(void *ctx, enum work_result r)
 {
 	struct job *j = ctx;
+	TRACE_STAMP(j->stamps, T_DURABLE);
 	j->work = r;
 	hand_back(j->f, j);
 }
@@ -652,6 +676,7 @@ static void work_main(void *arg)
 {
 	struct job *j = arg;
 	struct fetcher *f = j->f;
+	TRACE_STAMP(j->stamps, T_WORKING);
 	j->pub.committed = on_committed;
 	j->pub.committed_ctx = j;
 	if (j->converting) {
@@ -670,6 +695,7 @@ static void work_main(void *arg)
 		if (j->work == WORK_COMMITTING)
 			learn_published(f, &j->pub); /* verified: what it says of its module is true */
 	}
+	TRACE_STAMP(j->stamps, T_QUEUED);
 	if (j->work != WORK_COMMITTING)
 		hand_back(f, j); /* else on_committed will */
 }
@@ -813,6 +839,7 @@ static double run_retries(struct fetcher *f, double next)
 
 static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 {
+	TRACE_STAMP(j->stamps, T_RECEIVED);
 	struct server *s = j->servers[j->si];
 	struct upstream *u = upstream_of(f, s);
 	char reason[256];
@@ -868,6 +895,7 @@ static void run_transfers(struct fetcher *f)
 
 static void job_begin(struct fetcher *f, struct job *j)
 {
+	TRACE_STAMP(j->stamps, T_BEGUN);
 	struct stat st;
 	if (store_stat(f->store, j->relpath, &st) == 0) {
 		job_finish(f, j, 0); /* it arrived meanwhile */
@@ -1009,6 +1037,7 @@ static struct job *job_new(struct fetcher *f, const struct sym_key *k, const cha
 		return NULL;
 	j->f = f;
 	j->key = *k;
+	TRACE_STAMP(j->stamps, T_REQUESTED);
 	/* debuginfod can be asked for an ELF only by its full build-id */
 	if (k->kind == KEY_SYMBOL && !key_wants_sym(k) && !k->build_id[0])
 		codeids_build_id(f->codeids, k->debug_id, j->key.build_id);
