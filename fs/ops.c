@@ -14,6 +14,7 @@
 #include "common/key.h"
 #include "fs/dirlist.h"
 #include "fs/notify.h"
+#include "fs/session.h"
 #include "fs/upload.h"
 #include "fs/xattr.h"
 
@@ -254,10 +255,16 @@ static void lookup_build_id_dir(fuse_req_t req, struct symfs *fs, struct node *d
 	fs_reply_node(req, &fs->tree, dir, name, node_new(NODE_BUILDID_XX, path));
 }
 
+#define READ_AHEAD_KB 1024 /* a 10 MB PDB in 10 reads rather than 80 */
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct symfs *fs = fs_of(req, SYM_OP_LOOKUP);
 	struct node *dir = tree_node(&fs->tree, parent);
+	if (!fs->read_ahead_set) { /* the first lookup comes after INIT, which would lower it */
+		fs->read_ahead_set = 1;
+		session_set_read_ahead(fs->mountpoint, READ_AHEAD_KB); /* root only: else the kernel's default */
+	}
 	switch (dir->kind) {
 	case NODE_ROOT:
 		lookup_in_root(req, fs, name);

@@ -31,6 +31,7 @@ struct symfs {
 	double wait;               /* seconds a lookup may wait for a fetch */
 	long long max_file_size;   /* bytes: the largest upload taken */
 	int no_open;               /* the kernel takes ENOSYS from open as "no open needed" */
+	int read_ahead_set;        /* the mount's read-ahead was raised (the loop's own) */
 };
 
 extern const struct fuse_lowlevel_ops symfs_ops;

@@ -89,6 +89,43 @@ int session_mount(struct session *s, const char *mountpoint)
 	return 0;
 }
 
+/* The device ("MAJ:MIN") of the mount at `mountpoint`, from
+ * /proc/self/mountinfo: never a look at the mount itself, which may be
+ * the caller's own. */
+static int mount_device(const char *mountpoint, char out[32])
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[PATH_MAX * 2 + 256], dev[32], at[PATH_MAX * 2];
+	int rc = -ENOENT;
+	if (!f)
+		return -errno;
+	/* the last mount there is the one that is seen (spaces in the path are
+	 * \040 there: such a mount point is not found, and left alone) */
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", dev, at) == 2 && strcmp(at, mountpoint) == 0) {
+			snprintf(out, 32, "%s", dev);
+			rc = 0;
+		}
+	fclose(f);
+	return rc;
+}
+
+int session_set_read_ahead(const char *mountpoint, int kb)
+{
+	char dev[32], path[96], value[16];
+	int rc = mount_device(mountpoint, dev);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof path, "/sys/class/bdi/%s/read_ahead_kb", dev);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int len = snprintf(value, sizeof value, "%d", kb);
+	rc = write(fd, value, (size_t)len) == len ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
 /* ---- the loop ---- */
 
 /* While the gate is closed: the request is answered without the daemon's

@@ -38,6 +38,11 @@ int session_new(struct session *s, const char *what, struct fuse_args *args, con
 		size_t ops_size, void *userdata);
 /* Mounts it at `mountpoint`, after unmounting a dead mount left there. */
 int session_mount(struct session *s, const char *mountpoint);
+/* Raises the kernel's read-ahead for the FUSE mount at `mountpoint` to
+ * `kb`, so that a large file is read in few, large requests (the kernel's
+ * own default is 128 KiB a request). Only root may; only after the
+ * connection's INIT (which would lower it again). 0 or -errno. */
+int session_set_read_ahead(const char *mountpoint, int kb);
 /* Starts its loop thread. */
 int session_start(struct session *s, int exit_fd, int ended_fd, double busy_poll);
 /* From now on every request is answered ENOTCONN by the loop itself; returns
