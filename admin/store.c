@@ -15,6 +15,7 @@
 #include "common/trace.h"
 
 #define GROUP_MAX 256 /* files in one group commit */
+#define RECENT_MAX 4096 /* files just published, remembered for store_knows */
 #define SYNCFS_GROUP 4 /* a group this large is made durable by one syncfs */
 
 /* One finished temp file waiting for its group commit. */
@@ -50,6 +51,12 @@ struct store {
 	struct commit *placed[GROUP_MAX];
 	size_t nplaced;
 	struct hmap placed_dirs;
+	/* the last files renamed into place (a ring, under mu): the store's
+	 * watch asks about each of its own publishes, and memory answers
+	 * faster than the catalog */
+	struct hmap recent;
+	char *recent_ring[RECENT_MAX];
+	size_t recent_next;
 };
 
 static void *committer_main(void *arg);
@@ -156,6 +163,7 @@ int store_open(struct store **out, const char *root, struct catalog *cat, char *
 	pthread_cond_init(&s->idle, NULL);
 	s->queue_tail = &s->queue;
 	hmap_init(&s->placed_dirs);
+	hmap_init(&s->recent);
 	if ((rc = mkdir_p(root)) < 0) {
 		snprintf(err, errlen, "store %s: %s", root, strerror(-rc));
 		goto fail;
@@ -204,6 +212,9 @@ void store_close(struct store *s)
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	hmap_clear(&s->placed_dirs);
+	hmap_clear(&s->recent);
+	for (size_t i = 0; i < RECENT_MAX; i++)
+		free(s->recent_ring[i]);
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->mu);
@@ -371,6 +382,31 @@ static void finish_placed(struct store *s, int rc)
 	hmap_init(&s->placed_dirs);
 }
 
+/* Remembers relpath as published (before its rename is seen). */
+static void remember_recent(struct store *s, const char *relpath)
+{
+	pthread_mutex_lock(&s->mu);
+	char **slot = &s->recent_ring[s->recent_next++ % RECENT_MAX];
+	if (*slot) {
+		hmap_del(&s->recent, *slot);
+		free(*slot);
+	}
+	*slot = strdup(relpath);
+	if (*slot && hmap_put(&s->recent, *slot, *slot) < 0) {
+		free(*slot);
+		*slot = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int is_recent(struct store *s, const char *relpath)
+{
+	pthread_mutex_lock(&s->mu);
+	int found = hmap_get(&s->recent, relpath) != NULL;
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}
+
 /* Renames each file of v into place: the group placed now. A file that
  * failed before is answered, its leftovers removed, and freed. */
 static void place(struct store *s, struct commit **v, size_t n, int rows_added)
@@ -380,6 +416,8 @@ static void place(struct store *s, struct commit **v, size_t n, int rows_added)
 		struct commit *c = v[i];
 		if (c->rc == 0)
 			c->rc = make_parents(s, c->relpath, dir, &s->placed_dirs);
+		if (c->rc == 0)
+			remember_recent(s, c->relpath); /* before the watch can see the rename */
 		if (c->rc == 0 && renameat(AT_FDCWD, c->tmp_path, s->rootfd, c->relpath) < 0)
 			c->rc = -errno;
 		if (c->rc == 0 && hmap_put(&s->placed_dirs, dir, NULL) < 0)
@@ -532,7 +570,7 @@ int store_commit(struct store *s, const char *tmp_path, const char *relpath, con
 
 int store_knows(struct store *s, const char *relpath)
 {
-	return catalog_file_known(s->cat, relpath) > 0;
+	return is_recent(s, relpath) || catalog_file_known(s->cat, relpath) > 0;
 }
 
 int store_adopt(struct store *s, const char *relpath)
