@@ -692,12 +692,14 @@ static void work_main(void *arg)
 			j->work = publish_from_dir(f->store, j->target, &j->pub);
 		else
 			j->work = publish_download(f->store, &j->pub);
-		if (j->work == WORK_COMMITTING)
-			learn_published(f, &j->pub); /* verified: what it says of its module is true */
 	}
+	if (j->work != WORK_VERIFIED) {
+		hand_back(f, j);
+		return;
+	}
+	learn_published(f, &j->pub); /* verified: what it says of its module is true */
 	TRACE_STAMP(j->stamps, T_QUEUED);
-	if (j->work != WORK_COMMITTING)
-		hand_back(f, j); /* else on_committed will */
+	publish_commit(f->store, &j->pub); /* on_committed hands it back: j is not ours after this */
 }
 
 static void submit_work(struct fetcher *f, struct job *j)

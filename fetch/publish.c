@@ -192,16 +192,26 @@ static void on_committed(void *ctx, int rc)
 	p->committed(p->committed_ctx, commit_result(p, rc));
 }
 
-/* Commits the verified temp file: waiting for it, or not (p->committed). */
+/* Commits the verified temp file, waiting for it — or leaves it to the
+ * caller's publish_commit (p->committed). */
 static enum work_result commit(struct store *st, struct publish_job *p)
+{
+	char tmp[PATH_MAX];
+	if (p->committed)
+		return WORK_VERIFIED;
+	snprintf(tmp, sizeof tmp, "%s", p->tmp_path);
+	p->tmp_path[0] = '\0'; /* the store consumes it */
+	return commit_result(p, store_commit(st, tmp, p->relpath, &p->meta));
+}
+
+void publish_commit(struct store *st, struct publish_job *p)
 {
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof tmp, "%s", p->tmp_path);
 	p->tmp_path[0] = '\0'; /* the store consumes it */
-	if (!p->committed)
-		return commit_result(p, store_commit(st, tmp, p->relpath, &p->meta));
 	int rc = store_commit_async(st, tmp, p->relpath, &p->meta, on_committed, p);
-	return rc < 0 ? commit_result(p, rc) : WORK_COMMITTING;
+	if (rc < 0)
+		p->committed(p->committed_ctx, commit_result(p, rc));
 }
 
 enum work_result publish_download(struct store *st, struct publish_job *p)

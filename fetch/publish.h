@@ -21,7 +21,7 @@ enum work_result {
 	WORK_FAIL_VERIFY,     /* the content is not the file asked for */
 	WORK_FAIL_CONVERSION, /* unpacking or converting failed */
 	WORK_FAIL_LOCAL,      /* our side: the disk or the catalog (no space, I/O error) */
-	WORK_COMMITTING,      /* verified and queued for the store's group commit: see committed */
+	WORK_VERIFIED,        /* verified, to be committed with publish_commit: see committed */
 };
 
 struct publish_job {
@@ -34,10 +34,11 @@ struct publish_job {
 	const char *url;        /* where it came from, for the catalog */
 	char tmp_path[PATH_MAX]; /* the download; consumed whatever happens */
 	char converted_from[16]; /* the source format of a conversion (its source_format), else "" */
-	/* When set, the commit joins the store's group commit without waiting:
-	 * the publish_* functions return WORK_COMMITTING, and committed(ctx,
-	 * WORK_STORED or WORK_FAIL_LOCAL) follows from the store's thread once
-	 * the file is durable in its place; it must not block. */
+	/* When set, the commit is the caller's, and does not wait: the
+	 * publish_* functions stop at WORK_VERIFIED, and publish_commit then
+	 * hands the file to the store's group commit; committed(ctx,
+	 * WORK_STORED or WORK_FAIL_LOCAL) follows, once, from the store's
+	 * thread when the file is durable in its place (it must not block). */
 	void (*committed)(void *ctx, enum work_result r);
 	void *committed_ctx;
 	struct file_meta meta; /* what the catalog records (the commit's) */
@@ -56,6 +57,11 @@ struct publish_job {
 };
 
 enum work_result publish_download(struct store *st, struct publish_job *p);
+
+/* After WORK_VERIFIED: joins the store's next group commit. p->committed
+ * is called exactly once, maybe before this returns; whoever owns p must
+ * not touch it after this call. */
+void publish_commit(struct store *st, struct publish_job *p);
 
 /* What the first bytes of a file offered as `k` already say (see
  * fetch_verify_head): 0, -EAGAIN or -EINVAL with the reason in why. */
