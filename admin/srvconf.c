@@ -24,7 +24,8 @@ struct field {
 #define INT(k, lo, hi) {#k, F_INT, offsetof(struct server_config, k), 0, lo, hi, 0}
 #define BOOL(k) {#k, F_BOOL, offsetof(struct server_config, k), 0, 0, 1, 0}
 
-/* Rendering order is this table's order: the SPEC's order. */
+/* Rendering order is this table's order: the SPEC's order, the two limits
+ * of time beside timeout_s. */
 static const struct field fields[] = {
 	{"type", F_TYPE, offsetof(struct server_config, type), 0, 0, 0, 0},
 	STR(url, 0),
@@ -37,6 +38,8 @@ static const struct field fields[] = {
 	INT(retries, 1, 100),
 	INT(skiplist_ttl, 0, 365 * 86400),
 	INT(timeout_s, 1, 3600),
+	INT(max_transfer_s, 0, 86400),
+	INT(slot_wait_s, 0, 3600),
 	STR(proxy, 0),
 	STR(proxy_user, 0),
 	STR(proxy_password, 1),
@@ -70,6 +73,11 @@ void srvconf_init(struct server_config *c)
 	c->retries = 3;
 	c->skiplist_ttl = 12 * 3600;
 	c->timeout_s = 30;
+	/* 1.2 GB at 2 MB/s: the biggest PDBs on a slow link still arrive */
+	c->max_transfer_s = 600;
+	/* well under an open's wait limit (30 s), and above most transfers of
+	 * a healthy server */
+	c->slot_wait_s = 2;
 	c->verify_tls = 1;
 }
 

@@ -1,8 +1,9 @@
-/* srvconf: one upstream server's configuration — exactly the per-server keys
- * of SPEC §3 — parsed from "key = value" pairs, checked as a whole, and
- * rendered back (with secrets as "***" wherever a human can read it). The
- * config file's [server NAME] sections, the catalog and the control tree's
- * `config` files all go through here. */
+/* srvconf: one upstream server's configuration — the per-server keys of
+ * SPEC §3, and the two that bound how long a transfer, or a wait for one,
+ * may take (max_transfer_s, slot_wait_s) — parsed from "key = value" pairs,
+ * checked as a whole, and rendered back (with secrets as "***" wherever a
+ * human can read it). The config file's [server NAME] sections, the catalog
+ * and the control tree's `config` files all go through here. */
 #ifndef SYMBOLD_SRVCONF_H
 #define SYMBOLD_SRVCONF_H
 
@@ -25,10 +26,12 @@ struct server_config {
 	enum server_layout layout;
 	char prefix[SRV_STR_MAX];
 	int whitelist_enabled;
-	int concurrency;  /* transfers in flight at once */
-	int retries;      /* failed attempts before a key is skiplisted */
-	int skiplist_ttl; /* seconds */
-	int timeout_s;    /* connect timeout, and the low-speed window */
+	int concurrency;    /* transfers in flight at once */
+	int retries;        /* failed attempts before a key is skiplisted */
+	int skiplist_ttl;   /* seconds */
+	int timeout_s;      /* connect timeout, and the low-speed window */
+	int max_transfer_s; /* a transfer's whole time at most; 0: no limit */
+	int slot_wait_s;    /* an open's wait for a free slot before the next server is asked */
 	char proxy[SRV_URL_MAX];
 	char proxy_user[SRV_STR_MAX];
 	char proxy_password[SRV_STR_MAX];
@@ -44,7 +47,8 @@ struct server_config {
 };
 
 /* The defaults every key starts from (enabled, priority 100, concurrency 4,
- * retries 3, skiplist_ttl 12 h, timeout_s 30, verify_tls on). */
+ * retries 3, skiplist_ttl 12 h, timeout_s 30, max_transfer_s 600,
+ * slot_wait_s 2, verify_tls on). */
 void srvconf_init(struct server_config *c);
 
 /* 1 if `name` is a usable server name: 1..64 of [A-Za-z0-9._-], no leading dot. */

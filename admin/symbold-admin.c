@@ -1382,8 +1382,9 @@ static const struct command commands[] = {
 	 "keys not given take their defaults, so the server is enabled unless enabled=0 is\n"
 	 "given, and the daemon then proves its connection. A refused config removes the\n"
 	 "new server again. Keys: type url enabled priority layout prefix whitelist_enabled\n"
-	 "concurrency retries skiplist_ttl timeout_s proxy proxy_user proxy_password user\n"
-	 "password s3_bucket s3_region s3_access_key s3_secret_key ca_file verify_tls upload\n"
+	 "concurrency retries skiplist_ttl timeout_s max_transfer_s slot_wait_s proxy\n"
+	 "proxy_user proxy_password user password s3_bucket s3_region s3_access_key\n"
+	 "s3_secret_key ca_file verify_tls upload\n"
 	 "(docs/CONFIG.md). Arguments are never echoed: values may be secrets.\n"},
 	{"server", "edit", 2, -1, cmd_server_edit, "server edit NAME KEY=VALUE...",
 	 "Reads the server's config, sets the keys given and writes the whole config back;\n"

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #define RETRY_MAX 2             /* more tries of one candidate after a transient failure */
 #define RETRY_BASE 0.5          /* seconds, doubled each time, with jitter */
 #define RETRY_AFTER_MAX 30.0    /* a server's Retry-After is honoured up to this */
+#define BUSY_SERVERS_MAX 64     /* servers a job can leave for being busy: the bits of left_busy */
 
 struct waiter {
 	struct waiter *next;
@@ -50,6 +52,10 @@ struct job {
 	struct waiter *waiters; /* under f->mu */
 	struct job *next;       /* in f->incoming, f->worked or an upstream's queue */
 	enum job_phase phase;
+	/* someone waits for it with a wait limit (an open), not only the
+	 * background (prefetches, the missing keeper): set once, never cleared */
+	atomic_int interactive;
+	double queued_at; /* PHASE_SLOT: when it began to wait for this server's slot */
 	/* the servers to ask, in order, each with the conf it had when the job
 	 * began, and where we are */
 	struct server **servers;
@@ -58,6 +64,11 @@ struct job {
 	int asked;  /* servers that answered, hit or miss */
 	int local_failure; /* it ended because of this host's disk or catalog */
 	int unsure; /* a server failed or was skipped: a miss is not certain */
+	/* servers (by index) it left after slot_wait_s without a free slot: it
+	 * comes back to them, to wait its turn, once every other was asked
+	 * (come_back) */
+	uint64_t left_busy;
+	int revisiting; /* it came back: no more leaving, only those servers */
 	/* the attempt in progress */
 	char target[SRV_URL_MAX + KEY_PATH_MAX]; /* URL, or local path for dir servers */
 	int hops;
@@ -82,10 +93,19 @@ static const struct server_config *cfg_of(const struct job *j)
 	return &j->confs[j->si]->cfg;
 }
 
-/* A server's scheduling state; touched only by the transfer thread. */
+/* Jobs waiting for a server's slot, first come first served. */
+struct job_queue {
+	struct job *head, *tail;
+};
+
+/* A server's scheduling state; touched only by the transfer thread. A free
+ * slot goes to a job someone waits for (an open) before any other, so an
+ * open waits for at most one running transfer however much background work
+ * is queued. */
 struct upstream {
 	int active;
-	struct job *queue_head, *queue_tail;
+	struct job_queue waiting;    /* interactive jobs */
+	struct job_queue background; /* prefetches, the missing keeper's asks */
 	int failures;
 	double first_failure, blackout_until, blackout_len;
 };
@@ -98,6 +118,7 @@ struct fetcher {
 	struct uploader *uploads;  /* the fleet's shared tier */
 	struct job *incoming; /* new jobs (mu) */
 	struct job *worked;   /* jobs back from a worker (mu) */
+	int promoted;         /* a background job became interactive (mu) */
 	int stopping;         /* (mu) */
 	CURLM *multi;
 	pthread_t thread;
@@ -116,6 +137,8 @@ struct fetcher {
 
 static void advance(struct fetcher *f, struct job *j);
 static int start_conversion(struct fetcher *f, struct job *j);
+static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx,
+		   int interactive);
 
 /* ---- waiters and the end of a job ---- */
 
@@ -333,12 +356,45 @@ static void log_attempt(struct job *j, struct server *s, const char *outcome, lo
 	note_outcome(j, s, outcome, reason);
 }
 
-static void next_server(struct job *j)
+/* The first server at or after `from` that j left for being busy, or
+ * nservers. */
+static int next_left_busy(const struct job *j, int from)
 {
-	j->si++;
+	for (int i = from; i < j->nservers && i < BUSY_SERVERS_MAX; i++)
+		if (j->left_busy & (UINT64_C(1) << i))
+			return i;
+	return j->nservers;
+}
+
+static void start_server(struct job *j, int si)
+{
+	j->si = si;
 	j->ci = 0;
 	j->hops = 0;
 	j->tries = 0;
+}
+
+/* On to the next server; when j came back for the busy ones, the next of
+ * those (the others answered already). */
+static void next_server(struct job *j)
+{
+	start_server(j, j->revisiting ? next_left_busy(j, j->si + 1) : j->si + 1);
+}
+
+/* Every server was asked but those j left for being busy: it goes back to
+ * them and waits its turn this time, however long (an open's waiter still
+ * times out at its limit; the job goes on). So a miss elsewhere is never
+ * concluded on before they answered, and leaving need not make j unsure.
+ * Returns 1 if it went back. */
+static int come_back(struct job *j)
+{
+	if (!j->left_busy || j->revisiting)
+		return 0;
+	j->revisiting = 1;
+	start_server(j, next_left_busy(j, 0));
+	struct server *s = j->servers[j->si];
+	log_server(&s->log, s->name, "%s back for its turn: the other servers were asked", j->relpath);
+	return 1;
 }
 
 /* This server failed this key (the attempt is already logged): count it in
@@ -412,6 +468,65 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 	atomic_fetch_add(&s->in_flight, 1);
 }
 
+/* ---- the queues for a server's slots ---- */
+
+static void queue_push(struct job_queue *q, struct job *j)
+{
+	j->next = NULL;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+}
+
+static struct job *queue_pop(struct job_queue *q)
+{
+	struct job *j = q->head;
+	if (j && !(q->head = j->next))
+		q->tail = NULL;
+	return j;
+}
+
+/* Moves the jobs `pick` chooses from `from` to the end of `to`, in order. */
+static void queue_move_if(struct job_queue *from, struct job_queue *to, int (*pick)(const struct job *, double),
+			  double now)
+{
+	struct job *j = from->head;
+	from->head = from->tail = NULL;
+	while (j) {
+		struct job *next = j->next;
+		queue_push(pick(j, now) ? to : from, j);
+		j = next;
+	}
+}
+
+/* 1 if a job queued for u goes before j: an interactive one before any
+ * job, any one before a background job. A free slot is not taken past them
+ * (a job's next candidate, a retry). */
+static int in_line_before(const struct upstream *u, const struct job *j)
+{
+	return u->waiting.head || (!atomic_load(&j->interactive) && u->background.head);
+}
+
+static void wait_for_slot(struct upstream *u, struct job *j)
+{
+	j->phase = PHASE_SLOT;
+	j->queued_at = clock_mono();
+	queue_push(atomic_load(&j->interactive) ? &u->waiting : &u->background, j);
+}
+
+/* When j stops waiting for this server's slot and moves on, or HUGE_VAL.
+ * Only interactive jobs move on: background ones, which no one waits for,
+ * would only flood the next servers with work; and a job back for its turn
+ * waits it out. */
+static double slot_wait_end(const struct job *j)
+{
+	if (!atomic_load(&j->interactive) || j->revisiting || j->si >= BUSY_SERVERS_MAX)
+		return HUGE_VAL;
+	return j->queued_at + cfg_of(j)->slot_wait_s;
+}
+
 /* Runs the current attempt of j on s: a worker for dir servers, a transfer
  * (or a place in the server's queue) for the others. */
 static void start_attempt(struct fetcher *f, struct job *j, struct server *s)
@@ -427,14 +542,8 @@ static void start_attempt(struct fetcher *f, struct job *j, struct server *s)
 		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, NULL);
 		return;
 	}
-	if (u->active >= cfg_of(j)->concurrency) {
-		j->phase = PHASE_SLOT;
-		j->next = NULL;
-		if (u->queue_tail)
-			u->queue_tail->next = j;
-		else
-			u->queue_head = j;
-		u->queue_tail = j;
+	if (u->active >= cfg_of(j)->concurrency || in_line_before(u, j)) {
+		wait_for_slot(u, j);
 		return;
 	}
 	start_transfer(f, j, s, u);
@@ -454,6 +563,8 @@ static void advance(struct fetcher *f, struct job *j)
 	char rel[KEY_PATH_MAX + 8];
 	for (;;) {
 		if (j->si >= j->nservers) {
+			if (come_back(j))
+				continue;
 			if (start_conversion(f, j))
 				return;
 			int status = j->unsure ? -EIO : -ENOENT;
@@ -514,8 +625,9 @@ static int request_for(struct fetcher *f, struct job *j, const struct sym_key *k
 		return -ENOMEM;
 	w->f = f;
 	snprintf(w->relpath, sizeof w->relpath, "%s", j->relpath);
-	/* no wait limit of its own: the .sym's waiters have theirs */
-	int rc = fetch_request(f, k, 86400.0 * 365, done, w);
+	/* no wait limit of its own: the .sym's waiters have theirs; and the
+	 * .sym's priority (promote_sources keeps it so) */
+	int rc = request(f, k, 86400.0 * 365, done, w, atomic_load(&j->interactive));
 	if (rc < 0)
 		free(w);
 	return rc;
@@ -779,15 +891,57 @@ static void after_work(struct fetcher *f, struct job *j)
 
 /* ---- transfers ---- */
 
+/* The queue whose head a free slot goes to: interactive jobs first. */
+static struct job_queue *next_in_line(struct upstream *u)
+{
+	return u->waiting.head ? &u->waiting : u->background.head ? &u->background : NULL;
+}
+
 static void start_queued(struct fetcher *f, struct upstream *u)
 {
-	while (u->queue_head && u->active < cfg_of(u->queue_head)->concurrency) {
-		struct job *j = u->queue_head;
-		u->queue_head = j->next;
-		if (!u->queue_head)
-			u->queue_tail = NULL;
+	struct job_queue *q;
+	while ((q = next_in_line(u)) && u->active < cfg_of(q->head)->concurrency) {
+		struct job *j = queue_pop(q);
 		start_transfer(f, j, j->servers[j->si], u);
 	}
+}
+
+/* j waited slot_wait_s for a slot of its server: it asks the next server
+ * (which may have the key), and comes back if none has it (come_back). */
+static void leave_busy_server(struct fetcher *f, struct job *j)
+{
+	struct server *s = j->servers[j->si];
+	log_server(&s->log, s->name, "%s skipped: busy (its %d slots taken for slot_wait_s = %d s); asking the next "
+		   "server, back if none has it", j->relpath, cfg_of(j)->concurrency, cfg_of(j)->slot_wait_s);
+	note_outcome(j, s, "skipped", "busy");
+	j->left_busy |= UINT64_C(1) << j->si;
+	next_server(j);
+	advance(f, j);
+}
+
+static int slot_wait_over(const struct job *j, double now)
+{
+	return slot_wait_end(j) <= now;
+}
+
+/* The interactive jobs that waited slot_wait_s for a slot move on; returns
+ * `next`, or sooner if a job's wait ends sooner. */
+static double leave_busy_servers(struct fetcher *f, double next)
+{
+	struct job_queue leaving = {NULL, NULL};
+	double now = clock_mono();
+	size_t slot;
+	struct hmap_entry *e;
+	for (e = hmap_first(&f->upstreams, &slot); e; e = hmap_next(&f->upstreams, e, &slot))
+		queue_move_if(&((struct upstream *)e->value)->waiting, &leaving, slot_wait_over, now);
+	/* only now: asking the next server may add an upstream to the table */
+	for (struct job *j; (j = queue_pop(&leaving));)
+		leave_busy_server(f, j);
+	for (e = hmap_first(&f->upstreams, &slot); e; e = hmap_next(&f->upstreams, e, &slot))
+		for (struct job *j = ((struct upstream *)e->value)->waiting.head; j; j = j->next)
+			if (slot_wait_end(j) < next)
+				next = slot_wait_end(j);
+	return next;
 }
 
 /* A number in [0, 1) for jitter: xorshift64, seeded at start. */
@@ -839,6 +993,30 @@ static double run_retries(struct fetcher *f, double next)
 	return next;
 }
 
+/* What a finished transfer's outcome makes of j: the work on what came, a
+ * retry, the next candidate or the next server. */
+static void after_transfer(struct fetcher *f, struct job *j, struct server *s, enum attempt_outcome o, long status,
+			   const char *reason, double retry_after)
+{
+	if (o == ATTEMPT_HIT) {
+		submit_work(f, j);
+		return;
+	}
+	unlink(j->pub.tmp_path);
+	j->pub.tmp_path[0] = '\0';
+	if (o == ATTEMPT_LOCAL) {
+		fail_local(f, j, s, reason);
+		return;
+	}
+	log_attempt(j, s, attempt_outcome_name(o), status, j->sink.bytes, reason);
+	if (o == ATTEMPT_TRANSIENT && schedule_retry(f, j, s, retry_after))
+		return;
+	if (o == ATTEMPT_MISS)
+		server_missed(f, j, s);
+	else
+		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, attempt_blames_key(o) ? reason : NULL);
+}
+
 static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 {
 	TRACE_STAMP(j->stamps, T_RECEIVED);
@@ -859,24 +1037,10 @@ static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
 	atomic_fetch_add(&f->counters.bytes, (unsigned long long)j->sink.bytes);
 	if (j->tries == 0 || o != ATTEMPT_TRANSIENT) /* one key's retries must not black a server out */
 		note_health(u, s, o == ATTEMPT_TRANSIENT);
+	after_transfer(f, j, s, o, status, reason, (double)retry_after);
+	/* only now, so that an open's next candidate on this server keeps the
+	 * slot unless another open is in line (in_line_before) */
 	start_queued(f, u);
-	if (o == ATTEMPT_HIT) {
-		submit_work(f, j);
-		return;
-	}
-	unlink(j->pub.tmp_path);
-	j->pub.tmp_path[0] = '\0';
-	if (o == ATTEMPT_LOCAL) {
-		fail_local(f, j, s, reason);
-		return;
-	}
-	log_attempt(j, s, attempt_outcome_name(o), status, j->sink.bytes, reason);
-	if (o == ATTEMPT_TRANSIENT && schedule_retry(f, j, s, (double)retry_after))
-		return;
-	if (o == ATTEMPT_MISS)
-		server_missed(f, j, s);
-	else
-		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, attempt_blames_key(o) ? reason : NULL);
 }
 
 static void run_transfers(struct fetcher *f)
@@ -890,6 +1054,55 @@ static void run_transfers(struct fetcher *f)
 		struct job *j = NULL;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
 		transfer_done(f, j, msg->data.result);
+	}
+}
+
+/* ---- priorities: a background job someone began to wait for ---- */
+
+/* 1 if j just became interactive. Under f->mu. */
+static int promote(struct job *j)
+{
+	return j && !atomic_exchange(&j->interactive, 1);
+}
+
+/* A .sym made from its debug file waits for that file's job, and its PE's:
+ * they serve whom the .sym serves. */
+static void promote_sources(struct fetcher *f)
+{
+	size_t slot;
+	pthread_mutex_lock(&f->mu);
+	for (struct hmap_entry *e = hmap_first(&f->jobs, &slot); e; e = hmap_next(&f->jobs, e, &slot)) {
+		struct job *j = e->value; /* converting, source and image are the transfer thread's: ours */
+		if (!j->converting || !atomic_load(&j->interactive))
+			continue;
+		promote(hmap_get(&f->jobs, j->source));
+		if (j->image[0])
+			promote(hmap_get(&f->jobs, j->image));
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+static int is_interactive(const struct job *j, double now)
+{
+	(void)now;
+	return atomic_load(&j->interactive);
+}
+
+/* Queued background jobs that became interactive move to their server's
+ * first queue; their slot_wait_s counts from now. */
+static void apply_promotions(struct fetcher *f)
+{
+	double now = clock_mono();
+	size_t slot;
+	promote_sources(f);
+	for (struct hmap_entry *e = hmap_first(&f->upstreams, &slot); e; e = hmap_next(&f->upstreams, e, &slot)) {
+		struct upstream *u = e->value;
+		struct job_queue moved = {NULL, NULL};
+		queue_move_if(&u->background, &moved, is_interactive, now);
+		for (struct job *j; (j = queue_pop(&moved));) {
+			j->queued_at = now;
+			queue_push(&u->waiting, j);
+		}
 	}
 }
 
@@ -970,12 +1183,15 @@ static struct job *reversed(struct job *j)
 static int fetch_turn(struct fetcher *f)
 {
 	pthread_mutex_lock(&f->mu);
-	int stopping = f->stopping;
+	int stopping = f->stopping, promoted = f->promoted;
 	struct job *fresh = reversed(f->incoming), *worked = reversed(f->worked);
 	f->incoming = f->worked = NULL;
+	f->promoted = 0;
 	pthread_mutex_unlock(&f->mu);
 	if (stopping)
 		return 1;
+	if (promoted)
+		apply_promotions(f);
 	for (struct job *j = fresh, *next; j; j = next) {
 		next = j->next;
 		job_begin(f, j);
@@ -985,7 +1201,8 @@ static int fetch_turn(struct fetcher *f)
 		after_work(f, j);
 	}
 	run_transfers(f);
-	double next = upload_turn(f->uploads, run_retries(f, expire_waiters(f))), now = clock_mono();
+	double next = leave_busy_servers(f, upload_turn(f->uploads, run_retries(f, expire_waiters(f))));
+	double now = clock_mono();
 	if (now >= f->next_flush) {
 		verdicts_sweep(f->verdicts, clock_wall()); /* distinct missing keys must not grow memory */
 		pool_submit(f->pool, housekeeping, f);
@@ -1032,7 +1249,7 @@ static void *fetch_main(void *arg)
 
 /* ---- the public side ---- */
 
-static struct job *job_new(struct fetcher *f, const struct sym_key *k, const char *relpath)
+static struct job *job_new(struct fetcher *f, const struct sym_key *k, const char *relpath, int interactive)
 {
 	struct job *j = calloc(1, sizeof *j);
 	if (!j)
@@ -1040,6 +1257,7 @@ static struct job *job_new(struct fetcher *f, const struct sym_key *k, const cha
 	j->f = f;
 	j->key = *k;
 	TRACE_STAMP(j->stamps, T_REQUESTED);
+	atomic_init(&j->interactive, interactive);
 	/* debuginfod can be asked for an ELF only by its full build-id */
 	if (k->kind == KEY_SYMBOL && !key_wants_sym(k) && !k->build_id[0])
 		codeids_build_id(f->codeids, k->debug_id, j->key.build_id);
@@ -1047,7 +1265,33 @@ static struct job *job_new(struct fetcher *f, const struct sym_key *k, const cha
 	return j;
 }
 
-int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx)
+/* The job that a request for relpath joins: the one running (made
+ * interactive by an interactive request), or a new one; NULL when out of
+ * memory. Under f->mu. */
+static struct job *job_for(struct fetcher *f, const struct sym_key *k, const char *relpath, int interactive)
+{
+	struct job *j = hmap_get(&f->jobs, relpath);
+	if (j) {
+		atomic_fetch_add(&f->counters.coalesced, 1);
+		if (interactive && promote(j))
+			f->promoted = 1; /* the transfer thread moves it up its server's queues */
+		return j;
+	}
+	if (!(j = job_new(f, k, relpath, interactive)) || hmap_put(&f->jobs, relpath, j) < 0) {
+		free(j);
+		return NULL;
+	}
+	j->next = f->incoming;
+	f->incoming = j;
+	atomic_fetch_add(&f->counters.jobs, 1);
+	atomic_fetch_add(&f->counters.in_flight, 1);
+	return j;
+}
+
+/* fetch_request, for someone who waits for the answer (`interactive`: an
+ * open) or for the background (a prefetch): see struct upstream. */
+static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx,
+		   int interactive)
 {
 	char relpath[KEY_PATH_MAX];
 	struct waiter *w = malloc(sizeof *w);
@@ -1064,25 +1308,22 @@ int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fet
 		atomic_fetch_add(&f->counters.negative_hits, 1);
 		return -ENOENT;
 	}
-	struct job *j = hmap_get(&f->jobs, relpath);
-	if (j) {
-		atomic_fetch_add(&f->counters.coalesced, 1);
-	} else if (!(j = job_new(f, k, relpath)) || hmap_put(&f->jobs, relpath, j) < 0) {
+	struct job *j = job_for(f, k, relpath, interactive);
+	if (!j) {
 		pthread_mutex_unlock(&f->mu);
-		free(j);
 		free(w);
 		return -ENOMEM;
-	} else {
-		j->next = f->incoming;
-		f->incoming = j;
-		atomic_fetch_add(&f->counters.jobs, 1);
-		atomic_fetch_add(&f->counters.in_flight, 1);
 	}
 	w->next = j->waiters;
 	j->waiters = w;
 	pthread_mutex_unlock(&f->mu);
 	curl_multi_wakeup(f->multi);
 	return 0;
+}
+
+int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx)
+{
+	return request(f, k, wait_s, done, ctx, 1);
 }
 
 long fetch_negative_left(struct fetcher *f, const struct sym_key *k)
@@ -1121,8 +1362,9 @@ void fetch_learn_codes(struct fetcher *f, const struct code_ref *refs, size_t n)
 
 void fetch_prefetch(struct fetcher *f, const struct sym_key *k)
 {
-	/* one waiter that cares for nothing and waits as long as it takes */
-	fetch_request(f, k, 365 * 86400.0, nobody_waits, NULL);
+	/* one waiter that cares for nothing and waits as long as it takes, in
+	 * the background queues: an open goes first */
+	request(f, k, 365 * 86400.0, nobody_waits, NULL, 0);
 }
 
 int fetch_publish_local(struct fetcher *f, const struct sym_key *k, char tmp_path[], const char *origin, char *err,

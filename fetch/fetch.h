@@ -1,7 +1,8 @@
 /* fetch: turns a key that is not in the store into a stored file. Owns the
  * job table (one job per key however many ask: coalescing), the order in
  * which servers are asked and what makes one eligible (enabled, lists,
- * blackout after repeated failures), per-server concurrency, the negative
+ * blackout after repeated failures), per-server concurrency (opens before
+ * the background; an open moves on from a busy server), the negative
  * cache, the transfer thread (one libcurl multi: no thread per transfer) and
  * the worker pool that unpacks, verifies and commits. Knows nothing of FUSE:
  * a requester gets a callback. */
@@ -64,7 +65,9 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
  * answered with -ESHUTDOWN. */
 void fetch_stop(struct fetcher *f);
 
-/* Asks for `k`. Returns 0 when parked (`done` follows, after at most
+/* Asks for `k`, for someone waiting (an open): its fetch goes before the
+ * background's at every server, and moves on from a server without a free
+ * slot for slot_wait_s. Returns 0 when parked (`done` follows, after at most
  * `wait_s` seconds), or -ENOENT at once if the negative cache knows the key is
  * nowhere (done is not called). Never blocks on I/O. */
 int fetch_request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx);
@@ -102,7 +105,8 @@ const struct fetch_counters *fetch_counters(const struct fetcher *f);
  * catalog. */
 void fetch_learn_codes(struct fetcher *f, const struct code_ref *refs, size_t n);
 
-/* Fetches k in the background, for no one waiting (a missing record). */
+/* Fetches k in the background, for no one waiting (a missing record): it
+ * waits for a server's slot behind every open, however long. */
 void fetch_prefetch(struct fetcher *f, const struct sym_key *k);
 
 /* A file made here rather than fetched (written into the mount): verified

@@ -187,9 +187,13 @@ static CURL *request_new(const struct server_config *c, const char *method, cons
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)c->timeout_s);
-	/* a slow link still delivers a big PDB; a stalled one is given up */
+	/* a stalled transfer is given up after timeout_s; one that trickles
+	 * just fast enough would hold its slot for ever, so every transfer also
+	 * has a total deadline, long enough for a big PDB on a slow link */
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)c->timeout_s);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)c->max_transfer_s);
+	sink->max_seconds = c->max_transfer_s;
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)sink->max);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -254,6 +258,27 @@ void transfer_describe_refusal(long status, const char *proxy, char *reason, siz
 		snprintf(reason, len, "access denied (HTTP %ld): check user/password", status);
 }
 
+/* 1 if the transfer was cut by its total deadline rather than by the
+ * low-speed limit (both are CURLE_OPERATION_TIMEDOUT): it lasted that long
+ * (curl's clock for the deadline is not the one it reports: a few ms
+ * short). */
+static int hit_deadline(CURLcode rc, const struct transfer_sink *sink)
+{
+	curl_off_t us = 0;
+	if (rc != CURLE_OPERATION_TIMEDOUT || sink->max_seconds <= 0)
+		return 0;
+	curl_easy_getinfo(sink->easy, CURLINFO_TOTAL_TIME_T, &us);
+	return us + 50000 >= (curl_off_t)sink->max_seconds * 1000000;
+}
+
+/* Says in `reason` that the deadline cut the transfer, before curl's words. */
+static void name_deadline(char *reason, size_t len, int max_seconds)
+{
+	char curl_said[512];
+	snprintf(curl_said, sizeof curl_said, "%s", reason);
+	snprintf(reason, len, "cut at max_transfer_s = %d s: %s", max_seconds, curl_said);
+}
+
 static enum attempt_outcome from_curl_error(CURLcode rc, const struct transfer_sink *sink, char *reason,
 					    size_t len)
 {
@@ -266,6 +291,8 @@ static enum attempt_outcome from_curl_error(CURLcode rc, const struct transfer_s
 		return ATTEMPT_LOCAL;
 	}
 	transfer_describe_error(rc, sink->curl_error, sink->proxy, reason, len);
+	if (hit_deadline(rc, sink))
+		name_deadline(reason, len, sink->max_seconds);
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:

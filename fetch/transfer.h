@@ -1,6 +1,6 @@
 /* transfer: one HTTP(S) GET as a libcurl easy handle, configured from a
  * server's settings (credentials only for the server's own host, proxy, TLS,
- * connect timeout and low-speed limit rather than a total timeout, redirects
+ * connect timeout, low-speed limit and a total deadline, redirects
  * followed), writing a 200's body to a file descriptor; and the reading of
  * its outcome (hit, not there, worth retrying, failed). The fetcher runs the
  * handles on its curl multi. */
@@ -26,6 +26,7 @@ struct transfer_sink {
 	struct curl_slist *headers; /* S3: the SigV4-signed request's headers */
 	int s3;                     /* an S3 server: its refusals carry an XML <Code> */
 	const char *proxy;          /* the server's proxy, or NULL: failures name it */
+	int max_seconds;            /* the total deadline (max_transfer_s), 0 for none */
 	char curl_error[CURL_ERROR_SIZE]; /* libcurl's detailed message */
 	/* the start of a non-200 answer's body (S3 says there why it refused) */
 	long error_status;

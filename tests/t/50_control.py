@@ -50,9 +50,10 @@ def main():
     t.ok("s3_secret_key = \n" in config, "an unset secret is shown empty")
     keys = [line.split(" = ")[0] for line in config.splitlines()]
     t.eq(keys, ["type", "url", "enabled", "priority", "layout", "prefix", "whitelist_enabled", "concurrency",
-                "retries", "skiplist_ttl", "timeout_s", "proxy", "proxy_user", "proxy_password", "user",
-                "password", "s3_bucket", "s3_region", "s3_access_key", "s3_secret_key", "ca_file",
-                "verify_tls", "upload"], "config has exactly the per-server keys of SPEC §3")
+                "retries", "skiplist_ttl", "timeout_s", "max_transfer_s", "slot_wait_s", "proxy", "proxy_user",
+                "proxy_password", "user", "password", "s3_bucket", "s3_region", "s3_access_key",
+                "s3_secret_key", "ca_file", "verify_tls", "upload"],
+         "config has exactly the per-server keys of SPEC §3, and the two limits of time")
     t.ok("enabled = 0" in d.ctl("servers", "spare", "config"), "a disabled server says so")
 
     before = d.stat_value("fetches")

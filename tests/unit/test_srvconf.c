@@ -47,6 +47,8 @@ static void full_config(struct server_config *c)
 		{"retries", "7"},
 		{"skiplist_ttl", "0"},
 		{"timeout_s", "3600"},
+		{"max_transfer_s", "0"},
+		{"slot_wait_s", "9"},
 		{"proxy", "socks5h://proxy.example:1080"},
 		{"proxy_user", "pu"},
 		{"proxy_password", "pp = with # odd chars"},
@@ -81,6 +83,8 @@ static void test_init(void)
 	is_int(c.retries, 3, "retries 3");
 	is_int(c.skiplist_ttl, 12 * 3600, "skiplist_ttl 12 h");
 	is_int(c.timeout_s, 30, "timeout_s 30");
+	is_int(c.max_transfer_s, 600, "max_transfer_s 600");
+	is_int(c.slot_wait_s, 2, "slot_wait_s 2");
 	is_int(c.verify_tls, 1, "verify_tls on");
 	is_int(c.upload, 0, "upload off");
 	ok(!c.proxy[0] && !c.password[0] && !c.s3_secret_key[0] && !c.ca_file[0], "strings empty");
@@ -136,6 +140,22 @@ static void test_set(void)
 	set_bad(&c, "timeout_s", "10s", NULL, "a number with a unit");
 	set_bad(&c, "timeout_s", "1.5", NULL, "a fraction");
 	set_bad(&c, "priority", "99999999999999999999", NULL, "a number overflowing long");
+
+	/* the limits of time: 0 means no total limit, or no wait for a slot */
+	is_int(set(&c, "max_transfer_s", "0"), 0, "max_transfer_s 0 (no total limit)");
+	is_int(c.max_transfer_s, 0, "max_transfer_s value 0");
+	is_int(set(&c, "max_transfer_s", "86400"), 0, "max_transfer_s a day");
+	is_int(c.max_transfer_s, 86400, "max_transfer_s value 86400");
+	set_bad(&c, "max_transfer_s", "86401", "0..86400", "max_transfer_s above a day");
+	set_bad(&c, "max_transfer_s", "-1", "0..86400", "max_transfer_s -1");
+	set_bad(&c, "max_transfer_s", "10m", NULL, "max_transfer_s with a unit");
+	is_int(set(&c, "slot_wait_s", "0"), 0, "slot_wait_s 0 (move on at once)");
+	is_int(c.slot_wait_s, 0, "slot_wait_s value 0");
+	is_int(set(&c, "slot_wait_s", "3600"), 0, "slot_wait_s an hour");
+	is_int(c.slot_wait_s, 3600, "slot_wait_s value 3600");
+	set_bad(&c, "slot_wait_s", "3601", "0..3600", "slot_wait_s above an hour");
+	set_bad(&c, "slot_wait_s", "-2", "0..3600", "slot_wait_s -2");
+	set_bad(&c, "slot_wait_s", "0.5", NULL, "slot_wait_s a fraction");
 
 	/* bools */
 	static const char *const yes[] = {"1", "yes", "on", "true", "YES", "On"};
@@ -341,7 +361,9 @@ static void test_render(void)
 	int lines = 0;
 	for (const char *p = a.data; p && *p; p++)
 		lines += *p == '\n';
-	is_int(lines, 23, "one line per key");
+	is_int(lines, 25, "one line per key");
+	ok(a.data && strstr(a.data, "\ntimeout_s = 3600\nmax_transfer_s = 0\nslot_wait_s = 9\nproxy = "),
+	   "the limits of time follow timeout_s");
 
 	srvconf_init(&back);
 	err[0] = '\0';
@@ -371,6 +393,7 @@ static void test_render(void)
 	ok(a.data && strstr(a.data, "\ns3_secret_key = \n"), "unset s3_secret_key is empty");
 	ok(a.data && strstr(a.data, "type = \n") == a.data, "no type renders empty");
 	ok(a.data && strstr(a.data, "\nlayout = symstore\n"), "layout shows the one used");
+	ok(a.data && strstr(a.data, "\nmax_transfer_s = 600\nslot_wait_s = 2\n"), "the limits of time by default");
 	buf_free(&a);
 
 	/* a fresh config (as mkdir creates it) survives the round trip too */
