@@ -59,6 +59,7 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 	char *msg = NULL;
 	if (!c)
 		return -ENOMEM;
+	hmap_init(&c->stmts);
 	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 				 NULL);
 	if (rc == SQLITE_OK) {
@@ -87,10 +88,29 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 	return 0;
 }
 
+/* A statement prepared once and kept: SQLite parses and plans a statement
+ * in more time than most of ours take to run. In use by one caller at a
+ * time (a row callback running the same SQL gets one of its own). */
+struct cached_stmt {
+	sqlite3_stmt *st;
+	int busy;
+};
+
+#define CACHED_STMTS_MAX 128 /* the catalog's SQL is a fixed set; bound it anyway */
+
+static void forget_stmts(struct catalog *c)
+{
+	size_t slot;
+	for (struct hmap_entry *e = hmap_first(&c->stmts, &slot); e; e = hmap_next(&c->stmts, e, &slot))
+		sqlite3_finalize(((struct cached_stmt *)e->value)->st);
+	hmap_clear_free(&c->stmts);
+}
+
 void catalog_close(struct catalog *c)
 {
 	if (!c)
 		return;
+	forget_stmts(c);
 	sqlite3_close(c->db);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -98,16 +118,51 @@ void catalog_close(struct catalog *c)
 
 /* Prepares `sql` and binds the arguments described by `types`: 't' text,
  * 'i' 64-bit integer. */
+/* `sql` prepared: the cached statement if it is free, else a new one
+ * (kept in the cache when there is room). */
+static sqlite3_stmt *statement(struct catalog *c, const char *sql)
+{
+	struct cached_stmt *cs = hmap_get(&c->stmts, sql);
+	if (cs && !cs->busy) {
+		cs->busy = 1;
+		return cs->st;
+	}
+	sqlite3_stmt *st = NULL;
+	int keep = !cs && c->stmts.count < CACHED_STMTS_MAX;
+	if (sqlite3_prepare_v3(c->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK)
+		return NULL;
+	if (keep && (cs = malloc(sizeof *cs)) != NULL) {
+		*cs = (struct cached_stmt){st, 1};
+		if (hmap_put(&c->stmts, sql, cs) < 0)
+			free(cs);
+	}
+	return st;
+}
+
+/* Done with a statement from statement(): reset for its next use, or
+ * finalized if it is not the cache's. */
+static void release(struct catalog *c, sqlite3_stmt *st)
+{
+	struct cached_stmt *cs = hmap_get(&c->stmts, sqlite3_sql(st));
+	if (cs && cs->st == st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		cs->busy = 0;
+		return;
+	}
+	sqlite3_finalize(st);
+}
+
 static sqlite3_stmt *prepare(struct catalog *c, const char *sql, const char *types, va_list ap)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = statement(c, sql);
+	if (!st)
 		return NULL;
 	for (int i = 0; types[i]; i++) {
 		int rc = types[i] == 't' ? sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT)
 					 : sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
 		if (rc != SQLITE_OK) {
-			sqlite3_finalize(st);
+			release(c, st);
 			return NULL;
 		}
 	}
@@ -126,7 +181,7 @@ static int exec_va(struct catalog *c, const char *sql, const char *types, va_lis
 	if (!st)
 		return report(c, sql);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	release(c, st);
 	return rc == SQLITE_DONE ? 0 : report(c, sql);
 }
 
@@ -257,7 +312,8 @@ int cat_each(struct catalog *c, const char *sql, int (*row)(sqlite3_stmt *, void
 		rc = row(st, ctx);
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = report(c, sql);
-	sqlite3_finalize(st);
+	if (st)
+		release(c, st);
 	pthread_mutex_unlock(&c->mu);
 	va_end(ap);
 	return rc;

@@ -8,9 +8,12 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "common/hmap.h"
+
 struct catalog {
 	sqlite3 *db;
 	pthread_mutex_t mu; /* recursive: a row callback may use the catalog */
+	struct hmap stmts;  /* SQL text -> struct cached_stmt: prepared once (mu) */
 };
 
 /* One statement that returns no rows: taking the lock, or with it held. */

@@ -776,11 +776,39 @@ static void hand_back(struct fetcher *f, struct job *j)
 }
 
 /* The store's thread: the job's file is durable in its place, or not. */
+static void on_source(void *ctx, int status);
+static void on_image(void *ctx, int status);
+
+/* The file is durable in its place: whoever waits from outside the
+ * fetcher (an open) is answered now, from the store's thread, rather than
+ * after a turn of the transfer thread; the rest — the stored hook, the
+ * counters, the waiters that are the fetcher's own conversions, whose jobs
+ * belong to the transfer thread — follows in job_finish. */
+static void answer_stored(struct fetcher *f, struct job *j)
+{
+	struct waiter *outside = NULL;
+	pthread_mutex_lock(&f->mu);
+	for (struct waiter **pp = &j->waiters; *pp;) {
+		struct waiter *w = *pp;
+		if (w->done == on_source || w->done == on_image) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		w->next = outside;
+		outside = w;
+	}
+	pthread_mutex_unlock(&f->mu);
+	fire(outside, 0);
+}
+
 static void on_committed(void *ctx, enum work_result r)
 {
 	struct job *j = ctx;
 	TRACE_STAMP(j->stamps, T_DURABLE);
 	j->work = r;
+	if (r == WORK_STORED)
+		answer_stored(j->f, j);
 	hand_back(j->f, j);
 }
 
