@@ -29,8 +29,7 @@ struct commit {
 	store_committed_fn done;
 	void *ctx;
 	int rc;
-	int renamed; /* in its place, though failed: its pending row stays */
-	int early;   /* answered once durable, before its catalog row */
+	int early; /* answered once durable, before its catalog row */
 };
 
 struct store {
@@ -407,22 +406,31 @@ static int is_recent(struct store *s, const char *relpath)
 	return found;
 }
 
-/* Renames each file of v into place: the group placed now. A file that
- * failed before is answered, its leftovers removed, and freed. */
-static void place(struct store *s, struct commit **v, size_t n, int rows_added)
+/* Renames c into place: 1 if it is there now (even if failed since). */
+static int rename_into_place(struct store *s, struct commit *c)
 {
 	char dir[PATH_MAX];
+	if (c->rc == 0)
+		c->rc = make_parents(s, c->relpath, dir, &s->placed_dirs);
+	if (c->rc < 0)
+		return 0;
+	remember_recent(s, c->relpath); /* before the store's watch can see the rename */
+	if (renameat(AT_FDCWD, c->tmp_path, s->rootfd, c->relpath) < 0) {
+		c->rc = -errno;
+		return 0;
+	}
+	if (hmap_put(&s->placed_dirs, dir, NULL) < 0)
+		c->rc = -ENOMEM; /* not known durable: its pending row stays for the next start */
+	return 1;
+}
+
+/* Renames each file of v into place: the group placed now. A file that
+ * failed before its rename is answered, its leftovers removed, and freed. */
+static void place(struct store *s, struct commit **v, size_t n, int rows_added)
+{
 	for (size_t i = 0; i < n; i++) {
 		struct commit *c = v[i];
-		if (c->rc == 0)
-			c->rc = make_parents(s, c->relpath, dir, &s->placed_dirs);
-		if (c->rc == 0)
-			remember_recent(s, c->relpath); /* before the watch can see the rename */
-		if (c->rc == 0 && renameat(AT_FDCWD, c->tmp_path, s->rootfd, c->relpath) < 0)
-			c->rc = -errno;
-		if (c->rc == 0 && hmap_put(&s->placed_dirs, dir, NULL) < 0)
-			c->rc = -ENOMEM; /* renamed, not known durable: its pending row stays */
-		if (c->rc == 0 || c->renamed++) {
+		if (rename_into_place(s, c)) {
 			s->placed[s->nplaced++] = c;
 			continue;
 		}
