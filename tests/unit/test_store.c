@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,74 @@ static void test_list_and_errors(void)
 	catalog_close(c);
 }
 
+/* ---- the group commit ---- */
+
+#define GROUP 40
+
+struct answers {
+	int calls[GROUP + 1];
+	int rc[GROUP + 1];
+};
+
+static struct answers answers;
+
+static void answered(void *ctx, int rc)
+{
+	int i = (int)(intptr_t)ctx;
+	answers.calls[i]++;
+	answers.rc[i] = rc;
+}
+
+/* Many files queued at once go as groups: each answered once, durable at
+ * its place; the catalog records them all once drained; a bad one fails
+ * alone. */
+static void test_group_commit(void)
+{
+	struct catalog *c = open_catalog();
+	struct store *s = c ? open_store(c) : NULL;
+	char tmp[PATH_MAX], rel[128], full[PATH_MAX + 128], buf[64];
+	if (!s) {
+		catalog_close(c);
+		return;
+	}
+	long long files0, bytes0, files, bytes;
+	store_usage(s, &files0, &bytes0);
+	memset(&answers, 0, sizeof answers);
+	int queued = 0;
+	for (int i = 0; i < GROUP; i++) {
+		int fd = store_tmp_create(s, tmp);
+		dprintf(fd, "file %d", i);
+		close(fd);
+		snprintf(rel, sizeof rel, "g%d.pdb/%032X1/g%d.pdb", i % 7, i, i % 7);
+		queued += store_commit_async(s, tmp, rel, &META, answered, (void *)(intptr_t)i) == 0;
+	}
+	queued += store_commit_async(s, "/nonexistent/temp", "bad.pdb/ID/bad.pdb", &META, answered,
+				     (void *)(intptr_t)GROUP) == 0;
+	is_int(queued, GROUP + 1, "every file is queued");
+	store_commit_drain(s);
+	int once = 1, good = 1, there = 1;
+	for (int i = 0; i < GROUP; i++) {
+		once &= answers.calls[i] == 1;
+		good &= answers.rc[i] == 0;
+		snprintf(full, sizeof full, "%s/g%d.pdb/%032X1/g%d.pdb", root, i % 7, i, i % 7);
+		char want[32];
+		snprintf(want, sizeof want, "file %d", i);
+		there &= read_into(full, buf, sizeof buf) > 0 && strcmp(buf, want) == 0;
+	}
+	ok(once, "each file is answered exactly once");
+	ok(good, "each with success");
+	ok(there, "each is at its place with its content");
+	is_int(answers.calls[GROUP], 1, "the bad one is answered once");
+	is_int(answers.rc[GROUP], -ENOENT, "with its error");
+	is_int(pending_count(c), 0, "nothing pending once drained");
+	store_usage(s, &files, &bytes);
+	is_int((int)(files - files0), GROUP, "store_usage counts the group");
+	snprintf(tmp, sizeof tmp, "%s/%s", root, STORE_TMPDIR);
+	is_int(count_entries(tmp), 0, "no temp file left");
+	store_close(s);
+	catalog_close(c);
+}
+
 static void test_recovery(void)
 {
 	char tmp[PATH_MAX], p[PATH_MAX + 16];
@@ -513,6 +582,7 @@ int main(void)
 	snprintf(dbpath, sizeof dbpath, "%s/catalog.db", tmpdir);
 	test_commit();
 	test_list_and_errors();
+	test_group_commit();
 	test_recovery();
 	snprintf(dbpath, sizeof dbpath, "%s/catalog2.db", tmpdir);
 	test_catalog();
