@@ -174,7 +174,12 @@ static int elf_check_extents(Elf *elf, size_t len, char *err, size_t errlen)
 	uint64_t phdr_size = gelf_fsize(elf, ELF_T_PHDR, 1, EV_CURRENT);
 	if (sh_count && !in_bounds(len, eh.e_shoff, sh_count * shdr_size))
 		return say(err, errlen, -EINVAL, "truncated ELF: section headers beyond end of file");
-	if (phnum && !in_bounds(len, eh.e_phoff, (uint64_t)phnum * phdr_size))
+	/* libelf counts no program headers where their table lies past the
+	 * end either: the raw count says (e_phoff 0 is none, for libelf too) */
+	uint64_t ph_count = eh.e_phnum != PN_XNUM && eh.e_phoff ? eh.e_phnum : 0;
+	if (phnum > ph_count)
+		ph_count = phnum;
+	if (ph_count && !in_bounds(len, eh.e_phoff, ph_count * phdr_size))
 		return say(err, errlen, -EINVAL, "truncated ELF: program headers beyond end of file");
 	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
 		GElf_Shdr sh;

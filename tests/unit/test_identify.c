@@ -281,6 +281,14 @@ static void test_elf_build_id(void)
 	is_int(accepted_prefixes(img, len), 0, "elf PT_NOTE: every truncation refused");
 	free(img);
 
+	/* a program header table that runs past the end: libelf counts none */
+	s = (struct elf_spec){TEST_BUILD_ID, 20, 64, 0};
+	img = build_elf(&s, &len);
+	put64(img + 32, len - 8);
+	put16(img + 56, 1);
+	is_int(identify(img, len), -EINVAL, "elf: program headers past the end refused (%s)", err);
+	free(img);
+
 	/* the longest build-id a .build-id path names (common/key.h): 64 bytes */
 	uint8_t long_id[65];
 	memset(long_id, 0xab, sizeof long_id);
