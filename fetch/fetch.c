@@ -1092,9 +1092,10 @@ void fetch_note_refused(struct fetcher *f, const struct sym_key *k, const char *
 	verdicts_set_failed(f->verdicts, relpath, summary);
 }
 
-int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen)
+int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, uint64_t total, uint64_t *need,
+		      char *why, size_t whylen)
 {
-	return publish_check_head(k, head, len, why, whylen);
+	return publish_check_head(k, head, len, total, need, why, whylen);
 }
 
 /* What each server's settings say about k now. */
