@@ -113,6 +113,12 @@ static int identify_pdb(const struct input *in, struct sym_identity *id, char *e
 
 /* ---- PE ------------------------------------------------------------------ */
 
+/* TimeDateStamp and SizeOfImage as symstore names the image: "%08X%x". */
+static void pe_debug_id(uint32_t timestamp, uint32_t size_of_image, char out[41])
+{
+	snprintf(out, 41, "%08X%x", timestamp, size_of_image);
+}
+
 static int identify_pe(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
 {
 	struct pe_image pe;
@@ -120,7 +126,7 @@ static int identify_pe(const struct input *in, struct sym_identity *id, char *er
 	int rc = pe_open(&pe, in->data, in->len, err, errlen);
 	if (rc < 0)
 		return rc;
-	snprintf(id->debug_id, sizeof id->debug_id, "%08X%x", pe.timestamp, pe.size_of_image);
+	pe_debug_id(pe.timestamp, pe.size_of_image, id->debug_id);
 	memcpy(id->code_id, id->debug_id, sizeof id->debug_id);
 	/* the PDB it was built with: its symbols are made from that PDB and this image */
 	uint8_t guid[16];
@@ -174,7 +180,12 @@ static int elf_check_extents(Elf *elf, size_t len, char *err, size_t errlen)
 	uint64_t phdr_size = gelf_fsize(elf, ELF_T_PHDR, 1, EV_CURRENT);
 	if (sh_count && !in_bounds(len, eh.e_shoff, sh_count * shdr_size))
 		return say(err, errlen, -EINVAL, "truncated ELF: section headers beyond end of file");
-	if (phnum && !in_bounds(len, eh.e_phoff, (uint64_t)phnum * phdr_size))
+	/* libelf counts no program headers where their table lies past the
+	 * end either: the raw count says (e_phoff 0 is none, for libelf too) */
+	uint64_t ph_count = eh.e_phnum != PN_XNUM && eh.e_phoff ? eh.e_phnum : 0;
+	if (phnum > ph_count)
+		ph_count = phnum;
+	if (ph_count && !in_bounds(len, eh.e_phoff, ph_count * phdr_size))
 		return say(err, errlen, -EINVAL, "truncated ELF: program headers beyond end of file");
 	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
 		GElf_Shdr sh;
@@ -387,7 +398,7 @@ static int identify_macho(const struct input *in, int is64, int big_endian, stru
 
 /* ---- Breakpad text ------------------------------------------------------- */
 
-#define MODULE_LINE_MAX 1024
+#define MODULE_LINE_MAX IDENTIFY_MODULE_LINE_MAX
 
 /* Splits off the next space-terminated token of `*rest`; NULL if empty. */
 static char *next_token(char **rest)
@@ -470,23 +481,61 @@ static const char *describe_unknown(const uint8_t *d, size_t len)
 	return describe_text(d, len);
 }
 
+/* The formats identify reads, by their first bytes. */
+static const struct magic {
+	const char *bytes;
+	size_t len;
+	enum sym_format format;
+} MAGICS[] = {
+	{"Microsoft C/C++ ", 16, SYM_FMT_PDB},
+	{"MZ", 2, SYM_FMT_PE},
+	{"\x7f" "ELF", 4, SYM_FMT_ELF},
+	{"\xfe\xed\xfa\xce", 4, SYM_FMT_MACHO}, /* 32-bit, big-endian */
+	{"\xce\xfa\xed\xfe", 4, SYM_FMT_MACHO}, /* 32-bit, little-endian */
+	{"\xfe\xed\xfa\xcf", 4, SYM_FMT_MACHO}, /* 64-bit, big-endian */
+	{"\xcf\xfa\xed\xfe", 4, SYM_FMT_MACHO}, /* 64-bit, little-endian */
+	{"MODULE ", 7, SYM_FMT_BREAKPAD},
+};
+
+/* The format whose magic the bytes start with (SYM_FMT_UNKNOWN if none);
+ * -EAGAIN if none yet but the bytes are the start of one. */
+static int magic_format(const uint8_t *d, size_t len, enum sym_format *f)
+{
+	int maybe = 0;
+	*f = SYM_FMT_UNKNOWN;
+	for (size_t i = 0; i < sizeof MAGICS / sizeof *MAGICS; i++) {
+		const struct magic *m = &MAGICS[i];
+		size_t n = len < m->len ? len : m->len;
+		if (memcmp(d, m->bytes, n) != 0)
+			continue;
+		if (n == m->len) {
+			*f = m->format;
+			return 0;
+		}
+		maybe = 1;
+	}
+	return maybe ? -EAGAIN : 0;
+}
+
 static int identify_input(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
 {
 	const uint8_t *d = in->data;
-	size_t len = in->len;
-	if (starts_with(d, len, "Microsoft C/C++ ", 16))
+	enum sym_format f;
+	magic_format(d, in->len, &f);
+	switch (f) {
+	case SYM_FMT_PDB:
 		return identify_pdb(in, id, err, errlen);
-	if (starts_with(d, len, "MZ", 2))
+	case SYM_FMT_PE:
 		return identify_pe(in, id, err, errlen);
-	if (starts_with(d, len, "\x7f" "ELF", 4))
+	case SYM_FMT_ELF:
 		return identify_elf(in, id, err, errlen);
-	if (starts_with(d, len, "\xfe\xed\xfa\xce", 4) || starts_with(d, len, "\xce\xfa\xed\xfe", 4))
-		return identify_macho(in, 0, d[0] == 0xfe, id, err, errlen);
-	if (starts_with(d, len, "\xfe\xed\xfa\xcf", 4) || starts_with(d, len, "\xcf\xfa\xed\xfe", 4))
-		return identify_macho(in, 1, d[0] == 0xfe, id, err, errlen);
-	if (starts_with(d, len, "MODULE ", 7))
+	case SYM_FMT_MACHO: /* 0xcf ends a 64-bit magic; 0xfe starts a big-endian one */
+		return identify_macho(in, d[0] == 0xcf || d[3] == 0xcf, d[0] == 0xfe, id, err, errlen);
+	case SYM_FMT_BREAKPAD:
 		return identify_breakpad(in, id, err, errlen);
-	return say(err, errlen, -ENOTSUP, "%s", describe_unknown(d, len));
+	default:
+		return say(err, errlen, -ENOTSUP, "%s", describe_unknown(d, in->len));
+	}
 }
 
 static int identify_with(const struct input *in, struct sym_identity *id, char *err, size_t errlen)
@@ -531,6 +580,260 @@ int identify_fd(int fd, struct sym_identity *id, char *err, size_t errlen)
 	struct input in = {map, len, map};
 	int rc = identify_with(&in, id, err, errlen);
 	munmap(map, len);
+	return rc;
+}
+
+/* ---- judging a prefix ------------------------------------------------------- */
+
+/* A prefix under judgement: its bytes (at most IDENTIFY_PREFIX_MAX), what
+ * is wanted, and where the verdict's details go. */
+struct prefix {
+	const uint8_t *d;
+	size_t len;
+	enum sym_format format; /* what the magic says */
+	const struct identify_want *want;
+	uint64_t *need;
+	char *err;
+	size_t errlen;
+};
+
+/* Not yet: the first `end` bytes of the file are needed. */
+static int wait_for_bytes(const struct prefix *p, uint64_t end)
+{
+	*p->need = end;
+	return -EAGAIN;
+}
+
+/* Is the id the content carries the one wanted? */
+static int judge_debug_id(const struct prefix *p, const struct sym_identity *id)
+{
+	if (!p->want->debug_id || identify_matches(id, p->want->debug_id))
+		return 0;
+	return say(p->err, p->errlen, -EINVAL, "identity mismatch: content is %s, key is %s", id->debug_id,
+		   p->want->debug_id);
+}
+
+/* PDB: the id is stream 1's GUID and age. lld-link (tests/fixtures/mkpdb.py
+ * builds with it) puts the block map at block 3 but allocates the stream
+ * directory after every stream, and stream 1's block late too: both are in
+ * the file's last blocks. So for a PDB of more than IDENTIFY_PREFIX_MAX
+ * only the superblock (magic, block size, block count against the file's
+ * size) and the block map's directory block numbers are judged early. */
+static int prefix_pdb_id(const struct prefix *p, const struct msf *m)
+{
+	uint8_t info[28]; /* version, signature, age, GUID */
+	uint64_t end = msf_needed(m, PDB_STREAM_INFO, 0, sizeof info);
+	if (end == 0)
+		return say(p->err, p->errlen, -EINVAL, "PDB info stream missing or too short");
+	if (end > p->len)
+		return wait_for_bytes(p, end);
+	msf_read(m, PDB_STREAM_INFO, 0, info, sizeof info);
+	struct sym_identity id = {.format = SYM_FMT_PDB};
+	uint32_t age = le32(info + 8);
+	guid_age_id(info + 12, age, id.debug_id);
+	const char *want = p->want->debug_id;
+	if (want && !identify_matches(&id, want) && strncasecmp(id.debug_id, want, 32) == 0) {
+		/* the GUID wanted, another age: the DBI stream's may be the one */
+		end = msf_needed(m, PDB_STREAM_DBI, 0, 12);
+		if (end > p->len)
+			return wait_for_bytes(p, end);
+		pdb_dbi_alt_id(m, info + 12, age, &id);
+	}
+	return judge_debug_id(p, &id);
+}
+
+static int prefix_pdb(const struct prefix *p, uint64_t total)
+{
+	if (starts_with(p->d, p->len, MSF2_MAGIC, sizeof MSF2_MAGIC - 1))
+		return say(p->err, p->errlen, -EINVAL, "MSF 2.0 PDB not supported");
+	struct msf m;
+	int rc = msf_open_prefix(&m, p->d, p->len, total, p->need, p->err, p->errlen);
+	if (rc == 0)
+		rc = prefix_pdb_id(p, &m);
+	msf_close(&m);
+	return rc;
+}
+
+/* PE: the COFF header's TimeDateStamp and the optional header's
+ * SizeOfImage, both within the first KBs; checked as pe_open does. */
+static int prefix_pe(const struct prefix *p)
+{
+	if (p->len < 0x40)
+		return wait_for_bytes(p, 0x40);
+	uint64_t at = le32(p->d + 0x3c), opt = at + 24;
+	if (!in_bounds(p->len, at, 24))
+		return wait_for_bytes(p, at + 24);
+	if (memcmp(p->d + at, "PE\0\0", 4) != 0)
+		return say(p->err, p->errlen, -EINVAL, "MZ executable without a PE header");
+	if (le16(p->d + at + 20) < 64)
+		return say(p->err, p->errlen, -EINVAL, "truncated PE optional header");
+	if (!in_bounds(p->len, opt, 64))
+		return wait_for_bytes(p, opt + 64);
+	uint16_t magic = le16(p->d + opt);
+	if (magic != 0x10b && magic != 0x20b)
+		return say(p->err, p->errlen, -EINVAL, "unknown PE optional header magic 0x%x", magic);
+	struct sym_identity id = {.format = SYM_FMT_PE};
+	pe_debug_id(le32(p->d + at + 8), le32(p->d + opt + 56), id.debug_id);
+	return judge_debug_id(p, &id);
+}
+
+/* An ELF integer of `size` bytes in the file's byte order. */
+static uint64_t elf_int(const uint8_t *q, int size, int big)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < size; i++)
+		v |= (uint64_t)q[big ? size - 1 - i : i] << (8 * i);
+	return v;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+/* The GNU build-id note among the notes of one PT_NOTE segment (`align`:
+ * 8 or 4, as libelf reads them): its descriptor, or NULL. */
+static const uint8_t *note_gnu_build_id(const uint8_t *d, size_t len, uint64_t align, int big, size_t *id_len)
+{
+	for (uint64_t off = 0; len - off >= 12;) {
+		uint64_t namesz = elf_int(d + off, 4, big), descsz = elf_int(d + off + 4, 4, big);
+		uint64_t name_off = off + 12, desc_off = align_up(name_off + namesz, align);
+		if (desc_off > len || !in_bounds(len, desc_off, descsz))
+			return NULL;
+		int gnu = namesz == 4 && memcmp(d + name_off, "GNU", 4) == 0;
+		if (gnu && elf_int(d + off + 8, 4, big) == NT_GNU_BUILD_ID && descsz > 0) {
+			*id_len = (size_t)descsz;
+			return d + desc_off;
+		}
+		off = align_up(desc_off + descsz, align);
+		if (off > len)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Is the ELF with this build-id the one wanted (by build-id, or by the
+ * Breakpad id it gives)? */
+static int judge_build_id(const struct prefix *p, const uint8_t *bid, size_t n)
+{
+	if (n > BUILD_ID_MAX)
+		return say(p->err, p->errlen, -EINVAL, "ELF build-id longer than %d bytes", BUILD_ID_MAX);
+	struct sym_identity id = {.format = SYM_FMT_ELF};
+	uint8_t first[16] = {0};
+	memcpy(first, bid, n < sizeof first ? n : sizeof first);
+	guid_age_id(first, 0, id.debug_id);
+	hex_lower(bid, n, id.code_id);
+	if (p->want->build_id && strcmp(id.code_id, p->want->build_id) != 0)
+		return say(p->err, p->errlen, -EINVAL, "build-id mismatch: content is %.128s, key is %.128s",
+			   id.code_id, p->want->build_id);
+	return judge_debug_id(p, &id);
+}
+
+/* One PT_NOTE segment: waits for it, and judges its build-id if it has
+ * one. 1 if it has none. */
+static int prefix_elf_note(const struct prefix *p, const uint8_t *ph, int is64, int big)
+{
+	uint64_t off = elf_int(ph + (is64 ? 8 : 4), is64 ? 8 : 4, big);
+	uint64_t size = elf_int(ph + (is64 ? 32 : 16), is64 ? 8 : 4, big);
+	uint64_t align = elf_int(ph + (is64 ? 48 : 28), is64 ? 8 : 4, big) == 8 ? 8 : 4;
+	if (size == 0)
+		return 1;
+	if (!in_bounds(p->len, off, size)) /* past the prefix (or the file: then refused) */
+		return wait_for_bytes(p, off > UINT64_MAX - size ? UINT64_MAX : off + size);
+	size_t n = 0;
+	const uint8_t *bid = note_gnu_build_id(p->d + off, (size_t)size, align, big, &n);
+	return bid ? judge_build_id(p, bid, n) : 1;
+}
+
+/* ELF: the program headers follow the ELF header, and the PT_NOTE segment
+ * holding the build-id is near them; a file without program headers (or
+ * with unusual ones) is left to libelf at the end. */
+static int prefix_elf(const struct prefix *p)
+{
+	if (p->len < EI_NIDENT)
+		return wait_for_bytes(p, EI_NIDENT);
+	int cls = p->d[EI_CLASS], data = p->d[EI_DATA];
+	if ((cls != ELFCLASS32 && cls != ELFCLASS64) || (data != ELFDATA2LSB && data != ELFDATA2MSB))
+		return 0;
+	int is64 = cls == ELFCLASS64, big = data == ELFDATA2MSB;
+	size_t ehdr = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+	size_t phdr = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	if (p->len < ehdr)
+		return wait_for_bytes(p, ehdr);
+	uint64_t phoff = elf_int(p->d + (is64 ? 32 : 28), is64 ? 8 : 4, big);
+	uint64_t phentsize = elf_int(p->d + (is64 ? 54 : 42), 2, big), phnum = elf_int(p->d + (is64 ? 56 : 44), 2, big);
+	if (phoff == 0 || phnum == 0 || phnum == PN_XNUM || phentsize != phdr) /* libelf reads none at 0 */
+		return 0;
+	if (!in_bounds(p->len, phoff, phnum * phdr))
+		return wait_for_bytes(p, phoff > UINT64_MAX / 2 ? UINT64_MAX : phoff + phnum * phdr);
+	for (uint64_t i = 0; i < phnum; i++) {
+		const uint8_t *ph = p->d + phoff + i * phdr;
+		int rc = elf_int(ph, 4, big) == PT_NOTE ? prefix_elf_note(p, ph, is64, big) : 1;
+		if (rc <= 0)
+			return rc;
+	}
+	return 0; /* no build-id: the .text hash identifies it, at the end */
+}
+
+/* What a format is called in a refusal: "PE image where a PDB was asked
+ * for" (the noun), or with its article (the wanted one). */
+static const char *format_noun(enum sym_format f, int article)
+{
+	static const char *const nouns[][2] = {
+		[SYM_FMT_UNKNOWN] = {"debug file", "a debug file"},
+		[SYM_FMT_PDB] = {"PDB", "a PDB"},
+		[SYM_FMT_PE] = {"PE image", "a PE image"},
+		[SYM_FMT_ELF] = {"ELF file", "an ELF file"},
+		[SYM_FMT_MACHO] = {"Mach-O file", "a Mach-O file"},
+		[SYM_FMT_BREAKPAD] = {"Breakpad symbols", "Breakpad symbols"},
+	};
+	return nouns[f][article];
+}
+
+/* The format, then what the format's headers say. */
+static int judge_prefix(struct prefix *p, uint64_t total)
+{
+	enum sym_format want = p->want->format;
+	if (magic_format(p->d, p->len, &p->format) < 0)
+		return wait_for_bytes(p, p->len + 1);
+	const char *what = p->format == SYM_FMT_UNKNOWN ? describe_unknown(p->d, p->len) : format_noun(p->format, 0);
+	int other_form = want == SYM_FMT_UNKNOWN ? p->format == SYM_FMT_BREAKPAD : p->format != want;
+	if (p->format == SYM_FMT_UNKNOWN || other_form)
+		return say(p->err, p->errlen, -EINVAL, "%s where %s was asked for", what, format_noun(want, 1));
+	switch (p->format) {
+	case SYM_FMT_PDB:
+		return prefix_pdb(p, total);
+	case SYM_FMT_PE:
+		return prefix_pe(p);
+	case SYM_FMT_ELF:
+		return prefix_elf(p);
+	default:
+		return 0; /* a Mach-O by its magic; Breakpad is the caller's */
+	}
+}
+
+int identify_prefix(const void *head, size_t len, uint64_t total, const struct identify_want *want, uint64_t *need,
+		    char *err, size_t errlen)
+{
+	static const uint8_t nothing[1];
+	size_t n = !head ? 0 : len < IDENTIFY_PREFIX_MAX ? len : IDENTIFY_PREFIX_MAX;
+	struct prefix p = {n ? head : nothing, n, SYM_FMT_UNKNOWN, want, need, err, errlen};
+	*need = 0;
+	if (err && errlen)
+		err[0] = '\0';
+	int rc = judge_prefix(&p, total);
+	if (rc != -EAGAIN)
+		return rc;
+	if (total && *need > total && p.format == SYM_FMT_UNKNOWN) /* the whole file is less than a magic */
+		return say(err, errlen, -EINVAL, "%s where %s was asked for", describe_unknown(p.d, p.len),
+			   format_noun(want->format, 1));
+	if (total && *need > total) /* what the format must hold lies past the end */
+		return say(err, errlen, -EINVAL, "truncated %s: its headers need %llu bytes, the file has %llu",
+			   format_noun(p.format, 0), (unsigned long long)*need, (unsigned long long)total);
+	if (*need > IDENTIFY_PREFIX_MAX) {
+		*need = 0;
+		return 0; /* judged whole, at the end */
+	}
 	return rc;
 }
 

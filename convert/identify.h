@@ -32,9 +32,42 @@ struct sym_identity {
  * (section and segment data) and Mach-O (segment data). */
 int identify_buffer(const void *data, size_t len, struct sym_identity *id, char *err, size_t errlen);
 
+/* The longest MODULE line identify_buffer reads. */
+#define IDENTIFY_MODULE_LINE_MAX 1024
+
 /* The same on an open file (mapped privately; size 0 is an empty file). The
  * file must not shrink meanwhile. Other negative errno on fstat/mmap failure. */
 int identify_fd(int fd, struct sym_identity *id, char *err, size_t errlen);
+
+/* What a file must be to be the one asked for, for identify_prefix. */
+struct identify_want {
+	enum sym_format format; /* SYM_FMT_UNKNOWN: any debug file identify reads (not Breakpad) */
+	const char *debug_id;   /* the canonical debug id it must carry (as identify_matches), or NULL */
+	const char *build_id;   /* an ELF's full build-id it must carry (lower-case hex), or NULL */
+};
+
+/* The most of a file identify_prefix looks at: what lies further is judged
+ * when the whole file is there. */
+#define IDENTIFY_PREFIX_MAX (1u << 20)
+
+/* Judges a file from its first `len` bytes, before the rest has arrived;
+ * `total` is the whole file's size, 0 if not known. Returns
+ *   0        it is the wanted file as far as the prefix can tell: its id
+ *            was read and is the one wanted, or what holds the id lies past
+ *            IDENTIFY_PREFIX_MAX (stop asking);
+ *   -EAGAIN  it cannot tell yet: ask again with at least *need bytes;
+ *   -EINVAL  it cannot be the wanted file: another format (an HTML page, a
+ *            PE where a PDB was asked for...), another id, or headers that
+ *            the whole file would fail identify_buffer with; the reason in err.
+ * What is read: the magic of each format; a PDB's superblock (against
+ * `total`), block map and directory, and its info stream (GUID, age; the
+ * DBI stream's age too when the GUID is the wanted one's) where those
+ * blocks lie in the prefix; a PE's DOS, COFF and optional headers; an
+ * ELF's program headers and the GNU build-id of its PT_NOTE segments; a
+ * Mach-O its magic only. A Breakpad file and a cabinet are the caller's to
+ * judge: here they are only formats. */
+int identify_prefix(const void *head, size_t len, uint64_t total, const struct identify_want *want, uint64_t *need,
+		    char *err, size_t errlen);
 
 /* The Breakpad debug id of an ELF with this build-id (hex, any case): its
  * first 16 bytes (zero-padded) as a little-endian GUID, age 0. 0, or -EINVAL

@@ -33,11 +33,25 @@ int msf_is_msf7(const void *data, size_t len);
 int msf_open(struct msf *m, const void *data, size_t len, char *err, size_t errlen);
 void msf_close(struct msf *m);
 
+/* The same over the first `len` bytes of a file of `total` bytes (0: not
+ * known), to judge a download as it arrives: 0 when the superblock, the
+ * block map and the directory all lie within them (checked as msf_open
+ * checks them, the block count against `total`); -EAGAIN when they do not
+ * yet, *need saying how long the prefix must grow for the next step;
+ * -EINVAL, -ENOMEM. msf_read then answers -EAGAIN for stream bytes in
+ * blocks past the prefix (msf_needed says how far they lie). */
+int msf_open_prefix(struct msf *m, const void *data, size_t len, uint64_t total, uint64_t *need, char *err,
+		    size_t errlen);
+
+/* The length of file that holds bytes [off, off + n) of stream i (the end
+ * of the furthest block); 0 if the stream is absent, nil or shorter. */
+uint64_t msf_needed(const struct msf *m, uint32_t i, uint64_t off, size_t n);
+
 /* The size of stream i; 0 if it is absent or nil. */
 uint32_t msf_stream_size(const struct msf *m, uint32_t i);
 
 /* Copies bytes [off, off + n) of stream i into out: 0, or -ENOENT if the
- * stream is absent, nil or shorter. */
+ * stream is absent, nil or shorter (-EAGAIN: past a prefix). */
 int msf_read(const struct msf *m, uint32_t i, uint64_t off, void *out, size_t n);
 
 /* The whole of stream i in a new allocation (*out, *len; the caller frees).

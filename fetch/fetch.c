@@ -440,12 +440,28 @@ static void server_missed(struct fetcher *f, struct job *j, struct server *s)
 
 static void submit_work(struct fetcher *f, struct job *j);
 
+/* The sink's judge (transfer_judge_fn): what the download's first bytes
+ * say of the key (publish_check_head), so that a wrong file is given up
+ * before the rest of it is downloaded. */
+static int judge_download(void *ctx, const void *head, size_t len, uint64_t total, uint64_t *need, char *why,
+			  size_t whylen)
+{
+	struct job *j = ctx;
+	char reason[300];
+	int rc = publish_check_head(&j->key, head, len, total, need, reason, sizeof reason);
+	if (rc == -EINVAL)
+		snprintf(why, whylen, "%.240s (from its first %zu bytes)", reason, len);
+	return rc;
+}
+
 static void start_transfer(struct fetcher *f, struct job *j, struct server *s, struct upstream *u)
 {
 	int fd = store_tmp_create(f->store, j->pub.tmp_path);
 	CURL *e = NULL;
 	if (fd >= 0) {
-		j->sink = (struct transfer_sink){.fd = fd, .max = f->cfg.max_file_size};
+		j->sink = (struct transfer_sink){.fd = fd, .max = f->cfg.max_file_size, .judge_ctx = j};
+		/* a file.ptr is text naming the file: only what it names is judged */
+		j->sink.judge = j->pub.kind == CAND_PTR ? NULL : judge_download;
 		e = transfer_new(cfg_of(j), j->target, source_same_origin(cfg_of(j), j->target), &j->sink);
 	}
 	if (!e || curl_multi_add_handle(f->multi, e) != CURLM_OK) {
@@ -1041,8 +1057,9 @@ static void after_transfer(struct fetcher *f, struct job *j, struct server *s, e
 		return;
 	if (o == ATTEMPT_MISS)
 		server_missed(f, j, s);
-	else
-		fail_server(f, j, s, STAT_FAIL_DOWNLOAD, attempt_blames_key(o) ? reason : NULL);
+	else /* refused by its first bytes: a verify failure, as after_work counts one */
+		fail_server(f, j, s, o == ATTEMPT_REFUSED ? STAT_FAIL_VERIFY : STAT_FAIL_DOWNLOAD,
+			    attempt_blames_key(o) ? reason : NULL);
 }
 
 static void transfer_done(struct fetcher *f, struct job *j, CURLcode rc)
@@ -1433,9 +1450,10 @@ void fetch_note_refused(struct fetcher *f, const struct sym_key *k, const char *
 	verdicts_set_failed(f->verdicts, relpath, summary);
 }
 
-int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen)
+int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, uint64_t total, uint64_t *need,
+		      char *why, size_t whylen)
 {
-	return publish_check_head(k, head, len, why, whylen);
+	return publish_check_head(k, head, len, total, need, why, whylen);
 }
 
 /* What each server's settings say about k now. */

@@ -85,12 +85,16 @@ void fetch_forget_negatives(struct fetcher *f);
  * is forgotten (no hook is told). Memory only. */
 void fetch_forget_key(struct fetcher *f, const struct sym_key *k);
 
-/* What the first `len` bytes of a file offered as `k` already say: 0 if it
- * may still be k's file, -EAGAIN if they cannot tell yet, -EINVAL if it
- * cannot be (the reason in why). A Breakpad file is judged by its MODULE
- * line; a debug file only by not being a Breakpad one (its identity needs
- * the whole file). Pure. */
-int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen);
+/* What the first `len` bytes of a file offered as `k` already say, the
+ * whole being `total` bytes (0: not known): 0 if it may be k's file and
+ * they can tell no more (stop asking), -EAGAIN if they cannot tell yet (ask
+ * again with at least *need bytes), -EINVAL if it cannot be (the reason in
+ * why). A .sym is judged by its MODULE line; a debug file by its format
+ * (the one k's name asks for) and the id its headers carry, where those lie
+ * in its first IDENTIFY_PREFIX_MAX bytes (convert/identify.h); a cabinet by
+ * what it holds, later. Pure. */
+int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, uint64_t total, uint64_t *need,
+		      char *why, size_t whylen);
 
 /* A file offered as `k` by this host (written into the mount) was refused:
  * logged, and remembered as k's last failure (getxattr

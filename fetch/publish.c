@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,30 +122,65 @@ static void learn_code(struct publish_job *p, const struct sym_identity *id)
 	snprintf(p->learned_code_id, sizeof p->learned_code_id, "%s", id->code_id);
 }
 
-int publish_check_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen)
+/* The form a key's name asks for, which its first bytes must show: a .sym
+ * Breakpad, a build-id an ELF, *.pdb a PDB (a .pd_ candidate may be a
+ * cabinet: the caller's), an image's name a PE, a shared object or a .debug
+ * an ELF; any other name any debug file (verify then checks the id). */
+static enum sym_format wanted_format(const struct sym_key *k)
 {
-	static const char module[] = "MODULE ", cabinet[] = "MSCF";
-	size_t n = len < strlen(module) ? len : strlen(module);
-	int breakpad = memcmp(head, module, n) == 0; /* as far as the bytes go */
-	if (len < strlen(cabinet) || memcmp(head, cabinet, strlen(cabinet)) == 0)
-		return -EAGAIN; /* a cabinet is judged by what it holds */
-	if (!key_wants_sym(k)) {
-		if (breakpad && n == strlen(module))
-			return snprintf(why, whylen, "Breakpad symbols where a debug file was asked for"), -EINVAL;
-		return -EAGAIN; /* a debug file's identity needs all of it */
-	}
-	if (!breakpad)
-		return snprintf(why, whylen, "not Breakpad symbols: no MODULE line at the start"), -EINVAL;
+	static const char *const images[] = {".exe", ".dll", ".sys", ".ocx", ".drv", ".cpl", ".scr", ".efi"};
+	size_t len = strlen(k->file);
+	const char *ext = strrchr(k->file, '.');
+	if (key_wants_sym(k))
+		return SYM_FMT_BREAKPAD;
+	if (k->kind == KEY_BUILD_ID || strcasestr(k->file, ".so.") ||
+	    (len > 3 && strcasecmp(k->file + len - 3, ".so") == 0) || (ext && strcasecmp(ext, ".debug") == 0))
+		return SYM_FMT_ELF;
+	if (ext && strcasecmp(ext, ".pdb") == 0)
+		return SYM_FMT_PDB;
+	for (size_t i = 0; ext && i < sizeof images / sizeof *images; i++)
+		if (strcasecmp(ext, images[i]) == 0)
+			return SYM_FMT_PE;
+	return SYM_FMT_UNKNOWN;
+}
+
+/* A .sym by its MODULE line, once the line is whole. */
+static int check_module_line(const struct sym_key *k, const char *head, size_t len, uint64_t total, uint64_t *need,
+			     char *why, size_t whylen)
+{
 	const char *nl = memchr(head, '\n', len);
-	if (!nl)
-		return -EAGAIN;
+	/* a line longer than identify reads is refused without its end */
+	if (!nl && len <= IDENTIFY_MODULE_LINE_MAX && len != total)
+		return *need = len + 1, -EAGAIN;
 	struct sym_identity id;
 	char err[256] = "";
-	if (identify_buffer(head, (size_t)(nl - (const char *)head) + 1, &id, err, sizeof err) < 0)
+	if (identify_buffer(head, nl ? (size_t)(nl - head) + 1 : len, &id, err, sizeof err) < 0)
 		return snprintf(why, whylen, "not a symbol file: %s", err), -EINVAL;
 	int wrong = k->kind == KEY_BUILD_ID ? build_id_mismatch(k, &id, why, whylen)
 					    : symbol_mismatch(k, &id, why, whylen);
 	return wrong ? -EINVAL : 0;
+}
+
+int publish_check_head(const struct sym_key *k, const void *head, size_t len, uint64_t total, uint64_t *need,
+		       char *why, size_t whylen)
+{
+	static const char module[] = "MODULE ", cabinet[] = "MSCF";
+	*need = 0;
+	if (len < strlen(cabinet) && memcmp(head, cabinet, len) == 0)
+		return *need = strlen(cabinet), -EAGAIN;
+	if (len >= strlen(cabinet) && memcmp(head, cabinet, strlen(cabinet)) == 0)
+		return 0; /* a cabinet is judged by what it holds, once unpacked */
+	if (!key_wants_sym(k)) {
+		struct identify_want want = {wanted_format(k), k->kind == KEY_SYMBOL ? k->debug_id : NULL,
+					     k->kind == KEY_BUILD_ID ? k->build_id : NULL};
+		return identify_prefix(head, len, total, &want, need, why, whylen);
+	}
+	size_t n = len < strlen(module) ? len : strlen(module);
+	if (memcmp(head, module, n) != 0)
+		return snprintf(why, whylen, "not Breakpad symbols: no MODULE line at the start"), -EINVAL;
+	if (n < strlen(module))
+		return *need = strlen(module), -EAGAIN;
+	return check_module_line(k, head, len, total, need, why, whylen);
 }
 
 static enum work_result verify(struct publish_job *p)

@@ -7,6 +7,7 @@
 #define SYMBOLD_PUBLISH_H
 
 #include <limits.h>
+#include <stdint.h>
 
 #include "admin/srvconf.h"
 #include "admin/store.h"
@@ -63,9 +64,11 @@ enum work_result publish_download(struct store *st, struct publish_job *p);
  * not touch it after this call. */
 void publish_commit(struct store *st, struct publish_job *p);
 
-/* What the first bytes of a file offered as `k` already say (see
- * fetch_verify_head): 0, -EAGAIN or -EINVAL with the reason in why. */
-int publish_check_head(const struct sym_key *k, const void *head, size_t len, char *why, size_t whylen);
+/* What the first `len` bytes of a file offered as `k` already say, the
+ * whole being `total` bytes (0: not known) — see fetch_verify_head: 0,
+ * -EAGAIN with *need, or -EINVAL with the reason in why. */
+int publish_check_head(const struct sym_key *k, const void *head, size_t len, uint64_t total, uint64_t *need,
+		       char *why, size_t whylen);
 
 /* Converts the stored debug file at `source` (relpath) into the key's .sym
  * and publishes that: the source's format picks the converter; the result

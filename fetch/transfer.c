@@ -11,6 +11,12 @@
 #include "fetch/source.h"
 
 #define USER_AGENT "symbold/0.1"
+/* libcurl's receive buffer for a GET, 16 KiB by default: bigger, a body
+ * reaches the file in fewer, larger writes. Measured through this sink, a
+ * 256 MB body from nginx on loopback (median of 21): 252 ms (241 ms CPU)
+ * at 16 KiB, 222 ms at 256 KiB, 213 ms (193 ms CPU) at 512 KiB, 200 ms at
+ * 1 MiB; 512 KiB also bounds the first chunk a wrong file costs. */
+#define TRANSFER_BUFFER (512L * 1024)
 
 /* Keeps the start of an error answer's body: S3 says there why it refused.
  * A new status (a redirect's, then the final answer's) starts it over. */
@@ -28,7 +34,52 @@ static void keep_error_body(struct transfer_sink *sink, long status, const char 
 	sink->error_body[sink->error_len] = '\0';
 }
 
-/* Writes a 200's body; of anything else's (an error page) the start is kept. */
+/* The size of the body as it comes off the wire, if the server said it and
+ * libcurl does not decode it: a Content-Length sizes the encoded body. */
+static uint64_t body_total(CURL *e)
+{
+	struct curl_header *h;
+	curl_off_t n = -1;
+	if (curl_easy_header(e, "Content-Encoding", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		return 0;
+	return curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &n) == CURLE_OK && n > 0 ? (uint64_t)n : 0;
+}
+
+/* Asks the judge about the body so far, `data` being its last `len` bytes
+ * (already in the file). The first bytes usually decide within the first
+ * chunk, judged where libcurl has it; a decision that needs more reads the
+ * prefix back from the file (the page cache) — never more than the judge
+ * asked for plus one chunk, since it is asked as soon as that is there.
+ * -EINVAL if the transfer is to be aborted. */
+static int judge_body(struct transfer_sink *sink, const char *data, size_t len)
+{
+	uint8_t *copy = NULL;
+	const void *head = data;
+	size_t have = (size_t)sink->bytes;
+	if (have > len) {
+		copy = malloc(have);
+		if (!copy || pread(sink->fd, copy, have, 0) != (ssize_t)have) {
+			free(copy);
+			sink->judge = NULL; /* not judged early: verified whole at the end */
+			return 0;
+		}
+		head = copy;
+	}
+	uint64_t need = 0;
+	int rc = sink->judge(sink->judge_ctx, head, have, body_total(sink->easy), &need, sink->refusal,
+			     sizeof sink->refusal);
+	free(copy);
+	if (rc == -EAGAIN && need > have) {
+		sink->judge_at = need;
+		return 0;
+	}
+	sink->judge = NULL;
+	sink->refused = rc == -EINVAL;
+	return sink->refused ? -EINVAL : 0;
+}
+
+/* Writes a 200's body; of anything else's (an error page) the start is
+ * kept. The body goes from libcurl's buffer to the file and nowhere else. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct transfer_sink *sink = arg;
@@ -56,6 +107,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 		done += (size_t)n;
 	}
 	sink->bytes += (long long)len;
+	if (sink->judge && (uint64_t)sink->bytes >= sink->judge_at && judge_body(sink, data, len) < 0)
+		return 0; /* like too_large: libcurl ends it with CURLE_WRITE_ERROR */
 	return len;
 }
 
@@ -212,7 +265,10 @@ static CURL *request_new(const struct server_config *c, const char *method, cons
 CURL *transfer_new(const struct server_config *c, const char *url, int send_credentials,
 		   struct transfer_sink *sink)
 {
-	return request_new(c, "GET", url, send_credentials, sink);
+	CURL *e = request_new(c, "GET", url, send_credentials, sink);
+	if (e)
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, TRANSFER_BUFFER);
+	return e;
 }
 
 CURL *transfer_put(const struct server_config *c, const char *url, FILE *body, long long size,
@@ -282,6 +338,10 @@ static void name_deadline(char *reason, size_t len, int max_seconds)
 static enum attempt_outcome from_curl_error(CURLcode rc, const struct transfer_sink *sink, char *reason,
 					    size_t len)
 {
+	if (sink->refused) {
+		snprintf(reason, len, "%s", sink->refusal);
+		return ATTEMPT_REFUSED;
+	}
 	if (sink->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
 		snprintf(reason, len, "larger than max_file_size (%lld bytes)", sink->max);
 		return ATTEMPT_FAILED;
@@ -386,11 +446,11 @@ enum attempt_outcome transfer_outcome(CURLcode rc, const struct transfer_sink *s
 
 const char *attempt_outcome_name(enum attempt_outcome o)
 {
-	static const char *const names[] = {"hit", "miss", "transient", "failed", "denied", "failed"};
+	static const char *const names[] = {"hit", "miss", "transient", "failed", "denied", "failed", "verify-failed"};
 	return names[o];
 }
 
 int attempt_blames_key(enum attempt_outcome o)
 {
-	return o == ATTEMPT_TRANSIENT || o == ATTEMPT_FAILED;
+	return o == ATTEMPT_TRANSIENT || o == ATTEMPT_FAILED || o == ATTEMPT_REFUSED;
 }

@@ -9,11 +9,19 @@
 
 #include <curl/curl.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "admin/srvconf.h"
 
 #define TRANSFER_ERROR_BODY 2048 /* bytes of an error answer's body kept */
+
+/* Judges a 200's body from its first `len` bytes as they arrive, the whole
+ * being `total` bytes (0: not known, or content-encoded): 0 to stop
+ * judging, -EAGAIN to be asked again once the body has *need bytes, -EINVAL
+ * to abort the transfer (the reason in why). */
+typedef int (*transfer_judge_fn)(void *ctx, const void *head, size_t len, uint64_t total, uint64_t *need, char *why,
+				 size_t whylen);
 
 struct transfer_sink {
 	int fd;           /* where a 200's body goes; -1: nowhere */
@@ -21,6 +29,13 @@ struct transfer_sink {
 	long long max;    /* refuse bodies larger than this */
 	int write_errno;  /* set when a write to fd failed */
 	int too_large;
+	/* the fetcher's judge of what arrives (NULL: none); while it cannot
+	 * tell, it is asked again as the body reaches judge_at bytes */
+	transfer_judge_fn judge;
+	void *judge_ctx;
+	uint64_t judge_at;
+	int refused;      /* the judge aborted the transfer: the body is not the file asked for */
+	char refusal[300];
 	CURL *easy;
 	/* set by transfer_new; what it allocated, transfer_free frees */
 	struct curl_slist *headers; /* S3: the SigV4-signed request's headers */
@@ -41,6 +56,7 @@ enum attempt_outcome {
 	ATTEMPT_FAILED,    /* this file will not come this way: too large, other 4xx */
 	ATTEMPT_DENIED,    /* the server's setup, not the file: credentials, TLS, the URL */
 	ATTEMPT_LOCAL,     /* our side: the temp file could not be written */
+	ATTEMPT_REFUSED,   /* the first bytes show it is not the file asked for (the sink's judge) */
 };
 
 /* 1 if the outcome counts against the key on that server (its skiplist):

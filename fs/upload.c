@@ -200,13 +200,14 @@ void upload_create(fuse_req_t req, struct symfs *fs, struct node *keydir, const 
 static int judge_head(struct symfs *fs, struct upload *u, const char *buf, size_t size, off_t off)
 {
 	char why[300];
+	uint64_t need;
 	if (u->judged || (size_t)off > u->head_len || (size_t)off >= sizeof u->head)
 		return u->refused ? -EINVAL : 0;
 	size_t take = size < sizeof u->head - (size_t)off ? size : sizeof u->head - (size_t)off;
 	memcpy(u->head + off, buf, take);
 	if ((size_t)off + take > u->head_len)
 		u->head_len = (size_t)off + take;
-	int rc = fetch_verify_head(&u->key, u->head, u->head_len, why, sizeof why);
+	int rc = fetch_verify_head(&u->key, u->head, u->head_len, 0, &need, why, sizeof why);
 	u->judged = rc != -EAGAIN || u->head_len == sizeof u->head;
 	if (rc != -EINVAL)
 		return 0;

@@ -241,6 +241,22 @@ http {{
     def count(self, path_part):
         return sum(1 for _, p, _ in self.requests() if path_part in p)
 
+    def sent(self):
+        """[(method, path, status, body bytes sent)] from the access log: what
+        went out before the client had it or hung up."""
+        out = []
+        try:
+            with open(self.access_log) as f:
+                for line in f:
+                    try:
+                        req, rest = line.split('"')[1].split(), line.split('"')[2].split()
+                        out.append((req[0], req[1], int(rest[0]), int(rest[1])))
+                    except (IndexError, ValueError):
+                        pass
+        except FileNotFoundError:
+            pass
+        return out
+
     def connection_requests(self):
         """[(connection number, its request number)] from the access log."""
         out = []

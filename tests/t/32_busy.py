@@ -175,21 +175,23 @@ def background_yields(t):
 
 
 def cut_at_max_transfer(t):
-    """A trickles bytes (10 a second: above the low-speed limit) for ever;
+    """A trickles the right PDB (10 bytes a second: above the low-speed
+    limit, and too slow for its first bytes to be judged) for ever;
     max_transfer_s = 1 cuts each try, and B serves the key."""
+    up = tmpdir(t, "b-")
+    key_id = make_pdb(f"{up}/trickled.pdb/{did(0x7C)}/trickled.pdb", pdb_guid(0x7C), 1)
+    want = read(f"{up}/trickled.pdb/{key_id}/trickled.pdb")
+
     def trickle(handler):
         handler.send_response(200)
-        handler.send_header("Content-Length", str(10_000_000))
+        handler.send_header("Content-Length", str(len(want)))
         handler.end_headers()
-        for _ in range(300):  # 30 s at most
-            handler.wfile.write(b"x")
+        for i in range(min(300, len(want))):  # 30 s at most
+            handler.wfile.write(want[i:i + 1])
             handler.wfile.flush()
             time.sleep(0.1)
 
     a = ScriptedServer(t, lambda path: trickle if "/trickled.pdb/" in path else None)
-    up = tmpdir(t, "b-")
-    key_id = make_pdb(f"{up}/trickled.pdb/{did(0x7C)}/trickled.pdb", pdb_guid(0x7C), 1)
-    want = read(f"{up}/trickled.pdb/{key_id}/trickled.pdb")
     b = Nginx(t, up)
     d = Symbold(t, servers={
         "a": {"type": "symsrv", "url": a.url, "priority": 1, "max_transfer_s": 1},
