@@ -80,6 +80,18 @@ static int judge_body(struct transfer_sink *sink, const char *data, size_t len)
 
 /* Writes a 200's body; of anything else's (an error page) the start is
  * kept. The body goes from libcurl's buffer to the file and nowhere else. */
+#define TELL_EVERY (1LL << 20)
+
+/* Each megabyte written is told (sink->written), so that it can go to disk
+ * while the rest arrives. */
+static void tell_written(struct transfer_sink *sink)
+{
+	if (!sink->written || sink->bytes - sink->told < TELL_EVERY)
+		return;
+	sink->written(sink->written_ctx, sink->fd, sink->told, sink->bytes - sink->told);
+	sink->told = sink->bytes;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct transfer_sink *sink = arg;
@@ -107,6 +119,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 		done += (size_t)n;
 	}
 	sink->bytes += (long long)len;
+	tell_written(sink);
 	if (sink->judge && (uint64_t)sink->bytes >= sink->judge_at && judge_body(sink, data, len) < 0)
 		return 0; /* like too_large: libcurl ends it with CURLE_WRITE_ERROR */
 	return len;

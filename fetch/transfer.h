@@ -28,6 +28,11 @@ struct transfer_sink {
 	long long bytes;  /* body bytes written */
 	long long max;    /* refuse bodies larger than this */
 	int write_errno;  /* set when a write to fd failed */
+	/* told of each megabyte written, so that its writeback to disk can be
+	 * started elsewhere while the rest arrives (NULL: not told) */
+	void (*written)(void *ctx, int fd, long long from, long long len);
+	void *written_ctx;
+	long long told; /* bytes `written` was told of */
 	int too_large;
 	/* the fetcher's judge of what arrives (NULL: none); while it cannot
 	 * tell, it is asked again as the body reaches judge_at bytes */
