@@ -64,6 +64,7 @@ struct job {
 	int nservers, si, ci;
 	int asked;  /* servers that answered, hit or miss */
 	int local_failure; /* it ended because of this host's disk or catalog */
+	int sym_checked;   /* the download is a .sym whose MODULE line the judge found the key's */
 	int unsure; /* a server failed or was skipped: a miss is not certain */
 	/* servers (by index) it left after slot_wait_s without a free slot: it
 	 * comes back to them, to wait its turn, once every other was asked
@@ -452,6 +453,7 @@ static int judge_download(void *ctx, const void *head, size_t len, uint64_t tota
 	int rc = publish_check_head(&j->key, head, len, total, need, reason, sizeof reason);
 	if (rc == -EINVAL)
 		snprintf(why, whylen, "%.240s (from its first %zu bytes)", reason, len);
+	j->sym_checked = rc == 0 && key_wants_sym(&j->key) && len >= 7 && memcmp(head, "MODULE ", 7) == 0;
 	return rc;
 }
 
@@ -498,6 +500,7 @@ static void start_transfer(struct fetcher *f, struct job *j, struct server *s, s
 						 .written = write_back, .written_ctx = f};
 		/* a file.ptr is text naming the file: only what it names is judged */
 		j->sink.judge = j->pub.kind == CAND_PTR ? NULL : judge_download;
+		j->sym_checked = 0;
 		e = transfer_new(cfg_of(j), j->target, source_same_origin(cfg_of(j), j->target), &j->sink);
 	}
 	if (!e || curl_multi_add_handle(f->multi, e) != CURLM_OK) {
@@ -864,22 +867,41 @@ static void on_committed(void *ctx, enum work_result r)
 	hand_back(j->f, j);
 }
 
+/* The publish of what j's current attempt brought, its commit not waited
+ * for (on_committed follows it). */
+static void ready_publish(struct fetcher *f, struct job *j)
+{
+	j->pub.committed = on_committed;
+	j->pub.committed_ctx = j;
+	if (j->converting)
+		return; /* convert_main sets the rest */
+	j->pub.key = &j->key;
+	j->pub.relpath = j->relpath;
+	j->pub.max_size = f->cfg.max_file_size;
+	j->pub.server = j->servers[j->si]->name;
+	j->pub.url = j->target;
+}
+
+/* A .sym the judge checked whole as it arrived goes to the store from
+ * here, without a worker (whose turn is most of what a small file's
+ * publish costs); committing does not wait. */
+static void commit_checked_sym(struct fetcher *f, struct job *j)
+{
+	ready_publish(f, j);
+	publish_checked_sym(&j->pub, j->sink.bytes);
+	TRACE_STAMP(j->stamps, T_QUEUED);
+	publish_commit(f->store, &j->pub); /* on_committed hands it back: j is not ours after this */
+}
+
 static void work_main(void *arg)
 {
 	struct job *j = arg;
 	struct fetcher *f = j->f;
 	TRACE_STAMP(j->stamps, T_WORKING);
-	j->pub.committed = on_committed;
-	j->pub.committed_ctx = j;
+	ready_publish(f, j);
 	if (j->converting) {
 		convert_main(j);
 	} else {
-		struct server *s = j->servers[j->si];
-		j->pub.key = &j->key;
-		j->pub.relpath = j->relpath;
-		j->pub.max_size = f->cfg.max_file_size;
-		j->pub.server = s->name;
-		j->pub.url = j->target;
 		if (cfg_of(j)->type == SRV_DIR && j->pub.tmp_path[0] == '\0')
 			j->work = publish_from_dir(f->store, j->target, &j->pub);
 		else
@@ -1078,6 +1100,10 @@ static double run_retries(struct fetcher *f, double next)
 static void after_transfer(struct fetcher *f, struct job *j, struct server *s, enum attempt_outcome o, long status,
 			   const char *reason, double retry_after)
 {
+	if (o == ATTEMPT_HIT && j->sym_checked) {
+		commit_checked_sym(f, j);
+		return;
+	}
 	if (o == ATTEMPT_HIT) {
 		submit_work(f, j);
 		return;

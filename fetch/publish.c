@@ -268,6 +268,12 @@ enum work_result publish_download(struct store *st, struct publish_job *p)
 	return commit(st, p);
 }
 
+void publish_checked_sym(struct publish_job *p, long long size)
+{
+	snprintf(p->format, sizeof p->format, "%s", sym_format_name(SYM_FMT_BREAKPAD));
+	p->meta = (struct file_meta){p->server, p->url, p->format, size, time(NULL)};
+}
+
 static int identify_path(const char *path, struct sym_identity *id, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -59,6 +59,11 @@ struct publish_job {
 
 enum work_result publish_download(struct store *st, struct publish_job *p);
 
+/* Readies for publish_commit a downloaded .sym of `size` bytes whose
+ * MODULE line publish_check_head found to be its key's (0): that line is a
+ * Breakpad file's whole identity, so nothing is read again. */
+void publish_checked_sym(struct publish_job *p, long long size);
+
 /* After WORK_VERIFIED: joins the store's next group commit. p->committed
  * is called exactly once, maybe before this returns; whoever owns p must
  * not touch it after this call. */
