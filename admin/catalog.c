@@ -77,6 +77,8 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 	}
 	/* it holds server secrets; SQLite gives its -wal and -shm files the same mode */
 	chmod(path, 0600);
+	struct stat st;
+	c->dev = stat(path, &st) == 0 ? st.st_dev : (dev_t)-1;
 	/* recursive: a row callback may read or write the catalog itself (SQLite
 	 * allows statements on one connection to nest) */
 	pthread_mutexattr_t attr;
@@ -375,29 +377,40 @@ static int file_rows_locked(struct catalog *c, const struct catalog_publish *v, 
 }
 
 int catalog_publish_rows(struct catalog *c, const struct catalog_publish *stored, size_t nstored,
-			 const struct catalog_publish *starting, size_t nstarting)
+			 const struct catalog_publish *starting, size_t nstarting, int synced)
 {
 	pthread_mutex_lock(&c->mu);
-	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
+	/* unsynced, the commit is written to the WAL and left for the caller's
+	 * sync of the file system to make durable (NORMAL: no fsync of its own) */
+	int rc = synced ? 0 : cat_exec_locked(c, "PRAGMA synchronous=NORMAL", "");
+	if (rc == 0)
+		rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	if (rc == 0)
 		rc = file_rows_locked(c, stored, nstored);
 	if (rc == 0)
 		rc = pending_rows_locked(c, starting, nstarting);
 	rc = cat_end_txn(c, rc);
+	if (!synced)
+		cat_exec_locked(c, "PRAGMA synchronous=FULL", "");
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+int catalog_on_device(const struct catalog *c, dev_t dev)
+{
+	return c->dev == dev;
 }
 
 int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m)
 {
 	struct catalog_publish one = {relpath, m};
-	return catalog_publish_rows(c, NULL, 0, &one, 1);
+	return catalog_publish_rows(c, NULL, 0, &one, 1, 1);
 }
 
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m)
 {
 	struct catalog_publish one = {relpath, m};
-	return catalog_publish_rows(c, &one, 1, NULL, 0);
+	return catalog_publish_rows(c, &one, 1, NULL, 0, 1);
 }
 
 struct pending_each {

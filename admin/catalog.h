@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct catalog;
@@ -73,13 +74,17 @@ int catalog_pending_add(struct catalog *c, const char *relpath, const struct fil
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m);
 /* Both for groups of files in one transaction (the store's group commit):
  * the file rows of `stored` (durable in their places) and the pending rows
- * of `starting` (about to be renamed into theirs). */
+ * of `starting` (about to be renamed into theirs). Not `synced`, the commit
+ * is not made durable here: the caller syncs the file system the catalog
+ * lives on (catalog_on_device) before it relies on it. */
 struct catalog_publish {
 	const char *relpath;
 	const struct file_meta *meta;
 };
 int catalog_publish_rows(struct catalog *c, const struct catalog_publish *stored, size_t nstored,
-			 const struct catalog_publish *starting, size_t nstarting);
+			 const struct catalog_publish *starting, size_t nstarting, int synced);
+/* 1 if the database lives on the file system of device `dev`. */
+int catalog_on_device(const struct catalog *c, dev_t dev);
 typedef int (*catalog_pending_fn)(const char *relpath, const struct file_meta *m, void *ctx);
 int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx);
 int catalog_pending_delete(struct catalog *c, const char *relpath);

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include "common/hmap.h"
 
@@ -14,6 +15,7 @@ struct catalog {
 	sqlite3 *db;
 	pthread_mutex_t mu; /* recursive: a row callback may use the catalog */
 	struct hmap stmts;  /* SQL text -> struct cached_stmt: prepared once (mu) */
+	dev_t dev;          /* the file system the database lives on */
 };
 
 /* One statement that returns no rows: taking the lock, or with it held. */

@@ -46,10 +46,14 @@ struct store {
 	int busy, stopping, committer_started;
 	pthread_t committer;
 	/* the committer's own: the last group, renamed into place, not yet
-	 * known durable there, and the directories that would make it so */
+	 * known durable there, and the directories that would make it so; the
+	 * one before, durable, its file rows not yet written */
 	struct commit *placed[GROUP_MAX];
 	size_t nplaced;
 	struct hmap placed_dirs;
+	struct commit *durable[GROUP_MAX];
+	size_t ndurable;
+	int catalog_here; /* the catalog is on the store's file system: a syncfs makes it durable too */
 	/* the last files renamed into place (a ring, under mu): the store's
 	 * watch asks about each of its own publishes, and memory answers
 	 * faster than the catalog */
@@ -184,6 +188,8 @@ int store_open(struct store **out, const char *root, struct catalog *cat, char *
 	}
 	atomic_init(&s->files, files);
 	atomic_init(&s->bytes, bytes);
+	struct stat root_st;
+	s->catalog_here = fstat(s->rootfd, &root_st) == 0 && catalog_on_device(cat, root_st.st_dev);
 	if ((rc = -pthread_create(&s->committer, NULL, committer_main, s)) < 0) {
 		snprintf(err, errlen, "store %s: cannot start its committer: %s", root, strerror(-rc));
 		goto fail;
@@ -306,12 +312,15 @@ static int make_parents(struct store *s, const char *relpath, char dir[PATH_MAX]
  * Each file is published exactly as one alone would be: its data made
  * durable, its pending row, its rename, the rename made durable, its file
  * row. Files ready at once go as a group, and consecutive groups share the
- * work: one sync makes the last group's renames and this group's data
- * durable, one transaction holds the last group's file rows and this
- * group's pending rows. So a burst costs one sync and one transaction a
- * group. The sync is one syncfs of the store's file system (one flush for
- * all, whatever else is dirty there) when there are several files, each
- * file's and directory's own fsync when there are one or two. A crash
+ * work. A turn is: one transaction with this group's pending rows and the
+ * file rows of the group before last (whose renames are durable); one sync
+ * that makes this group's data and the last group's renames durable — and,
+ * when the catalog lives on the store's file system, that transaction too,
+ * which then skips its own fsync; the last group answered; this group
+ * renamed into place. So a burst costs one sync a turn. The sync is one
+ * syncfs of the store's file system (one flush for all, whatever else is
+ * dirty there) when there are several files, each file's and directory's
+ * own fsync (and a transaction fsynced on its own) for one or two. A crash
  * anywhere leaves what a crash of a single publish leaves, which the next
  * start finishes or forgets. */
 
@@ -322,10 +331,11 @@ static void fail_going(struct commit **v, size_t n, int rc)
 			v[i]->rc = rc;
 }
 
-/* Makes v's temp files and the placed group's renames durable. */
-static void sync_step(struct store *s, struct commit **v, size_t n)
+/* Makes v's temp files and the placed group's renames durable (with
+ * `whole`, all the file system: the catalog's last commit too). */
+static void sync_step(struct store *s, struct commit **v, size_t n, int whole)
 {
-	if (n + s->nplaced >= SYNCFS_GROUP) {
+	if (whole) {
 		int rc = syncfs(s->rootfd) < 0 ? -errno : 0;
 		fail_going(v, n, rc);
 		fail_going(s->placed, s->nplaced, rc);
@@ -352,33 +362,41 @@ static size_t going(struct commit **v, size_t n, struct catalog_publish *rows)
 	return k;
 }
 
-/* The placed group is durable in its place (or failed: a failed one's
- * pending row stays for the next start to finish): those who asked are
- * answered now, before their file rows. */
-static void answer_placed(struct store *s)
-{
-	for (size_t i = 0; i < s->nplaced; i++)
-		if (s->placed[i]->early)
-			s->placed[i]->done(s->placed[i]->ctx, s->placed[i]->rc);
-}
-
-/* The placed group's file rows were written (rc 0) or not (the next start
- * finishes them from their pending rows): counted, answered, freed. */
-static void finish_placed(struct store *s, int rc)
+/* The placed group is durable in its place: those who asked are answered
+ * now, before their file rows, which go with the next transaction. One
+ * that failed is answered and freed (its pending row stays for the next
+ * start to finish). */
+static void settle_placed(struct store *s)
 {
 	for (size_t i = 0; i < s->nplaced; i++) {
 		struct commit *c = s->placed[i];
-		if (rc == 0 && c->rc == 0) {
-			atomic_fetch_add(&s->files, 1);
-			atomic_fetch_add(&s->bytes, c->meta.size);
-		}
-		if (!c->early)
-			c->done(c->ctx, c->rc < 0 ? c->rc : rc);
-		free(c);
+		if (c->rc < 0 || c->early)
+			c->done(c->ctx, c->rc);
+		if (c->rc < 0)
+			free(c);
+		else
+			s->durable[s->ndurable++] = c;
 	}
 	s->nplaced = 0;
 	hmap_clear(&s->placed_dirs);
 	hmap_init(&s->placed_dirs);
+}
+
+/* The durable group's file rows were written (rc 0) or not (the next start
+ * finishes them from their pending rows): counted, answered, freed. */
+static void finish_durable(struct store *s, int rc)
+{
+	for (size_t i = 0; i < s->ndurable; i++) {
+		struct commit *c = s->durable[i];
+		if (rc == 0) {
+			atomic_fetch_add(&s->files, 1);
+			atomic_fetch_add(&s->bytes, c->meta.size);
+		}
+		if (!c->early)
+			c->done(c->ctx, rc);
+		free(c);
+	}
+	s->ndurable = 0;
 }
 
 /* Remembers relpath as published (before its rename is seen). */
@@ -442,36 +460,40 @@ static void place(struct store *s, struct commit **v, size_t n, int rows_added)
 	}
 }
 
-/* One turn: v's data and the placed group's renames made durable; the
- * placed group answered and recorded with v's pending rows; v placed. */
+/* One turn (above): v's pending rows and the durable group's file rows;
+ * v's data and the placed group's renames made durable; the placed group
+ * answered; v renamed into place. */
 static void commit_step(struct store *s, struct commit **v, size_t n)
 {
 	struct catalog_publish stored[GROUP_MAX], starting[GROUP_MAX];
+	int whole = n + s->nplaced >= SYNCFS_GROUP; /* one syncfs for all */
 	double t[4];
 	TRACE_STAMP(t, 0);
+	size_t nstored = going(s->durable, s->ndurable, stored), nstarting = going(v, n, starting);
+	int rc = nstored + nstarting
+			 ? catalog_publish_rows(s->cat, stored, nstored, starting, nstarting, !(whole && s->catalog_here))
+			 : 0;
+	finish_durable(s, rc);
+	fail_going(v, n, rc);
+	TRACE_STAMP(t, 1);
 	size_t nplaced = s->nplaced; /* for the trace */
 	(void)nplaced;
-	sync_step(s, v, n);
-	TRACE_STAMP(t, 1);
-	answer_placed(s);
-	size_t nstored = going(s->placed, s->nplaced, stored), nstarting = going(v, n, starting);
-	int rc = nstored + nstarting ? catalog_publish_rows(s->cat, stored, nstored, starting, nstarting) : 0;
-	finish_placed(s, rc);
-	fail_going(v, n, rc);
+	sync_step(s, v, n, whole);
+	settle_placed(s);
 	TRACE_STAMP(t, 2);
 	place(s, v, n, rc == 0);
 	TRACE_STAMP(t, 3);
-	TRACE_LINE("group %zu placed %zu synced %.0f rows %.0f renamed %.0f\n", n, nplaced, (t[1] - t[0]) * 1e6,
-		   (t[2] - t[1]) * 1e6, (t[3] - t[2]) * 1e6);
+	TRACE_LINE("group %zu placed %zu recorded %zu rows %.0f synced %.0f renamed %.0f\n", n, nplaced, nstored,
+		   (t[1] - t[0]) * 1e6, (t[2] - t[1]) * 1e6, (t[3] - t[2]) * 1e6);
 }
 
-/* The next group (up to GROUP_MAX files): waits for one unless a placed
- * group waits to be made durable; 0 files when nothing more is queued. */
+/* The next group (up to GROUP_MAX files): waits for one unless a group
+ * waits to be made durable or recorded; 0 files when none is queued. */
 static size_t take_group(struct store *s, struct commit **v)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&s->mu);
-	while (!s->queue && !s->stopping && s->nplaced == 0)
+	while (!s->queue && !s->stopping && s->nplaced == 0 && s->ndurable == 0)
 		pthread_cond_wait(&s->wake, &s->mu);
 	while (s->queue && n < GROUP_MAX) {
 		v[n++] = s->queue;
@@ -479,7 +501,7 @@ static size_t take_group(struct store *s, struct commit **v)
 	}
 	if (!s->queue)
 		s->queue_tail = &s->queue;
-	s->busy = n > 0 || s->nplaced > 0;
+	s->busy = n > 0 || s->nplaced > 0 || s->ndurable > 0;
 	pthread_mutex_unlock(&s->mu);
 	return n;
 }
@@ -490,11 +512,11 @@ static void *committer_main(void *arg)
 	struct commit *v[GROUP_MAX];
 	for (;;) {
 		size_t n = take_group(s, v);
-		if (n == 0 && s->nplaced == 0)
+		if (n == 0 && s->nplaced == 0 && s->ndurable == 0)
 			break; /* stopping, and all done */
 		commit_step(s, v, n);
 		pthread_mutex_lock(&s->mu);
-		if (!s->queue && s->nplaced == 0) {
+		if (!s->queue && s->nplaced == 0 && s->ndurable == 0) {
 			s->busy = 0;
 			pthread_cond_broadcast(&s->idle);
 		}
