@@ -505,10 +505,14 @@ static void take_events(struct missing *m)
 	pthread_mutex_unlock(&m->mu);
 	while (e) {
 		struct event *next = e->next;
-		if (!e->arrived)
-			note_failed_open(m, e);
-		else
+		if (e->arrived) {
 			key_pair(&e->key, pairs[n++]);
+		} else { /* in the order they came: the arrivals before it first */
+			if (n)
+				note_arrivals(m, pairs, n);
+			n = 0;
+			note_failed_open(m, e);
+		}
 		if (n == ARRIVALS_MAX || (n > 0 && !next)) {
 			note_arrivals(m, pairs, n);
 			n = 0;
