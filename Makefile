@@ -4,6 +4,7 @@
 #   make check   install what is missing, build, run every test (plain and ASan+UBSan)
 #   make asan    the same suite against an ASan + UBSan build
 #   make bench   benchmarks; results go to docs/BENCHMARKS.md by hand
+#   make trace   build-trace/symbold: where each cold key's time goes, on stderr
 
 BUILD   ?= build
 CC      ?= cc
