@@ -2,8 +2,10 @@
 store, a key too big for the room left fails as failures_local — logged as
 local, not a failure of the server, not skiplisted, not negatively cached,
 not asked of the next server — and is fetched at once when asked again
-after room is made."""
+after room is made. The same when it is the catalog that has no room left
+(SQLite's "database or disk is full")."""
 import os
+import re
 import subprocess
 import sys
 
@@ -59,7 +61,39 @@ def main():
     t.eq(first.count("/full.pdb/"), 2, "from the first server, asked again")
     t.eq(second.count("/full.pdb/"), 0, "the second still never asked")
     d.stop()
+    catalog_full(t, servers)
     t.done()
+
+
+def catalog_full(t, servers):
+    """The catalog's file system full: the commit's transaction fails."""
+    work = tmpdir(t, "full-catalog-")
+    dbdir = os.path.join(work, "db")
+    os.makedirs(dbdir)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "symbold-test-full-db", dbdir], check=True)
+    t.defer(lambda: subprocess.run(["umount", "-l", dbdir]))
+    d = Symbold(t, servers=servers, options={"wait": 20}, workdir=work,
+                mount_opts={"db": os.path.join(dbdir, "catalog.db")}).start()
+    filler = os.path.join(dbdir, "filler")
+    with open(filler, "wb") as f:  # every byte left
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    rel = f"full.pdb/{ID}/full.sym"
+    data, err = try_read(d.path(rel))
+    t.ok(data is None, f"the open fails while the catalog's file system is full ({err})")
+    t.eq(d.stat_value("failures_local"), 1, "counted as failures_local")
+    t.eq(d.stat_value("downloads_failed", "first"), 0, "not as the server's failure")
+    t.eq(d.stat_value("skiplist_size", "first"), 0, "the key is not skiplisted")
+    log = d.ctl("log")
+    t.ok(re.search(r"full\.sym: not stored, a failure of this host .*storing", log), "the log says the store "
+         "could not record it: " + (re.findall(r".*a failure of this host.*", log) or ["nothing"])[-1])
+    os.unlink(filler)
+    t.eq(try_read(d.path(rel))[0], big_sym(3 << 20), "after room is made, the key is fetched at once")
+    d.stop()
 
 
 main()
