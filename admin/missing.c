@@ -436,10 +436,14 @@ static void queue_event(struct missing *m, const struct sym_key *k, int arrived)
 	e->arrived = arrived;
 	e->key = *k;
 	pthread_mutex_lock(&m->mu);
+	/* the keeper takes the whole queue at once: only the first event of
+	 * a queue needs to wake it */
+	int first = m->events == NULL;
 	*m->events_tail = e;
 	m->events_tail = &e->next;
 	pthread_mutex_unlock(&m->mu);
-	wake(m);
+	if (first)
+		wake(m);
 }
 
 void missing_retry(struct missing *m)

@@ -824,10 +824,12 @@ static void learn_published(struct fetcher *f, const struct publish_job *p)
 static void hand_back(struct fetcher *f, struct job *j)
 {
 	pthread_mutex_lock(&f->mu);
+	int first = f->worked == NULL; /* the transfer thread takes them all at once */
 	j->next = f->worked;
 	f->worked = j;
 	pthread_mutex_unlock(&f->mu);
-	curl_multi_wakeup(f->multi);
+	if (first)
+		curl_multi_wakeup(f->multi);
 }
 
 /* The store's thread: the job's file is durable in its place, or not. */
@@ -1415,7 +1417,7 @@ static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fe
 		atomic_fetch_add(&f->counters.negative_hits, 1);
 		return -ENOENT;
 	}
-	struct job *j = job_for(f, k, relpath, interactive);
+	struct job *queued_before = f->incoming, *j = job_for(f, k, relpath, interactive);
 	if (!j) {
 		pthread_mutex_unlock(&f->mu);
 		free(w);
@@ -1423,8 +1425,12 @@ static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fe
 	}
 	w->next = j->waiters;
 	j->waiters = w;
+	/* a new job behind others the transfer thread has not taken yet: the
+	 * wake-up of the first is enough (it takes them all at once) */
+	int wake = !(queued_before && f->incoming == j);
 	pthread_mutex_unlock(&f->mu);
-	curl_multi_wakeup(f->multi);
+	if (wake)
+		curl_multi_wakeup(f->multi);
 	return 0;
 }
 
