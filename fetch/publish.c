@@ -108,7 +108,6 @@ static int build_id_mismatch(const struct sym_key *k, const struct sym_identity 
 	return 0;
 }
 
-/* Is the content the file the key names, in the form it asks for? */
 /* An ELF with a build-id, or a PE naming its PDB: a module's code, for
  * fetch/codeids. */
 static void learn_code(struct publish_job *p, const struct sym_identity *id)

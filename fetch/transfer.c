@@ -78,8 +78,6 @@ static int judge_body(struct transfer_sink *sink, const char *data, size_t len)
 	return sink->refused ? -EINVAL : 0;
 }
 
-/* Writes a 200's body; of anything else's (an error page) the start is
- * kept. The body goes from libcurl's buffer to the file and nowhere else. */
 #define TELL_EVERY (1LL << 20)
 
 /* Each megabyte written is told (sink->written), so that it can go to disk
@@ -92,6 +90,8 @@ static void tell_written(struct transfer_sink *sink)
 	sink->told = sink->bytes;
 }
 
+/* Writes a 200's body; of anything else's (an error page) the start is
+ * kept. The body goes from libcurl's buffer to the file and nowhere else. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct transfer_sink *sink = arg;
