@@ -39,6 +39,14 @@ static const char *const counter_columns[STAT_COUNTERS] = {
 	"uploads_ok", "uploads_failed",
 };
 
+/* Columns added since a table was first made: an older catalog gets them. */
+static int add_columns(sqlite3 *db)
+{
+	/* fails when it is already there: fine */
+	sqlite3_exec(db, "ALTER TABLE code_ids ADD COLUMN verified INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL);
+	return SQLITE_OK;
+}
+
 static int add_counter_columns(sqlite3 *db)
 {
 	for (int i = 0; i < STAT_COUNTERS; i++) {
@@ -68,6 +76,8 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 	}
 	if (rc == SQLITE_OK)
 		rc = add_counter_columns(c->db);
+	if (rc == SQLITE_OK)
+		rc = add_columns(c->db);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(c->db));
 		sqlite3_free(msg);
@@ -551,9 +561,11 @@ int catalog_negative_clear(struct catalog *c)
 	return cat_exec(c, "DELETE FROM negative", "");
 }
 
-int catalog_code_id_put(struct catalog *c, const char *debug_id, const char *code_file, const char *code_id)
+int catalog_code_id_put(struct catalog *c, const char *debug_id, const char *code_file, const char *code_id,
+			int verified)
 {
-	return cat_exec(c, "INSERT OR REPLACE INTO code_ids VALUES(?,?,?)", "ttt", debug_id, code_file, code_id);
+	return cat_exec(c, "INSERT OR REPLACE INTO code_ids(debug_id, code_file, code_id, verified) VALUES(?,?,?,?)",
+			"ttti", debug_id, code_file, code_id, (long long)verified);
 }
 
 struct code_id_each {
@@ -564,13 +576,13 @@ struct code_id_each {
 static int code_id_row(sqlite3_stmt *st, void *ctx)
 {
 	struct code_id_each *e = ctx;
-	return e->fn(cat_text(st, 0), cat_text(st, 1), cat_text(st, 2), e->ctx);
+	return e->fn(cat_text(st, 0), cat_text(st, 1), cat_text(st, 2), sqlite3_column_int(st, 3), e->ctx);
 }
 
 int catalog_code_ids_each(struct catalog *c, catalog_code_id_fn fn, void *ctx)
 {
 	struct code_id_each e = {fn, ctx};
-	return cat_each(c, "SELECT debug_id, code_file, code_id FROM code_ids", code_id_row, &e, "");
+	return cat_each(c, "SELECT debug_id, code_file, code_id, verified FROM code_ids", code_id_row, &e, "");
 }
 
 int catalog_begin(struct catalog *c)

@@ -113,9 +113,12 @@ int catalog_negative_expire(struct catalog *c);
 int catalog_negative_clear(struct catalog *c);
 
 /* The code file and code id of the module with a debug id (an ELF's full
- * build-id; the PE a PDB was built with), as fetch/codeids learns them. */
-int catalog_code_id_put(struct catalog *c, const char *debug_id, const char *code_file, const char *code_id);
-typedef int (*catalog_code_id_fn)(const char *debug_id, const char *code_file, const char *code_id, void *ctx);
+ * build-id; the PE a PDB was built with), as fetch/codeids learns them;
+ * `verified`: learned from a stored file, not from what a record says. */
+int catalog_code_id_put(struct catalog *c, const char *debug_id, const char *code_file, const char *code_id,
+			int verified);
+typedef int (*catalog_code_id_fn)(const char *debug_id, const char *code_file, const char *code_id, int verified,
+				  void *ctx);
 int catalog_code_ids_each(struct catalog *c, catalog_code_id_fn fn, void *ctx);
 
 /* A batch of changes as one transaction: begin takes the catalog for this

@@ -643,13 +643,17 @@ static int print_origins(struct conv *c)
 	return c->out->err;
 }
 
-/* The PE beside the PDB counts only if its CodeView record names this PDB. */
+/* The PE beside the PDB counts only if its CodeView record names this PDB:
+ * its GUID and its age (the info stream's, or the DBI stream's that DIA
+ * reports) — a relink keeps the GUID and bumps the age, and another build's
+ * image would give the .sym its CODE_ID and unwind data. */
 static int pe_matches(const struct pe_image *pe, const struct pdb *p)
 {
 	uint8_t guid[16];
 	uint32_t age;
 	char name[512];
-	return pe_codeview(pe, guid, &age, name, sizeof name) == 0 && memcmp(guid, p->guid, 16) == 0;
+	return pe_codeview(pe, guid, &age, name, sizeof name) == 0 && memcmp(guid, p->guid, 16) == 0 &&
+	       (age == p->age || age == p->dbi_age);
 }
 
 static int write_sym(struct conv *c, const struct breakpad_input *in, const struct pe_image *pe)

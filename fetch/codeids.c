@@ -13,7 +13,8 @@
 struct code {
 	char file[KEY_NAME_MAX + 1]; /* "" for an ELF known by build-id only */
 	char id[KEY_BUILD_ID_MAX + 1];
-	int elf; /* id is the build-id that gives the debug id */
+	int elf;      /* id is the build-id that gives the debug id */
+	int verified; /* learned from a stored file, not from a record's word */
 };
 
 struct codeids {
@@ -76,12 +77,13 @@ static int lookup(struct codeids *c, const char *debug_id, struct code *out)
 	return v != NULL;
 }
 
-static int load_row(const char *debug_id, const char *code_file, const char *code_id, void *ctx)
+static int load_row(const char *debug_id, const char *code_file, const char *code_id, int verified, void *ctx)
 {
 	char key[KEY_ID_MAX + 1];
 	struct code code;
 	if (key_normalize_id(debug_id, key) < 0 || make_code(key, code_file, code_id, &code) < 0)
 		return 0;
+	code.verified = verified;
 	return remember(ctx, key, &code);
 }
 
@@ -125,33 +127,46 @@ int codeids_image(struct codeids *c, const char *debug_id, struct sym_key *image
 	return lookup(c, debug_id, &code) && !code.elf && key_make(image, code.file, code.id, code.file) == 0;
 }
 
-/* Learns one in memory: 1 if it is new (and wants writing), else 0. */
-static int learn_one(struct codeids *c, const struct code_ref *ref, char key[KEY_ID_MAX + 1], struct code *code)
+/* Learns one in memory: 1 if it is new (and wants writing), else 0. A
+ * pairing learned from a stored file is never replaced: not by what a
+ * record says (a crash report is anyone's input), not by another file. */
+static int learn_one(struct codeids *c, const struct code_ref *ref, int verified, char key[KEY_ID_MAX + 1],
+		     struct code *code)
 {
 	struct code known;
 	if (key_normalize_id(ref->debug_id, key) < 0 || make_code(key, ref->code_file, ref->code_id, code) < 0)
 		return 0;
-	if (lookup(c, key, &known) && strcmp(known.id, code->id) == 0 && strcmp(known.file, code->file) == 0)
-		return 0; /* nothing new */
+	code->verified = verified;
+	if (!lookup(c, key, &known))
+		return remember(c, key, code) == 0;
+	int same = strcmp(known.id, code->id) == 0 && strcmp(known.file, code->file) == 0;
+	if (known.verified || (same && !verified))
+		return 0; /* kept as it is */
 	return remember(c, key, code) == 0;
 }
 
-void codeids_learn_many(struct codeids *c, const struct code_ref *refs, size_t n)
+/* Learns pairs, written to the catalog in one transaction. */
+static void learn(struct codeids *c, const struct code_ref *refs, size_t n, int verified)
 {
 	/* one transaction: a scan's batch of records costs one fsync, not one each */
 	int txn = c && c->cat && n > 1 && catalog_begin(c->cat) == 0;
 	for (size_t i = 0; c && i < n; i++) {
 		char key[KEY_ID_MAX + 1];
 		struct code code;
-		if (learn_one(c, &refs[i], key, &code) && c->cat)
-			catalog_code_id_put(c->cat, key, code.file, code.id);
+		if (learn_one(c, &refs[i], verified, key, &code) && c->cat)
+			catalog_code_id_put(c->cat, key, code.file, code.id, verified);
 	}
 	if (txn)
 		catalog_end(c->cat, 0);
 }
 
+void codeids_learn_many(struct codeids *c, const struct code_ref *refs, size_t n)
+{
+	learn(c, refs, n, 0);
+}
+
 void codeids_learn(struct codeids *c, const char *debug_id, const char *code_file, const char *code_id)
 {
 	struct code_ref ref = {debug_id, code_file, code_id};
-	codeids_learn_many(c, &ref, 1);
+	learn(c, &ref, 1, 1);
 }

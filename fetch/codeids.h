@@ -27,13 +27,16 @@ int codeids_build_id(struct codeids *c, const char *debug_id, char out[KEY_BUILD
 /* A PDB's: 1 and the key of the PE image it was built with if known, else 0. */
 int codeids_image(struct codeids *c, const char *debug_id, struct sym_key *image);
 
-/* Learns that the module with this debug id has this code file and id: at
- * once in memory, and in the catalog (blocks on it: call from a worker).
- * Pairs that do not agree are ignored: an ELF's build-id must give the
- * debug id; a PE's code id must be a timestamp and image size, with a code
- * file to name it. */
+/* Learns, from a file stored (verified as its key), that the module with
+ * this debug id has this code file and id: at once in memory, and in the
+ * catalog (blocks on it: call from a worker). Pairs that do not agree are
+ * ignored: an ELF's build-id must give the debug id; a PE's code id must be
+ * a timestamp and image size, with a code file to name it. What a stored
+ * file taught is never replaced. */
 void codeids_learn(struct codeids *c, const char *debug_id, const char *code_file, const char *code_id);
-/* The same for many, written to the catalog in one transaction. */
+/* The same for many that records say (a crash report's word, anyone's),
+ * written to the catalog in one transaction: they replace only what other
+ * records said. */
 void codeids_learn_many(struct codeids *c, const struct code_ref *refs, size_t n);
 
 #endif

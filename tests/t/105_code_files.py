@@ -41,6 +41,21 @@ class Windows:
         return read(d.path("beside.pdb", self.pdb_id, "beside.sym")).decode()
 
 
+def pe_of_another_age(t, w):
+    """A relink keeps the PDB's GUID and bumps its age: the image of another
+    age is not the one the PDB was built with, and gives the .sym nothing."""
+    data = bytearray(read(w.dll))
+    at = data.find(b"RSDS")
+    t.ok(at > 0, "the DLL has a CodeView record")
+    age = int.from_bytes(data[at + 20:at + 24], "little")
+    data[at + 20:at + 24] = (age + 1).to_bytes(4, "little")
+    other = os.path.join(tmpdir(t, "relinked-"), "beside.dll")
+    with open(other, "wb") as f:
+        f.write(data)
+    got = symconv(w.pdb, "beside.pdb", other)
+    t.eq(got, symconv(w.pdb, "beside.pdb"), "a PE whose CodeView age is not the PDB's: the .sym of the PDB alone")
+
+
 def pdb_alone(t, w):
     d = Symbold(t, servers=w.servers).start()
     got = w.sym(d)
@@ -97,6 +112,7 @@ def elf_from_missing_record(t):
 def main():
     t = Tap()
     w = Windows(t)
+    pe_of_another_age(t, w)
     pdb_alone(t, w)
     pe_from_missing_record(t, w)
     pe_from_store(t, w)

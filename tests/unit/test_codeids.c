@@ -1,6 +1,7 @@
 /* codeids: a module's code file by its debug id — an ELF's build-id only
  * when it gives that debug id, a PE's image only when its code id is a
- * timestamp and image size; the two never answer for each other. */
+ * timestamp and image size; the two never answer for each other; what a
+ * stored file taught is never replaced. */
 #include "fetch/codeids.h"
 
 #include "admin/catalog.h"
@@ -14,6 +15,30 @@
 #define BUILD_ID "b7e3c9d2a1f0e4d5c6b7a8f9e0d1c2b3a4f5e6d7"
 #define ELF_ID "D2C9E3B7F0A1D5E4C6B7A8F9E0D1C2B30" /* BUILD_ID's first 16 bytes as a GUID, age 0 */
 #define PDB_ID "7A5C66380770FD224C4C44205044422E1"
+
+/* A pairing a stored file taught is kept: a record (a crash report: anyone's
+ * word) cannot replace it, nor another file; a record's own can be. */
+static void test_verified_kept(void)
+{
+	struct codeids *c;
+	struct sym_key image;
+	struct code_ref other = {PDB_ID, "evil.dll", "11111111A000"}, first = {PDB_ID, "first.dll", "22222222B000"};
+	is_int(codeids_open(&c, NULL), 0, "opens");
+	codeids_learn_many(c, &first, 1);
+	codeids_learn_many(c, &other, 1);
+	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_file, "evil.dll") == 0,
+	   "a record's pairing is replaced by a later record's");
+	codeids_learn(c, PDB_ID, "beside.dll", "A97E8D0E5000");
+	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_file, "beside.dll") == 0,
+	   "a stored PE replaces what records said");
+	codeids_learn_many(c, &other, 1);
+	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_file, "beside.dll") == 0,
+	   "a record cannot replace what a stored PE taught");
+	codeids_learn(c, PDB_ID, "second.dll", "33333333C000");
+	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_file, "beside.dll") == 0,
+	   "nor can another stored file");
+	codeids_close(c);
+}
 
 /* Learned many at once, kept in the catalog: a new start knows them. */
 static void test_catalog(void)
@@ -37,6 +62,12 @@ static void test_catalog(void)
 	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_id, "A97E8D0E5000") == 0,
 	   "and the PDB's image, from the catalog");
 	ok(codeids_image(c, "not-an-id", &image) == 0, "the bad one of the batch is not kept");
+	codeids_learn(c, PDB_ID, "stored.dll", "44444444D000");
+	codeids_close(c);
+	is_int(codeids_open(&c, cat), 0, "opens once more");
+	codeids_learn_many(c, refs, 2);
+	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_file, "stored.dll") == 0,
+	   "a stored file's pairing stays verified across a restart: records do not replace it");
 	codeids_close(c);
 	catalog_close(cat);
 	unlink(path);
@@ -74,6 +105,7 @@ int main(void)
 	ok(codeids_image(c, "not-an-id", &image) == 0, "nor a debug id that is none");
 	ok(codeids_image(c, "11111111111111111111111111111111" "1", &image) == 0, "unknown: 0");
 	codeids_close(c);
+	test_verified_kept();
 	test_catalog();
 	return tap_done();
 }
