@@ -28,6 +28,7 @@
 #include "admin/totals.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/pool.h"
 #include "fetch/fetch.h"
 #include "fs/ctlfs.h"
 #include "fs/edit.h"
@@ -347,7 +348,7 @@ static int start_parts(struct daemon *dm, const struct options *o, const struct 
 	fs->wait = o->wait;
 	fs->max_file_size = o->max_file_size;
 	dm->ctl.ctl = (struct control){d->reg, d->fetch, d->store, d->missing, &fs->counters, clock_wall()};
-	if (uploads_start(&fs->uploads, fs) < 0 || edit_start(&dm->ctl) < 0)
+	if (pool_start(&fs->slow, 1) < 0 || uploads_start(&fs->uploads, fs) < 0 || edit_start(&dm->ctl) < 0)
 		return -1;
 	/* The control tree first: a lookup of .symbold may come at once. */
 	if (session_start(&dm->ctl_session, dm->exit_fd, dm->ended_fd, 0) < 0 ||
@@ -367,6 +368,8 @@ static void stop_parts(struct daemon *dm)
 	edit_stop(&dm->ctl);
 	uploads_stop(dm->sym.uploads);
 	dm->sym.uploads = NULL;
+	pool_stop(dm->sym.slow); /* answers what it holds first */
+	dm->sym.slow = NULL;
 	close_state(&dm->state);
 	notify_stop(dm->state.notify);
 	dm->state.notify = NULL;

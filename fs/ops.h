@@ -17,6 +17,7 @@
 
 struct uploads;
 struct notify;
+struct pool;
 
 struct symfs {
 	struct tree tree;
@@ -26,6 +27,7 @@ struct symfs {
 	struct missing *missing;   /* crash reports waiting for symbols */
 	struct uploads *uploads;   /* files written into the mount (fs/upload.c) */
 	struct notify *notify;     /* what the kernel caches, kept true (fs/notify.c) */
+	struct pool *slow;         /* the requests that wait on the catalog (fs/xattr.c): never the loop */
 	char mountpoint[PATH_MAX];  /* absolute: uploads' closes are watched through it */
 	char control_dir[PATH_MAX]; /* where the control tree is mounted: .symbold's target */
 	double wait;               /* seconds a lookup may wait for a fetch */

@@ -2,7 +2,9 @@
  * `getfattr -d`: a stored file tells where it came from (user.symbold.server,
  * .url, .fetched, .source_format); the directory of a key that was tried
  * and is missing tells why (user.symbold.missing). Everything else has no
- * attributes (ENODATA), which keeps `ls -l` cheap. */
+ * attributes (ENODATA), which keeps `ls -l` cheap. A stored file's come
+ * from the catalog and are answered on the slow thread (symfs.slow), never
+ * on the loop. */
 #ifndef SYMBOLD_XATTR_H
 #define SYMBOLD_XATTR_H
 
