@@ -1,6 +1,7 @@
 #include "admin/catalog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sqlite3.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "admin/catalog_sql.h"
 #include "common/buf.h"
@@ -61,12 +63,31 @@ static int add_counter_columns(sqlite3 *db)
 	return SQLITE_OK;
 }
 
+/* The database holds server secrets: it is made 0600 before SQLite opens it
+ * (SQLite would make it 0644), so that it and the -wal and -shm files
+ * SQLite gives the same mode are never readable by others, not even for a
+ * moment. */
+static int create_private(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return chmod(path, 0600) < 0 ? -errno : 0; /* one made before by older versions */
+}
+
 int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen)
 {
 	struct catalog *c = calloc(1, sizeof *c);
 	char *msg = NULL;
 	if (!c)
 		return -ENOMEM;
+	int made = create_private(path);
+	if (made < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-made));
+		free(c);
+		return made;
+	}
 	hmap_init(&c->stmts);
 	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 				 NULL);
@@ -85,8 +106,6 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 		free(c);
 		return -EIO;
 	}
-	/* it holds server secrets; SQLite gives its -wal and -shm files the same mode */
-	chmod(path, 0600);
 	struct stat st;
 	c->dev = stat(path, &st) == 0 ? st.st_dev : (dev_t)-1;
 	/* recursive: a row callback may read or write the catalog itself (SQLite

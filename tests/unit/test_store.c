@@ -468,12 +468,27 @@ static int note_server(const struct catalog_server *s, void *ctx)
 	return 0;
 }
 
+/* The mode of a file, or -1. */
+static int mode_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
 static void test_catalog(void)
 {
+	mode_t was = umask(022); /* SQLite's own mode would be 0644 */
 	struct catalog *c = open_catalog();
-	char out[64];
+	char out[64], side[200];
+	umask(was);
 	if (!c)
 		return;
+	is_int(mode_of(dbpath), 0600, "the catalog is made 0600: it holds secrets");
+	is_int(catalog_meta_set(c, "made", "1"), 0, "a first write");
+	snprintf(side, sizeof side, "%s-wal", dbpath);
+	is_int(mode_of(side), 0600, "its -wal file too");
+	snprintf(side, sizeof side, "%s-shm", dbpath);
+	is_int(mode_of(side), 0600, "its -shm file too");
 
 	/* meta */
 	is_int(catalog_meta_get(c, "defaults_seeded", out, sizeof out), -ENOENT, "meta: unset is -ENOENT");
@@ -566,7 +581,7 @@ static void test_catalog(void)
 	char badpath[PATH_MAX];
 	snprintf(badpath, sizeof badpath, "%s/no/such/dir/cat.db", tmpdir);
 	err[0] = '\0';
-	is_int(catalog_open(&bad, badpath, err, sizeof err), -EIO, "catalog_open in a missing directory");
+	is_int(catalog_open(&bad, badpath, err, sizeof err), -ENOENT, "catalog_open in a missing directory: -ENOENT");
 	ok(strstr(err, badpath) != NULL, "the error names the path (%s)", err);
 }
 
