@@ -1,5 +1,7 @@
 #include "common/text.h"
 
+#include <stdio.h>
+
 #include <string.h>
 
 static int blank(char c)
@@ -27,4 +29,14 @@ char *text_next_line(char **cursor)
 		*nl = '\0';
 	*cursor = nl ? nl + 1 : NULL;
 	return line;
+}
+
+void text_url_shown(const char *url, char *out, size_t len)
+{
+	const char *scheme = strstr(url, "://"), *at = strchr(url, '@');
+	/* an @ before the authority's end (the first /) is userinfo's */
+	if (scheme && at && at > scheme && !memchr(scheme + 3, '/', (size_t)(at - scheme - 3)))
+		snprintf(out, len, "%.*s***%s", (int)(scheme + 3 - url), url, at);
+	else
+		snprintf(out, len, "%s", url);
 }

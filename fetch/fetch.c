@@ -15,6 +15,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/text.h"
 #include "common/trace.h"
 #include "fetch/codeids.h"
 #include "fetch/publish.h"
@@ -344,12 +345,7 @@ static void log_attempt(struct job *j, struct server *s, const char *outcome, lo
 			const char *reason)
 {
 	char url[SRV_URL_MAX + KEY_PATH_MAX];
-	/* user:password@ in a URL would be a secret in the log */
-	const char *at = strchr(j->target, '@'), *scheme = strstr(j->target, "://");
-	if (scheme && at && at > scheme && !memchr(scheme + 3, '/', (size_t)(at - scheme - 3)))
-		snprintf(url, sizeof url, "%.*s***%s", (int)(scheme + 3 - j->target), j->target, at);
-	else
-		snprintf(url, sizeof url, "%s", j->target);
+	text_url_shown(j->target, url, sizeof url); /* user:password@ would be a secret in the log */
 	char st[24] = "-";
 	if (status > 0)
 		snprintf(st, sizeof st, "%ld", status);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/fileio.h"
+#include "common/text.h"
 #include "convert/breakpad.h"
 #include "convert/cab.h"
 #include "convert/identify.h"
@@ -209,6 +210,14 @@ static int is_cabinet(const char *path)
 	return n > 0 && cab_is_cabinet(head, (size_t)n);
 }
 
+/* What the catalog will say of the file: where it came from (a URL's
+ * password is not the catalog's, nor user.symbold.url's), when, what. */
+static void record_meta(struct publish_job *p, long long size)
+{
+	text_url_shown(p->url, p->url_shown, sizeof p->url_shown);
+	p->meta = (struct file_meta){p->server, p->url_shown, p->format, size, time(NULL)};
+}
+
 /* How the store's commit of p went. */
 static enum work_result commit_result(struct publish_job *p, int rc)
 {
@@ -263,14 +272,14 @@ enum work_result publish_download(struct store *st, struct publish_job *p)
 	struct stat sb;
 	if (stat(p->tmp_path, &sb) < 0)
 		return fail(p, WORK_FAIL_LOCAL, "stat: %s", strerror(errno));
-	p->meta = (struct file_meta){p->server, p->url, p->format, (long long)sb.st_size, time(NULL)};
+	record_meta(p, (long long)sb.st_size);
 	return commit(st, p);
 }
 
 void publish_checked_sym(struct publish_job *p, long long size)
 {
 	snprintf(p->format, sizeof p->format, "%s", sym_format_name(SYM_FMT_BREAKPAD));
-	p->meta = (struct file_meta){p->server, p->url, p->format, size, time(NULL)};
+	record_meta(p, size);
 }
 
 static int identify_path(const char *path, struct sym_identity *id, char *err, size_t errlen)

@@ -43,6 +43,7 @@ struct publish_job {
 	void (*committed)(void *ctx, enum work_result r);
 	void *committed_ctx;
 	struct file_meta meta; /* what the catalog records (the commit's) */
+	char url_shown[SRV_URL_MAX + 300]; /* meta's url: `url` without a password in it */
 	/* out */
 	char reason[300];
 	char redirect[SRV_URL_MAX];

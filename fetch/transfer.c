@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/text.h"
 #include "fetch/sigv4.h"
 #include "fetch/source.h"
 
@@ -301,6 +302,8 @@ CURL *transfer_put(const struct server_config *c, const char *url, FILE *body, l
 void transfer_describe_error(CURLcode rc, const char *detail, const char *proxy, char *reason, size_t len)
 {
 	const char *what = detail && *detail ? detail : curl_easy_strerror(rc);
+	char shown[SRV_URL_MAX];
+	text_url_shown(proxy ? proxy : "", shown, sizeof shown);
 	switch (proxy ? rc : CURLE_OK) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_PROXY:
@@ -309,7 +312,7 @@ void transfer_describe_error(CURLcode rc, const char *detail, const char *proxy,
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_OPERATION_TIMEDOUT:
-		snprintf(reason, len, "via proxy %s: %s", proxy, what);
+		snprintf(reason, len, "via proxy %s: %s", shown, what);
 		break;
 	default:
 		snprintf(reason, len, "%s", what);
@@ -318,11 +321,13 @@ void transfer_describe_error(CURLcode rc, const char *detail, const char *proxy,
 
 void transfer_describe_refusal(long status, const char *proxy, char *reason, size_t len)
 {
+	char shown[SRV_URL_MAX];
+	text_url_shown(proxy ? proxy : "", shown, sizeof shown);
 	if (status == 407)
 		snprintf(reason, len, "the proxy refused the credentials (HTTP 407): check proxy_user/proxy_password");
 	else if (proxy)
 		snprintf(reason, len, "access denied (HTTP %ld) by the server or the proxy %s: check user/password "
-			 "and proxy_user/proxy_password", status, proxy);
+			 "and proxy_user/proxy_password", status, shown);
 	else
 		snprintf(reason, len, "access denied (HTTP %ld): check user/password", status);
 }
