@@ -16,6 +16,10 @@
 #include "fetch/transfer.h"
 
 #define UPLOAD_BACKOFF 1.0 /* seconds before the second attempt, doubling */
+/* uploads running at once (PUTs, dir copies): a burst of stored symbols
+ * must not take a descriptor and a connection each at the same moment; the
+ * rest wait their turn */
+#define UPLOADS_RUNNING_MAX 8
 
 enum upload_state { UP_QUEUED, UP_RUNNING, UP_SUCCEEDED, UP_FAILED };
 
@@ -40,6 +44,7 @@ struct upload {
 struct uploader {
 	pthread_mutex_t mu;
 	struct upload *list; /* (mu) */
+	int running;         /* attempts started and not settled (mu) */
 	struct registry *reg;
 	struct store *store;
 	struct pool *pool;
@@ -290,19 +295,24 @@ double upload_turn(struct uploader *u, double next)
 	while (*pp) {
 		struct upload *up = *pp;
 		enum upload_state state = up->state;
-		if (state == UP_QUEUED && up->due <= now) {
+		if (state == UP_QUEUED && up->due <= now && u->running < UPLOADS_RUNNING_MAX) {
 			up->state = UP_RUNNING;
+			u->running++;
 			pthread_mutex_unlock(&u->mu); /* a dir copy's worker takes the lock */
 			start(u, up);
 			pthread_mutex_lock(&u->mu);
 			continue; /* look at it again: a failure to start settles now */
 		}
-		if ((state == UP_SUCCEEDED || state == UP_FAILED) && settle(u, up, state == UP_SUCCEEDED)) {
-			*pp = up->next;
-			free(up);
-			continue;
+		if (state == UP_SUCCEEDED || state == UP_FAILED) {
+			u->running--;
+			if (settle(u, up, state == UP_SUCCEEDED)) {
+				*pp = up->next;
+				free(up);
+				continue;
+			}
 		}
-		if (up->state == UP_QUEUED && up->due < next)
+		/* one due but waiting for a free turn starts when another settles */
+		if (up->state == UP_QUEUED && up->due > now && up->due < next)
 			next = up->due;
 		pp = &up->next;
 	}
