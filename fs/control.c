@@ -1,12 +1,14 @@
 #include "fs/control.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/clock.h"
+#include "common/hmap.h"
 #include "common/log.h"
 #include "fetch/probe.h"
 
@@ -284,16 +286,71 @@ static int render_config(struct server *s, struct buf *out)
 	return rc;
 }
 
+/* The last answers of the validate files: a probe carries the server's
+ * credentials over the network, and reading the file again within
+ * VALIDATED_FOR seconds, with the same config, gives the same answer
+ * without another one. One entry a server (at most VALIDATED_MAX, the
+ * oldest replaced); the edit worker's and the control loop's alike. */
+#define VALIDATED_FOR 10.0
+#define VALIDATED_MAX 64
+
+static struct validated {
+	char server[SRV_NAME_MAX + 1];
+	size_t config; /* hmap_hash of the config it proved, secrets included */
+	double at;
+	char answer[480];
+} validated[VALIDATED_MAX];
+static pthread_mutex_t validated_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The answer kept for s's config, into out: 1, or 0 if none is fresh. */
+static int recall_validated(const char *server, size_t config, struct buf *out)
+{
+	int found = 0;
+	pthread_mutex_lock(&validated_mu);
+	for (size_t i = 0; i < VALIDATED_MAX && !found; i++) {
+		struct validated *v = &validated[i];
+		found = strcmp(v->server, server) == 0 && v->config == config && clock_mono() - v->at < VALIDATED_FOR;
+		if (found)
+			buf_puts(out, v->answer);
+	}
+	pthread_mutex_unlock(&validated_mu);
+	return found;
+}
+
+static void keep_validated(const char *server, size_t config, const char *answer)
+{
+	pthread_mutex_lock(&validated_mu);
+	struct validated *slot = &validated[0];
+	for (size_t i = 0; i < VALIDATED_MAX; i++)
+		if (strcmp(validated[i].server, server) == 0 || validated[i].at < slot->at)
+			slot = &validated[i];
+	snprintf(slot->server, sizeof slot->server, "%s", server);
+	slot->config = config;
+	slot->at = clock_mono();
+	snprintf(slot->answer, sizeof slot->answer, "%s", answer);
+	pthread_mutex_unlock(&validated_mu);
+}
+
 /* Proves the server's current connection: "ok: ..." or "failed: ...". */
 static int render_validate(struct server *s, struct buf *out)
 {
-	char reason[400];
+	char reason[400], answer[480];
+	struct buf text = BUF_INIT;
 	struct server_conf *c = server_conf_get(s);
+	srvconf_render(&c->cfg, &text, 0);
+	size_t config = hmap_hash(text.data ? text.data : "");
+	buf_free(&text);
+	if (recall_validated(s->name, config, out)) {
+		server_conf_put(c);
+		return 0;
+	}
 	int rc = c->cfg.type == SRV_NONE ? (snprintf(reason, sizeof reason, "no type configured"), -EINVAL)
 					 : probe_server(&c->cfg, reason, sizeof reason);
 	server_conf_put(c);
 	log_server(&s->log, s->name, "validation %s: %s", rc == 0 ? "passed" : "failed", reason);
-	return buf_printf(out, "%s: %s\n", rc == 0 ? "ok" : "failed", reason);
+	snprintf(answer, sizeof answer, "%s: %s\n", rc == 0 ? "ok" : "failed", reason);
+	keep_validated(s->name, config, answer);
+	return buf_puts(out, answer);
 }
 
 int control_blocks(enum ctl_id file)
@@ -364,6 +421,11 @@ static const char *file_name(enum ctl_id file)
 		if (names[i].id == file)
 			return names[i].name;
 	return "?";
+}
+
+int control_private(enum ctl_id file)
+{
+	return file == CTL_SRV_VALIDATE; /* it sends the server's credentials: not for everyone to trigger */
 }
 
 int control_writable(enum ctl_id file)

@@ -104,6 +104,8 @@ int control_render(const struct control *c, enum ctl_id file, const char *server
 
 /* 1 if the file takes writes: config, the lists, missing, reprocess. */
 int control_writable(enum ctl_id file);
+/* 1 if only the owner and the admin group may read it (validate). */
+int control_private(enum ctl_id file);
 
 /* 1 if what is written to the file is records to add (missing): an append
  * hands over only what was appended, and the file's own text never goes

@@ -391,7 +391,7 @@ static mode_t mode_of(const struct node *n)
 	case NODE_UPLOAD:
 		return S_IFREG | 0644;
 	case NODE_CTLFILE:
-		return S_IFREG | (control_writable(n->ctl) ? 0664 : 0444);
+		return S_IFREG | (control_private(n->ctl) ? 0440 : control_writable(n->ctl) ? 0664 : 0444);
 	case NODE_SCRATCH:
 		return S_IFREG | (n->mode & 0777);
 	case NODE_CTLLINK:
