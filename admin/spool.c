@@ -16,15 +16,23 @@
 #include "common/fileio.h"
 #include "common/log.h"
 
+/* Its consumers may delete files in the directory, so they may also plant
+ * symlinks there: every name is used relative to `dirfd` and none is
+ * followed (a new file by temp_create_at, then renameat; fstatat with
+ * AT_SYMLINK_NOFOLLOW). */
 struct spool {
 	struct catalog *cat;
 	char dir[PATH_MAX];
-	int fd; /* inotify on dir, or -1 */
+	int dirfd; /* the directory, or -1 */
+	int fd;    /* inotify on dir, or -1 */
 };
 
 static int watch(struct spool *s, char *err, size_t errlen)
 {
 	if (mkdir(s->dir, 0755) < 0 && errno != EEXIST)
+		return snprintf(err, errlen, "reprocess_dir %s: %s", s->dir, strerror(errno)), -errno;
+	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0)
 		return snprintf(err, errlen, "reprocess_dir %s: %s", s->dir, strerror(errno)), -errno;
 	s->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->fd < 0 || inotify_add_watch(s->fd, s->dir, IN_DELETE | IN_MOVED_FROM) < 0)
@@ -41,7 +49,7 @@ int spool_open(struct spool **out, struct catalog *cat, const char *dir, char *e
 	if (!s)
 		return -ENOMEM;
 	s->cat = cat;
-	s->fd = -1;
+	s->dirfd = s->fd = -1;
 	snprintf(s->dir, sizeof s->dir, "%s", dir);
 	int rc = watch(s, err, errlen);
 	if (rc < 0)
@@ -57,6 +65,8 @@ void spool_close(struct spool *s)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
 	free(s);
 }
 
@@ -66,25 +76,23 @@ int spool_fd(const struct spool *s)
 }
 
 /* <spool>/<object> by temp file and rename: a watcher (inotifywait -e
- * moved_to) sees it whole, once. */
+ * moved_to) sees it whole, once. The temp file's name is random and
+ * created anew (a link planted at it is never written through); a link
+ * planted at the object's name is replaced by the rename. */
 static int write_spool(struct spool *s, const char *object, const char *pairs, time_t fired)
 {
-	char tmp[PATH_MAX + OBJECT_ID_MAX + 16], final[PATH_MAX + OBJECT_ID_MAX + 2], when[32];
-	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", s->dir, object);
-	snprintf(final, sizeof final, "%s/%s", s->dir, object);
+	char prefix[OBJECT_ID_MAX + 3], tmp[OBJECT_ID_MAX + 32], when[32], *text;
+	snprintf(prefix, sizeof prefix, ".%s.", object); /* dot: not an object's file (handled()) */
 	clock_fmt_utc(fired, when);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "object %s\nkeys %s\narrived %s\n", object, pairs, when);
-	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
-	if (fclose(f) != 0 && rc == 0)
+	int len = asprintf(&text, "object %s\nkeys %s\narrived %s\n", object, pairs, when);
+	if (len < 0)
+		return -ENOMEM;
+	int fd = temp_create_at(s->dirfd, prefix, tmp, sizeof tmp);
+	int rc = fd < 0 ? fd : temp_finish_at(s->dirfd, fd, tmp, object, fd_write(fd, text, (size_t)len));
+	free(text);
+	if (rc == 0 && fsync(s->dirfd) < 0) /* the rename too survives a power loss */
 		rc = -errno;
-	if (rc == 0 && rename(tmp, final) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc < 0 ? rc : fsync_at(AT_FDCWD, s->dir, O_DIRECTORY); /* the rename too survives a power loss */
+	return rc;
 }
 
 void spool_object(struct spool *s, long long seq, const char *object, const char *pairs, time_t fired)
@@ -96,12 +104,13 @@ void spool_object(struct spool *s, long long seq, const char *object, const char
 		mdb_reprocess_spooled(s->cat, seq);
 }
 
+/* Whether the object's spool file is there: a regular file, itself; a
+ * symlink at its name is not one symbold wrote (and is replaced when the
+ * object is spooled). */
 static int spool_file_exists(const struct spool *s, const char *object)
 {
-	char path[PATH_MAX + OBJECT_ID_MAX + 2];
 	struct stat st;
-	snprintf(path, sizeof path, "%s/%s", s->dir, object);
-	return stat(path, &st) == 0;
+	return fstatat(s->dirfd, object, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
 /* The records against the spool, at start (and when inotify lost events):

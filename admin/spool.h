@@ -1,7 +1,8 @@
 /* spool: the reprocess spool directory, reprocess_dir (SPEC §4 "Missing
  * symbols and reprocessing"). A fired object gets a file named after it,
  * written as a temp file, fsynced and renamed in, so a watcher (inotifywait
- * -e moved_to) sees it whole, once; then its reprocess record is marked
+ * -e moved_to) sees it whole, once — through the directory's fd and no
+ * symlink, since its consumers can plant them; then its record is marked
  * spooled (admin/missing_db.h). inotify on the directory: a consumer deleting
  * the file has handled the object, and its record goes. At start the records
  * are checked against the files. The missing keeper owns it and drives it

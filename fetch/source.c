@@ -213,11 +213,24 @@ int source_url(const struct server_config *c, const char *rel, char *out, size_t
 	return rc < 0 ? rc : append_escaped_path(out, outlen, &pos, rel);
 }
 
+static const char *dir_root(const struct server_config *c)
+{
+	return strncmp(c->url, "file://", 7) == 0 ? c->url + 7 : c->url;
+}
+
 int source_dir_path(const struct server_config *c, const char *rel, char *out, size_t outlen)
 {
-	const char *root = strncmp(c->url, "file://", 7) == 0 ? c->url + 7 : c->url;
+	const char *root = dir_root(c);
 	int n = snprintf(out, outlen, "%.*s%s%s/%s", (int)trimmed_len(root), root, c->prefix[0] ? "/" : "",
 			 c->prefix, rel);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int source_dir_root(const struct server_config *c, char *out, size_t outlen)
+{
+	const char *root = dir_root(c);
+	size_t len = trimmed_len(root);
+	int n = len ? snprintf(out, outlen, "%.*s", (int)len, root) : snprintf(out, outlen, "/");
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 

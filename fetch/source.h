@@ -42,6 +42,10 @@ int source_s3_list_url(const struct server_config *c, char *out, size_t outlen);
 
 /* The local path of `rel` on a dir server. */
 int source_dir_path(const struct server_config *c, const char *rel, char *out, size_t outlen);
+/* The directory a dir server's paths begin with: its url without file://
+ * and trailing slashes ("/" for the file system's root). What its owner
+ * named; what follows it in a path is the server's tree. */
+int source_dir_root(const struct server_config *c, char *out, size_t outlen);
 
 enum ptr_target {
 	PTR_URL,      /* an absolute http(s) URL */

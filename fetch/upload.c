@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,48 +132,96 @@ void upload_symbol(struct uploader *u, const struct sym_key *k, const char *relp
 
 /* ---- a dir server: a copy, on a worker ---- */
 
-static int make_dirs(const char *file)
+/* Other hosts write the tier too, and this daemon is often root: below the
+ * server's root every step is taken from the directory before it and
+ * follows no symlink, so a link planted in the tree fails the upload
+ * (ELOOP: logged and retried like any failure) instead of sending the file,
+ * or its temp file, anywhere else. */
+
+/* `name` in `dirfd` as a directory, never through a symlink: its fd, or
+ * -errno; -ELOOP for a symlink, which O_DIRECTORY|O_NOFOLLOW reports as
+ * ENOTDIR, told apart here for the log. */
+static int open_dir_at(int dirfd, const char *name)
 {
-	char dir[SRV_URL_MAX + KEY_PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", file);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	int err = errno;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) ? -ELOOP : -err;
 }
 
-/* The file into the dir server's tree, whole or not at all: a temp file
- * beside it, fsync, rename — readers on other hosts never see a part. */
+/* The same, made if missing. */
+static int open_subdir(int dirfd, const char *name)
+{
+	if (strcmp(name, "..") == 0)
+		return -EINVAL; /* out of the tree */
+	if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return open_dir_at(dirfd, name);
+}
+
+/* The directory `dirs` ("a/b/c", cut up here) names under `root`, made
+ * where missing: its fd, or -errno. */
+static int open_dirs(const char *root, char *dirs)
+{
+	int fd = open_dir_at(AT_FDCWD, root);
+	if (fd < 0)
+		return fd;
+	char *save = NULL;
+	for (char *name = strtok_r(dirs, "/", &save); name && fd >= 0; name = strtok_r(NULL, "/", &save)) {
+		int next = open_subdir(fd, name);
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+/* up->target cut in three: the server's root, the directories below it
+ * (into `dirs`) and the file's name (*file, within up->target). */
+static int split_target(const struct upload *up, char *root, size_t rootlen, char *dirs, size_t dirslen,
+			const char **file)
+{
+	int rc = source_dir_root(&up->conf->cfg, root, rootlen);
+	size_t len = strlen(root);
+	if (rc < 0 || strncmp(up->target, root, len) != 0)
+		return rc < 0 ? rc : -EINVAL;
+	const char *under = up->target + len;
+	while (*under == '/')
+		under++;
+	snprintf(dirs, dirslen, "%s", under);
+	char *slash = strrchr(dirs, '/');
+	*file = slash ? under + (slash - dirs) + 1 : under;
+	if (slash)
+		*slash = '\0';
+	else
+		dirs[0] = '\0';
+	return 0;
+}
+
+/* `in` into `dir`/`file`, whole or not at all: a temp file of a random name
+ * beside it, fsync, renameat — readers on other hosts never see a part. */
+static int place_file(int dir, const char *file, int in)
+{
+	char prefix[NAME_MAX + 1], part[NAME_MAX + 1];
+	int n = snprintf(prefix, sizeof prefix, "%s.symbold-part-", file);
+	if (n < 0 || (size_t)n >= sizeof prefix)
+		return -ENAMETOOLONG;
+	int out = temp_create_at(dir, prefix, part, sizeof part);
+	return out < 0 ? out : temp_finish_at(dir, out, part, file, fd_copy(in, out, -1, NULL));
+}
+
+/* The stored file into the dir server's tree. */
 static int copy_into_dir(struct upload *up)
 {
-	char part[sizeof up->target + 64];
-	int in = store_open_file(up->u->store, up->relpath), out = -1, rc = 0;
-	snprintf(part, sizeof part, "%s.symbold-part-%ld", up->target, (long)getpid());
-	if (in < 0)
-		rc = in;
-	if (rc == 0)
-		rc = make_dirs(up->target);
-	if (rc == 0 && (out = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = fd_copy(in, out, -1, NULL);
-	if (rc == 0 && fsync(out) < 0)
-		rc = -errno;
-	if (out >= 0 && close(out) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(part, up->target) < 0)
-		rc = -errno;
-	if (rc < 0 && out >= 0)
-		unlink(part);
+	char root[SRV_URL_MAX + 8], dirs[sizeof up->target];
+	const char *file;
+	int rc = split_target(up, root, sizeof root, dirs, sizeof dirs, &file);
+	int in = rc < 0 ? rc : store_open_file(up->u->store, up->relpath);
+	int dir = in < 0 ? in : open_dirs(root, dirs);
+	rc = dir < 0 ? dir : place_file(dir, file, in);
+	if (dir >= 0)
+		close(dir);
 	if (in >= 0)
 		close(in);
 	return rc;
@@ -182,7 +231,9 @@ static void copy_task(void *arg)
 {
 	struct upload *up = arg;
 	int rc = copy_into_dir(up);
-	if (rc < 0)
+	if (rc == -ELOOP)
+		snprintf(up->reason, sizeof up->reason, "a symbolic link on its way into the tree, not followed");
+	else if (rc < 0)
 		snprintf(up->reason, sizeof up->reason, "%s", strerror(-rc));
 	pthread_mutex_lock(&up->u->mu);
 	up->state = rc == 0 ? UP_SUCCEEDED : UP_FAILED;

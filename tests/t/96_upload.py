@@ -7,7 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Nginx, S3rver, Symbold, Tap, make_pdb, read, tmpdir, try_read, wait_for  # noqa: E402
+from harness import Nginx, S3rver, Symbold, Tap, make_pdb, read, tmpdir, try_read, wait_for, write  # noqa: E402
 
 BUCKET = "fleet-symbols"
 
@@ -71,6 +71,48 @@ def dir_tier(t):
     host_a.stop()
 
 
+def tier_symlinks(t):
+    """Other hosts write the tier too, and this host's daemon is often root:
+    a symlink planted in the tier is never followed — a directory on a
+    symbol's way that points out of the tree fails that upload (logged,
+    retried), a link at the temp name symbold used to use is not written
+    through — and uploads beside them still land."""
+    origin, files = origin_with(t, ["planted.pdb", "escape.pdb"])
+    tier, outside = tmpdir(t, "tier-"), tmpdir(t, "outside-")
+    victim = os.path.join(outside, "victim")
+    write(victim, "not symbold's to write\n")
+    os.symlink(outside, f"{tier}/escape.pdb")
+    host = Symbold(t, servers={
+        "tier": {"type": "dir", "url": tier, "upload": 1, "priority": 1},
+        "origin": {"type": "symsrv", "url": origin.url, "priority": 2},
+    }).start()
+
+    name = "planted.pdb"
+    debug_id, data = files[name]
+    where = f"{tier}/{name}/{debug_id}"
+    old_part = f"{name}.symbold-part-{host.proc.pid}"
+    os.makedirs(where)
+    os.symlink(victim, f"{where}/{old_part}")
+    t.eq(read(host.path(name, debug_id, name)), data, "fetched from the origin")
+    t.ok(wait_for(lambda: host.stat_value("uploads_ok", "tier") == 1, 10), "uploaded beside a planted link")
+    t.ok(os.path.isfile(f"{where}/{name}") and not os.path.islink(f"{where}/{name}"), "as a regular file")
+    t.eq(read(f"{where}/{name}"), data, "with the symbol's bytes")
+    t.eq(sorted(os.listdir(where)), sorted([name, old_part]), "no temp file left, the planted link left alone")
+
+    name = "escape.pdb"
+    debug_id, data = files[name]
+    t.eq(read(host.path(name, debug_id, name)), data, "a symbol whose directory in the tier is a symlink: fetched")
+
+    def failed():
+        return [line for line in host.ctl("servers", "tier", "log").splitlines()
+                if name in line and "upload failed" in line]
+    t.ok(wait_for(failed, 10), "its upload fails, logged")
+    t.ok("symbolic link" in "".join(failed()), f"saying why ({''.join(failed()[:1]).strip()[-120:]})")
+    host.stop()
+    t.eq(sorted(os.listdir(outside)), ["victim"], "nothing was written outside the tier")
+    t.ok(read(victim) == b"not symbold's to write\n", "the file the links named is untouched")
+
+
 def s3_tier(t):
     origin, files = origin_with(t, ["bucketed.pdb", "refused.pdb"])
     s3 = S3rver(t, BUCKET)
@@ -103,6 +145,7 @@ def s3_tier(t):
 def main():
     t = Tap()
     dir_tier(t)
+    tier_symlinks(t)
     s3_tier(t)
     t.done()
 

@@ -305,6 +305,37 @@ def reprocess_edits(t, origin):
     d.stop()
 
 
+def spool_symlinks(t, origin):
+    """The spool's consumers may plant symlinks in it (they can delete files
+    there, so they can make links too): the daemon, often root, never
+    writes through one — at the temp name symbold used to use, or at the
+    object's own name, which the spool file then replaces."""
+    spool, outside = tmpdir(t, "spool-links-"), tmpdir(t, "victims-")
+    victims = {}
+    for obj, planted in (("link-final", "link-final"), ("link-temp", ".link-temp.tmp")):
+        victims[obj] = os.path.join(outside, obj)
+        write(victims[obj], f"{obj}: not symbold's to write\n")
+        os.symlink(victims[obj], os.path.join(spool, planted))
+    keys = {"link-final": did(0x50), "link-temp": did(0x51)}
+    for obj, key in keys.items():
+        origin.add(f"{obj}.pdb", key)
+    d = Symbold(t, servers={"origin": {"type": "http", "url": origin.web.url}},
+                options={"reprocess_dir": spool, "reprocess_window": WINDOW}).start()
+    append(d.path(".symbold", "missing"), "".join(f"{obj} {obj}.pdb {key}\n" for obj, key in keys.items()))
+    final = {obj: os.path.join(spool, obj) for obj in keys}
+    t.ok(wait_for(lambda: all(os.path.isfile(p) and not os.path.islink(p) for p in final.values()), 10),
+         "each object fired: its spool file is a regular file, the planted link replaced")
+    for obj, key in keys.items():
+        t.ok(read(victims[obj]) == f"{obj}: not symbold's to write\n".encode(),
+             f"{obj}: the file the link named is untouched")
+        text = read(final[obj]).decode()
+        t.ok(text.startswith(f"object {obj}\nkeys {obj}.pdb/{key}") and "\narrived " in text,
+             f"{obj}: the spool file says what it always said")
+    t.eq(sorted(os.listdir(spool)), [".link-temp.tmp", "link-final", "link-temp"],
+         "the link at the old temp name is left alone, and no temp file is left")
+    d.stop()
+
+
 def hygiene(t, origin):
     """Records are bounded in count, failed opens (no object) first."""
     d = Symbold(t, servers={"origin": {"type": "http", "url": origin.web.url, "whitelist_enabled": 1}},
@@ -425,6 +456,7 @@ def main():
     worker.stop()
     reprocess_edits(t, origin)
     while_down(t, origin)
+    spool_symlinks(t, origin)
     hygiene(t, origin)
     scan(t, origin)
     t.done()

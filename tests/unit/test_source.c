@@ -181,6 +181,22 @@ static void test_dir_path(void)
 	is_int(source_dir_path(&c, "x/y/z/w", small, sizeof small), -ENAMETOOLONG, "too long");
 }
 
+/* The root an upload opens and walks beneath: the start of every dir path. */
+static void test_dir_root(void)
+{
+	char out[256];
+	struct server_config c = server("dir", "file:///srv/symbols//");
+	srvconf_set(&c, "prefix", "sub", err, sizeof err);
+	is_int(source_dir_root(&c, out, sizeof out), 0, "dir root");
+	is_str(out, "/srv/symbols", "without file://, trailing slashes or the prefix");
+	srvconf_set(&c, "url", "/", err, sizeof err);
+	source_dir_root(&c, out, sizeof out);
+	is_str(out, "/", "the root directory stays /");
+	char small[2];
+	srvconf_set(&c, "url", "/srv", err, sizeof err);
+	is_int(source_dir_root(&c, small, sizeof small), -ENAMETOOLONG, "too long");
+}
+
 static int ptr(const char *content, char *out, size_t outlen)
 {
 	err[0] = '\0';
@@ -416,6 +432,7 @@ int main(void)
 	test_build_id_candidates();
 	test_url();
 	test_dir_path();
+	test_dir_root();
 	test_ptr();
 	test_cab_name();
 	test_same_origin();
