@@ -152,6 +152,21 @@ static int ini_section(struct ini_state *st, char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* A key of a [server NAME] section. "***" is how the control tree shows a
+ * secret, and written back there it keeps the stored one; this file has
+ * none to keep (it replaces its servers at every start), so a "***" here is
+ * a shown config pasted in: refused, rather than sent as the secret. */
+static int ini_server_key(struct config_server *s, const char *key, const char *value, char *err, size_t errlen)
+{
+	if (srvconf_is_secret(key) && strcmp(value, "***") == 0)
+		return snprintf(err, errlen,
+				"%s = ***: \"***\" keeps a stored secret only when written to the control tree; "
+				"give the secret itself here",
+				key),
+		       -EINVAL;
+	return srvconf_set(&s->cfg, key, value, err, errlen);
+}
+
 static int ini_line(struct ini_state *st, char *line, char *err, size_t errlen)
 {
 	char *s = text_trim(line);
@@ -167,7 +182,7 @@ static int ini_line(struct ini_state *st, char *line, char *err, size_t errlen)
 	*eq = '\0';
 	char *key = text_trim(s), *value = text_trim(eq + 1);
 	if (st->current)
-		return srvconf_set(&st->current->cfg, key, value, err, errlen);
+		return ini_server_key(st->current, key, value, err, errlen);
 	return options_set(st->o, key, value, err, errlen);
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "admin/totals.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "fetch/source.h"
 
 struct registry {
 	pthread_mutex_t mu;
@@ -611,15 +613,64 @@ static int same_connection(const struct server_config *a, const struct server_co
 	       a->verify_tls == b->verify_tls;
 }
 
-/* "***" is how a secret is shown: written back, it means "keep it". */
-static void keep_hidden_secrets(struct server_config *c, const struct server_config *cur)
+/* The secrets a config shows as "***", and where each one is sent. */
+static const struct hidden_secret {
+	const char *key;
+	size_t offset, size;
+	enum source_secret sent;
+	const char *moves_with; /* the keys that decide where it goes */
+} hidden_secrets[] = {
+#define HIDDEN(k, sent, with) \
+	{#k, offsetof(struct server_config, k), sizeof(((struct server_config *)0)->k), sent, with}
+	HIDDEN(password, SECRET_PASSWORD, "url or proxy"),
+	HIDDEN(proxy_password, SECRET_PROXY_PASSWORD, "proxy"),
+	HIDDEN(s3_secret_key, SECRET_S3_SECRET_KEY, "url, s3_bucket, s3_region or proxy"),
+#undef HIDDEN
+};
+
+/* 1 if the new config `c` would send the secret somewhere `cur` did not:
+ * another scheme, host or port, or through another proxy. Where `c` sends
+ * it nowhere (a dir server, no proxy) it may be kept; a URL that does not
+ * parse is somewhere unknown. */
+static int secret_moves(const struct server_config *c, const struct server_config *cur, enum source_secret which)
 {
-	if (strcmp(c->password, "***") == 0)
-		memcpy(c->password, cur->password, sizeof c->password);
-	if (strcmp(c->proxy_password, "***") == 0)
-		memcpy(c->proxy_password, cur->proxy_password, sizeof c->proxy_password);
-	if (strcmp(c->s3_secret_key, "***") == 0)
-		memcpy(c->s3_secret_key, cur->s3_secret_key, sizeof c->s3_secret_key);
+	char now[2 * SRV_URL_MAX + 3 * SRV_STR_MAX + 128], before[sizeof now];
+	int rc = source_secret_destination(c, which, now, sizeof now);
+	if (rc == 0 && !now[0])
+		return 0;
+	if (rc == 0)
+		rc = source_secret_destination(cur, which, before, sizeof before);
+	if (rc == -ENOMEM)
+		return rc;
+	return rc < 0 || strcmp(now, before) != 0;
+}
+
+/* "***" is how a secret is shown: written back, it means "keep it" — but
+ * only for where it went before. Whoever may write a config (admin_group)
+ * may point the server elsewhere, and must never take its secrets along:
+ * one that would go to another scheme, host or port, or through another
+ * proxy, is refused, and has to be written out in full. */
+static int keep_hidden_secrets(struct server_config *c, const struct server_config *cur, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof hidden_secrets / sizeof hidden_secrets[0]; i++) {
+		const struct hidden_secret *h = &hidden_secrets[i];
+		char *value = (char *)c + h->offset;
+		const char *stored = (const char *)cur + h->offset;
+		if (strcmp(value, "***") != 0)
+			continue;
+		memcpy(value, stored, h->size);
+		int moves = value[0] ? secret_moves(c, cur, h->sent) : 0;
+		if (moves < 0)
+			return snprintf(err, errlen, "out of memory"), moves;
+		if (moves)
+			return snprintf(err, errlen,
+					"%s = ***: a kept secret goes only where it went before (the same scheme, "
+					"host and port, through the same proxy); this %s would send it elsewhere: "
+					"write the secret itself",
+					h->key, h->moves_with),
+			       -EINVAL;
+	}
+	return 0;
 }
 
 int registry_parse_config(struct server *s, const char *text, struct server_config *out, int *validate,
@@ -628,12 +679,11 @@ int registry_parse_config(struct server *s, const char *text, struct server_conf
 	struct server_conf *cur = server_conf_get(s);
 	srvconf_init(out);
 	int rc = srvconf_parse(out, text, err, errlen);
-	if (rc == 0) {
-		keep_hidden_secrets(out, &cur->cfg);
-		/* a disabled server may wait for its type; anything set must make sense */
-		if (out->enabled || out->type != SRV_NONE)
-			rc = srvconf_check(out, err, errlen);
-	}
+	/* a disabled server may wait for its type; anything set must make sense */
+	if (rc == 0 && (out->enabled || out->type != SRV_NONE))
+		rc = srvconf_check(out, err, errlen);
+	if (rc == 0)
+		rc = keep_hidden_secrets(out, &cur->cfg, err, errlen);
 	*validate = rc == 0 && out->enabled && (!cur->cfg.enabled || !same_connection(out, &cur->cfg));
 	server_conf_put(cur);
 	return rc;

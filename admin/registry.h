@@ -106,6 +106,8 @@ int registry_set_list(struct registry *r, struct server *s, enum list_kind kind,
 
 /* Reads a written `config` into `out`: the keys it names on top of the
  * defaults, "***" for a secret keeping the current one, checked as a whole.
+ * A kept secret that would go elsewhere than it went before (another scheme,
+ * host or port, another proxy: source_secret_destination) is -EINVAL.
  * *validate is set when the result must prove its connection before it is
  * applied (it is enabled, and it is new or its connection settings changed). */
 int registry_parse_config(struct server *s, const char *text, struct server_config *out, int *validate,

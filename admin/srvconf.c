@@ -186,6 +186,12 @@ int srvconf_set(struct server_config *c, const char *key, const char *value, cha
 	return set_field(c, f, value, err, errlen);
 }
 
+int srvconf_is_secret(const char *key)
+{
+	const struct field *f = find_field(key);
+	return f && f->secret;
+}
+
 int srvconf_parse(struct server_config *c, const char *text, char *err, size_t errlen)
 {
 	char *copy = strdup(text), *cursor = copy, *line, reason[256];

@@ -58,6 +58,10 @@ int srvconf_valid_name(const char *name);
  * bad number, value out of range, control characters). */
 int srvconf_set(struct server_config *c, const char *key, const char *value, char *err, size_t errlen);
 
+/* 1 if `key` is a secret (password, proxy_password, s3_secret_key): never
+ * shown, rendered as "***". */
+int srvconf_is_secret(const char *key);
+
 /* Parses "key = value" lines (# comments, blank lines) onto `c`; a bad line
  * is -EINVAL with "line N: reason" in `err`, and `c` may be half-updated:
  * parse into a copy. */

@@ -1,5 +1,6 @@
 #include "fetch/source.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -294,4 +295,73 @@ int source_same_origin(const struct server_config *c, const char *url)
 		return 0;
 	size_t a = origin_len(base), b = origin_len(url);
 	return a && a == b && strncasecmp(base, url, a) == 0;
+}
+
+/* ---- where secrets go ---- */
+
+/* The port curl connects to for a proxy URL that names none
+ * (CURLOPT_PROXYPORT): 443 for https, 1080 for every other kind. */
+static const char *proxy_default_port(const char *scheme)
+{
+	return strcmp(scheme, "https") == 0 ? "443" : "1080";
+}
+
+/* "scheme://host:port" of url, by libcurl's parser (which gives the scheme
+ * in lower case and the host as written: lowered here). A URL without a
+ * port gets its scheme's; a proxy's, the one curl connects to. Proxies may
+ * be socks*://, a scheme the parser has no default port for. */
+static int url_origin(const char *url, int proxy, char *out, size_t outlen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int rc = u ? -EINVAL : -ENOMEM;
+	if (u && curl_url_set(u, CURLUPART_URL, url, proxy ? CURLU_NON_SUPPORT_SCHEME : 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		CURLUcode got = curl_url_get(u, CURLUPART_PORT, &port, proxy ? 0 : CURLU_DEFAULT_PORT);
+		if (got == CURLUE_OK || (proxy && got == CURLUE_NO_PORT)) {
+			for (char *p = host; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			const char *at = port ? port : proxy_default_port(scheme);
+			int n = snprintf(out, outlen, "%s://%s:%s", scheme, host, at);
+			rc = n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+		}
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* 1 if c's requests carry `which` to the server itself (set_credentials in
+ * transfer.c): Basic auth for the HTTP types, signatures for S3. */
+static int sent_to_server(const struct server_config *c, enum source_secret which)
+{
+	if (which == SECRET_PASSWORD)
+		return c->type == SRV_SYMSRV || c->type == SRV_HTTP || c->type == SRV_DEBUGINFOD;
+	return which == SECRET_S3_SECRET_KEY && c->type == SRV_S3;
+}
+
+int source_secret_destination(const struct server_config *c, enum source_secret which, char *out, size_t outlen)
+{
+	char proxy[SRV_URL_MAX + 16] = "", server[SRV_URL_MAX + 3 * SRV_STR_MAX + 64] = "";
+	char base[SRV_URL_MAX + 3 * SRV_STR_MAX + 64];
+	size_t pos = 0;
+	int rc = 0;
+	out[0] = '\0';
+	if (c->type == SRV_DIR || !source_supported(c))
+		return 0; /* nothing of it goes over the network */
+	if (c->proxy[0] && (rc = url_origin(c->proxy, 1, proxy, sizeof proxy)) < 0)
+		return rc;
+	if (sent_to_server(c, which) && (rc = append_base(c, base, sizeof base, &pos)) == 0)
+		rc = url_origin(base, 0, server, sizeof server);
+	if (rc < 0)
+		return rc;
+	int n = 0;
+	if (which == SECRET_PROXY_PASSWORD)
+		n = snprintf(out, outlen, "%s", proxy);
+	else if (server[0])
+		n = snprintf(out, outlen, "%s%s%s", server, proxy[0] ? " via " : "", proxy);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }

@@ -65,4 +65,19 @@ void source_cab_name(const char *file, char *out, size_t outlen);
  * its bucket's), so that its credentials may be sent there. */
 int source_same_origin(const struct server_config *c, const char *url);
 
+/* The secrets a server's requests carry (transfer.c): HTTP Basic's password
+ * to the server, an S3 server's signatures made with its secret key, the
+ * proxy's password to the proxy. */
+enum source_secret { SECRET_PASSWORD, SECRET_PROXY_PASSWORD, SECRET_S3_SECRET_KEY };
+
+/* Where a server configured as `c` sends that secret: "scheme://host:port"
+ * of the server (for S3 the endpoint its bucket is reached at), then
+ * " via " and the proxy's if one is on the way; for the proxy's password the
+ * proxy's alone. Scheme and host are in lower case, the port always given
+ * (a URL's default: 80 for http, 443 for https; a proxy's as curl's: 443
+ * for https, 1080 for the others). "" if the configuration never sends it
+ * (a dir server, a password on S3, no proxy). -EINVAL if a URL it would go
+ * to does not parse (libcurl's URL parser). */
+int source_secret_destination(const struct server_config *c, enum source_secret which, char *out, size_t outlen);
+
 #endif

@@ -276,11 +276,12 @@ http {{
 class ScriptedServer:
     """An HTTP server on 127.0.0.1 whose answer per path is a function:
     handler(path, request) -> None (404) or a callable writing the response.
-    Counts requests per path."""
+    Counts requests per path, and keeps each one's headers (`seen`)."""
 
     def __init__(self, tap, route):
         self.route = route
         self.hits = {}
+        self.seen = []  # [(path, {lower-case header name: value})], oldest first
         self.lock = threading.Lock()
         outer = self
 
@@ -290,6 +291,7 @@ class ScriptedServer:
             def do_GET(self):
                 with outer.lock:
                     outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
+                    outer.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 action = outer.route(self.path)
                 if action is None:
                     self.send_response(404)
@@ -321,6 +323,11 @@ class ScriptedServer:
     def count(self, path_part):
         with self.lock:
             return sum(n for p, n in self.hits.items() if path_part in p)
+
+    def headers_seen(self):
+        """[(path, headers)] of every request so far (see `seen`)."""
+        with self.lock:
+            return list(self.seen)
 
     def stop(self):
         self.server.shutdown()

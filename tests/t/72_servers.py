@@ -3,14 +3,16 @@ its config proves the connection first against the real upstream (nginx on
 loopback: reachable, unreachable, auth_basic with right and wrong
 credentials) and applies only then; enabled = 0/1 keeps lists and stats;
 rm -r removes the server and never its symbols; the public defaults are
-readable by all, changeable by the admin group only, and stay removed."""
+readable by all, changeable by the admin group only, and stay removed; a
+secret written back as *** is kept only for the host it was sent to."""
+import base64
 import errno
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import write, Nginx, Symbold, Tap, make_pdb, read, tmpdir, try_read  # noqa: E402
+from harness import write, Nginx, ScriptedServer, Symbold, Tap, make_pdb, read, tmpdir, try_read  # noqa: E402
 
 PASSWORD = "s3cret-Pass-42"
 
@@ -142,10 +144,56 @@ def public_defaults(t):
     d.stop()
 
 
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def authorizations(server):
+    return [h.get("authorization") for _, h in server.headers_seen()]
+
+
+def kept_secret_stays_home(t):
+    """Issue 13: a writer who may change a config but must not learn its
+    secrets points the server elsewhere and writes the password back as ***,
+    as it reads. The stored password must not follow."""
+    home = ScriptedServer(t, lambda path: None)  # 404 to all: reachable
+    elsewhere = ScriptedServer(t, lambda path: None)
+    d = Symbold(t).start()
+    config = d.path(".symbold", "servers", "corp", "config")
+    os.mkdir(os.path.dirname(config))
+    t.eq(write(config, f"type = http\nurl = {home.url}/syms\nuser = crash\npassword = {PASSWORD}\n"), 0,
+         "a server with a password, proved against its host")
+    t.eq(set(authorizations(home)), {basic("crash", PASSWORD)}, "which got the password")
+
+    shown = read(config).decode()
+    moved = shown.replace(f"url = {home.url}/syms", f"url = {elsewhere.url}/syms")
+    t.ok("password = ***" in moved and elsewhere.url in moved, "(the shown config, pointed elsewhere)")
+    t.eq(write(config, moved), errno.EINVAL, "written back to another host with password = ***: EINVAL")
+    t.eq(elsewhere.headers_seen(), [], "the other host was never asked, with or without the password")
+    cfg = config_of(d, "corp")
+    t.ok(cfg["url"] == f"{home.url}/syms" and cfg["password"] == "***", "the old config is still in place")
+    last = d.ctl("servers", "corp", "log").splitlines()[-1]
+    t.ok("config refused" in last and "password = ***" in last, f"the server's log says why ({last[-90:]})")
+    t.ok(PASSWORD not in d.ctl("servers", "corp", "log") and PASSWORD not in d.stderr(), "without the secret")
+
+    other = f"{elsewhere.url.replace('127.0.0.1', 'localhost')}/syms"
+    t.eq(write(config, shown.replace(f"url = {home.url}/syms", f"url = {other}")), errno.EINVAL,
+         "the same port under another host name: EINVAL too")
+    asked = len(home.headers_seen())
+    t.eq(write(config, shown.replace(f"url = {home.url}/syms", f"url = {home.url.upper()}/other")), 0,
+         "the same host, another path (scheme and host in capitals): the password is kept")
+    t.eq(authorizations(home)[asked:], [basic("crash", PASSWORD)], "and proved there with it")
+    t.eq(write(config, moved.replace("password = ***", "password = n3w-Secret")), 0,
+         "another host with the password written out: accepted")
+    t.eq(authorizations(elsewhere), [basic("crash", "n3w-Secret")], "it gets the new password, never the old")
+    d.stop()
+
+
 def main():
     t = Tap()
     servers_as_directories(t)
     public_defaults(t)
+    kept_secret_stays_home(t)
     t.done()
 
 

@@ -288,6 +288,12 @@ static void test_load(void)
 	load_bad(path, "[symbold]\ncolour = blue\n", 2, "unknown option", "an unknown [symbold] key");
 	load_bad(path, "[server x]\ntype = dir\nretries = many\n", 3, "retries", "a bad server value");
 	load_bad(path, "[server x]\ntype = dir\nflavour = 1\n", 3, "unknown key", "an unknown server key");
+	load_bad(path, "[server x]\ntype = http\nurl = https://x/\nuser = u\npassword = ***\n", 5, "password = ***",
+		 "password = *** (a shown config pasted in: nothing to keep)");
+	load_bad(path, "[server x]\ntype = http\nurl = https://x/\nproxy_password=***\n", 4, "proxy_password = ***",
+		 "proxy_password = ***");
+	load_bad(path, "[server x]\ntype = s3\ns3_bucket = b\ns3_secret_key = ***\n", 4, "s3_secret_key = ***",
+		 "s3_secret_key = ***");
 	load_bad(path, "[symbold\n", 1, "malformed", "an unclosed section header");
 	load_bad(path, "[symbold] extra\n", 1, "malformed", "text after a section header");
 	load_bad(path, "[symbold]\njust words\n", 2, "key = value", "a line without '='");

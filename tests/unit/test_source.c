@@ -426,6 +426,53 @@ static void test_s3(void)
 	is_int(srvconf_check(&c, err, sizeof err), -EINVAL, "an endpoint that is not http(s) is refused");
 }
 
+static void destination(const struct server_config *c, enum source_secret which, const char *want, const char *what)
+{
+	char out[2048] = "?";
+	is_int(source_secret_destination(c, which, out, sizeof out), 0, "%s: found", what);
+	is_str(out, want, "%s", what);
+}
+
+/* Where each secret goes: what a "***" that keeps it is compared by. */
+static void test_secret_destination(void)
+{
+	struct server_config c = server("symsrv", "HTTPS://Symbols.Corp.Example/download/symbols?x=1");
+	char out[2048];
+	destination(&c, SECRET_PASSWORD, "https://symbols.corp.example:443",
+		    "scheme and host lowered, port 443 filled in");
+	destination(&c, SECRET_S3_SECRET_KEY, "", "a symsrv server signs nothing");
+	destination(&c, SECRET_PROXY_PASSWORD, "", "no proxy: the proxy password goes nowhere");
+	c = server("http", "http://[::1]:8080/x");
+	destination(&c, SECRET_PASSWORD, "http://[::1]:8080", "an IPv6 host and its port");
+	c = server("debuginfod", "http://u:p@127.0.0.1/x");
+	destination(&c, SECRET_PASSWORD, "http://127.0.0.1:80", "userinfo is not the host; port 80 filled in");
+	srvconf_set(&c, "proxy", "socks5h://Proxy.Example", err, sizeof err);
+	destination(&c, SECRET_PASSWORD, "http://127.0.0.1:80 via socks5h://proxy.example:1080",
+		    "through a socks proxy: curl's 1080");
+	destination(&c, SECRET_PROXY_PASSWORD, "socks5h://proxy.example:1080", "the proxy password: the proxy alone");
+	srvconf_set(&c, "proxy", "https://proxy.example", err, sizeof err);
+	destination(&c, SECRET_PROXY_PASSWORD, "https://proxy.example:443", "an https proxy: 443");
+	srvconf_set(&c, "proxy", "http://proxy.example", err, sizeof err);
+	destination(&c, SECRET_PROXY_PASSWORD, "http://proxy.example:1080", "an http proxy: 1080, as curl connects");
+	srvconf_set(&c, "proxy", "proxy.example:3128", err, sizeof err);
+	is_int(source_secret_destination(&c, SECRET_PROXY_PASSWORD, out, sizeof out), -EINVAL,
+	       "a proxy without a scheme does not parse");
+	c = server("http", "http://");
+	is_int(source_secret_destination(&c, SECRET_PASSWORD, out, sizeof out), -EINVAL, "a URL without a host");
+	c = server("dir", "/srv/symbols");
+	srvconf_set(&c, "proxy", "http://proxy.example:3128", err, sizeof err);
+	destination(&c, SECRET_PASSWORD, "", "a dir server sends nothing");
+	destination(&c, SECRET_PROXY_PASSWORD, "", "not even to its proxy");
+	c = server("s3", "");
+	srvconf_set(&c, "s3_bucket", "corp-symbols", err, sizeof err);
+	srvconf_set(&c, "s3_region", "eu-west-1", err, sizeof err);
+	destination(&c, SECRET_S3_SECRET_KEY, "https://corp-symbols.s3.eu-west-1.amazonaws.com:443",
+		    "s3 on AWS: the bucket's own host");
+	destination(&c, SECRET_PASSWORD, "", "an s3 server sends no password");
+	srvconf_set(&c, "url", "http://MinIO.example:9000/", err, sizeof err);
+	destination(&c, SECRET_S3_SECRET_KEY, "http://minio.example:9000", "s3 with an endpoint: the endpoint");
+}
+
 int main(void)
 {
 	test_candidates();
@@ -437,5 +484,6 @@ int main(void)
 	test_cab_name();
 	test_same_origin();
 	test_s3();
+	test_secret_destination();
 	return tap_done();
 }

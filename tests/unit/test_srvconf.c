@@ -416,6 +416,15 @@ static void test_render(void)
 	buf_free(&a);
 }
 
+static void test_is_secret(void)
+{
+	ok(srvconf_is_secret("password") && srvconf_is_secret("proxy_password") && srvconf_is_secret("s3_secret_key"),
+	   "password, proxy_password and s3_secret_key are secrets");
+	ok(!srvconf_is_secret("user") && !srvconf_is_secret("s3_access_key") && !srvconf_is_secret("url"),
+	   "user, s3_access_key and url are not");
+	ok(!srvconf_is_secret("colour") && !srvconf_is_secret(""), "nor an unknown key");
+}
+
 static void test_valid_name(void)
 {
 	static const char *const good[] = {"microsoft", "Mozilla", "my-server_2", "a.b", "x", "0"};
@@ -441,6 +450,7 @@ int main(void)
 	test_check();
 	test_incomplete();
 	test_render();
+	test_is_secret();
 	test_valid_name();
 	return tap_done();
 }
