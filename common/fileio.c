@@ -2,8 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define TEMP_RANDOM 6 /* bytes of randomness in a temp name: 12 hex digits */
@@ -110,4 +117,119 @@ int temp_finish_at(int dirfd, int fd, const char *tmp, const char *final, int rc
 	if (rc < 0)
 		unlinkat(dirfd, tmp, 0); /* our own temp name: nothing else to clean */
 	return rc;
+}
+
+/* ---- a regular file inside a directory ---- */
+
+static const char *file_type(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "fifo";
+	if (S_ISCHR(mode))
+		return "character device";
+	if (S_ISBLK(mode))
+		return "block device";
+	if (S_ISSOCK(mode))
+		return "socket";
+	if (S_ISLNK(mode))
+		return "symlink";
+	return S_ISDIR(mode) ? "directory" : "unknown type";
+}
+
+/* -EINVAL unless `st` is a regular file's, saying what it is in `why`. */
+static int require_regular(const struct stat *st, char *why, size_t whylen)
+{
+	if (S_ISREG(st->st_mode))
+		return 0;
+	snprintf(why, whylen, "not a regular file: %s", file_type(st->st_mode));
+	return -EINVAL;
+}
+
+/* -err, with its text in `why` (context first). */
+static int failed(int err, const char *context, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "%s%s", context, strerror(err));
+	return -err;
+}
+
+/* What of `path` lies below `root` (both resolved): "" for root itself,
+ * NULL if path is not inside it. */
+static const char *below(const char *root, const char *path)
+{
+	size_t len = strlen(root);
+	if (strcmp(root, "/") == 0)
+		return path + 1;
+	if (strncmp(path, root, len) != 0 || (path[len] != '/' && path[len] != '\0'))
+		return NULL;
+	return path + len + (path[len] == '/');
+}
+
+/* Opens `rel` below the directory `root`, both as realpath found them a
+ * moment ago: with openat2, following no symbolic link and never leaving
+ * root, so that a link swapped in since by whoever writes the tree fails
+ * the open (ELOOP, EXDEV) instead of leading out. Where the kernel has no
+ * openat2 (before 5.6, or a seccomp filter refuses it), the resolved path
+ * with O_NOFOLLOW, which guards its last component only. O_NONBLOCK: a FIFO
+ * swapped in is not waited on. */
+static int open_resolved(const char *root, const char *rel, const char *resolved)
+{
+	int flags = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC;
+	int rc = -ENOSYS;
+#ifdef SYS_openat2
+	int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	struct open_how how = {.flags = (uint64_t)flags, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+	long fd = syscall(SYS_openat2, dir, *rel ? rel : ".", &how, sizeof how);
+	rc = fd < 0 ? -errno : (int)fd;
+	close(dir);
+#else
+	(void)root;
+	(void)rel;
+#endif
+	if (rc != -ENOSYS && rc != -EPERM)
+		return rc;
+	int fd2 = open(resolved, flags);
+	return fd2 < 0 ? -errno : fd2;
+}
+
+/* The open file must be the regular file it was a moment ago; read with
+ * blocking calls: a network or FUSE file system may honour O_NONBLOCK on a
+ * regular file and answer EAGAIN. */
+static int ready_regular(int fd, char *why, size_t whylen)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return failed(errno, "fstat: ", why, whylen);
+	int rc = require_regular(&st, why, whylen);
+	if (rc < 0)
+		return rc;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return failed(errno, "fcntl: ", why, whylen);
+	return 0;
+}
+
+int open_regular_in(const char *root, const char *path, char *why, size_t whylen)
+{
+	char rroot[PATH_MAX], rpath[PATH_MAX];
+	struct stat st;
+	int rc;
+	if (!realpath(root, rroot) || !realpath(path, rpath))
+		return failed(errno, "", why, whylen);
+	const char *rel = below(rroot, rpath);
+	if (!rel)
+		return snprintf(why, whylen, "%s", rpath), -EXDEV;
+	/* a FIFO or a device is never opened: an open can block, or act
+	 * (a tape rewinds, a watchdog arms) */
+	if (lstat(rpath, &st) < 0)
+		return failed(errno, "", why, whylen);
+	if ((rc = require_regular(&st, why, whylen)) < 0)
+		return rc;
+	int fd = open_resolved(rroot, rel, rpath);
+	if (fd < 0)
+		return failed(-fd, fd == -ELOOP || fd == -EXDEV ? "changed while opened: " : "", why, whylen);
+	if ((rc = ready_regular(fd, why, whylen)) < 0)
+		close(fd);
+	return rc < 0 ? rc : fd;
 }

@@ -1,8 +1,9 @@
 /* fileio: copying between file descriptors, the one loop the fetcher
  * (a dir server's file into the store) and the uploader (the store into a
- * dir tier) share; making a file or a directory's entries durable; and the
- * temp file and rename by which the daemon (often root) writes a whole file
- * into a directory other users write too (the reprocess spool, a dir
+ * dir tier) share; opening a dir server's file without being led out of its
+ * tree or made to wait; making a file or a directory's entries durable; and
+ * the temp file and rename by which the daemon (often root) writes a whole
+ * file into a directory other users write too (the reprocess spool, a dir
  * upload tier), never through a symlink one of them planted. */
 #ifndef SYMBOLD_FILEIO_H
 #define SYMBOLD_FILEIO_H
@@ -17,6 +18,17 @@ int fd_copy(int in, int out, long long max, long long *copied);
 /* Writes all `len` bytes, retrying short and interrupted writes. 0, or
  * -errno. */
 int fd_write(int fd, const void *buf, size_t len);
+
+/* Opens for reading the file `path` names if, every symbolic link in it
+ * resolved, it lies inside the directory `root` (resolved too: root may be
+ * a link) and is a regular file. A FIFO, a device, a socket or a directory
+ * is refused without being opened, so nothing here blocks or acts on a
+ * device. Returns the fd (O_CLOEXEC, blocking reads), or -errno with `why`
+ * filled: -ENOENT or -ENOTDIR, nothing there; -EXDEV, outside root (`why`:
+ * the resolved path); -EINVAL, not a regular file ("not a regular file:
+ * fifo", "... character device", "... socket", "... directory"); -ELOOP,
+ * a link loop, or a link swapped in while it was opened. */
+int open_regular_in(const char *root, const char *path, char *why, size_t whylen);
 
 /* fsync of the file or directory at `path` (relative to `dirfd`, or
  * AT_FDCWD); `flags` e.g. O_DIRECTORY. 0, or -errno. */

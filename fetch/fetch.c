@@ -637,6 +637,7 @@ static void advance(struct fetcher *f, struct job *j)
 			j->ci++;
 			continue;
 		}
+		j->pub.ptr_target = 0;
 		start_attempt(f, j, s);
 		return;
 	}
@@ -891,6 +892,18 @@ static void commit_checked_sym(struct fetcher *f, struct job *j)
 	publish_commit(f->store, &j->pub); /* on_committed hands it back: j is not ours after this */
 }
 
+/* A dir server's file, confined to the server's root: neither a link in
+ * the tree nor a file.ptr's PATH leads out of it. */
+static enum work_result from_dir(struct fetcher *f, struct job *j)
+{
+	char root[sizeof j->target];
+	if (source_dir_path(cfg_of(j), "", root, sizeof root) < 0) {
+		snprintf(j->pub.reason, sizeof j->pub.reason, "the server's root path is too long");
+		return WORK_FAIL_DOWNLOAD;
+	}
+	return publish_from_dir(f->store, root, j->target, &j->pub);
+}
+
 static void work_main(void *arg)
 {
 	struct job *j = arg;
@@ -901,7 +914,7 @@ static void work_main(void *arg)
 		convert_main(j);
 	} else {
 		if (cfg_of(j)->type == SRV_DIR && j->pub.tmp_path[0] == '\0')
-			j->work = publish_from_dir(f->store, j->target, &j->pub);
+			j->work = from_dir(f, j);
 		else
 			j->work = publish_download(f->store, &j->pub);
 	}
@@ -945,6 +958,7 @@ static void follow_redirect(struct fetcher *f, struct job *j, struct server *s)
 		return;
 	}
 	j->pub.kind = CAND_PLAIN;
+	j->pub.ptr_target = 1;
 	start_attempt(f, j, s);
 }
 

@@ -336,16 +336,27 @@ enum work_result publish_conversion(struct store *st, const char *source, struct
 	return publish_download(st, p); /* verified like any .sym: its MODULE id must be the key's */
 }
 
-enum work_result publish_from_dir(struct store *st, const char *path, struct publish_job *p)
+/* Why a dir server's file was not opened (open_regular_in's rc and why):
+ * a miss if it is not there, else a failure of the server for the key. */
+static enum work_result dir_refusal(struct publish_job *p, int rc, const char *why)
 {
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		return snprintf(p->reason, sizeof p->reason, "not on this server"), WORK_MISS;
+	if (rc == -EXDEV && p->ptr_target)
+		return fail(p, WORK_FAIL_DOWNLOAD, "file.ptr target outside the server's root: %.240s", why);
+	if (rc == -EXDEV) /* the candidate's own path is inside: a link led out */
+		return fail(p, WORK_FAIL_DOWNLOAD, "a symbolic link leads outside the server's root: %.240s", why);
+	return fail(p, WORK_FAIL_DOWNLOAD, "%.290s", why);
+}
+
+enum work_result publish_from_dir(struct store *st, const char *root, const char *path, struct publish_job *p)
+{
+	char why[300];
 	long long copied;
 	p->tmp_path[0] = '\0';
-	int in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return snprintf(p->reason, sizeof p->reason, "not on this server"), WORK_MISS;
-		return fail(p, WORK_FAIL_DOWNLOAD, "%s", strerror(errno));
-	}
+	int in = open_regular_in(root, path, why, sizeof why);
+	if (in < 0)
+		return dir_refusal(p, in, why);
 	int out = store_tmp_create(st, p->tmp_path);
 	if (out < 0) {
 		close(in);
@@ -353,7 +364,8 @@ enum work_result publish_from_dir(struct store *st, const char *path, struct pub
 	}
 	int rc = fd_copy(in, out, p->max_size, &copied);
 	close(in);
-	close(out);
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
 	if (rc < 0)
 		return fail(p, out_of_room(rc) ? WORK_FAIL_LOCAL : WORK_FAIL_DOWNLOAD, "copying: %s", strerror(-rc));
 	return publish_download(st, p);

@@ -33,6 +33,7 @@ struct publish_job {
 	long long max_size;
 	const char *server;
 	const char *url;        /* where it came from, for the catalog */
+	int ptr_target;         /* it is what a file.ptr named (for the reason given) */
 	char tmp_path[PATH_MAX]; /* the download; consumed whatever happens */
 	char converted_from[16]; /* the source format of a conversion (its source_format), else "" */
 	/* When set, the commit is the caller's, and does not wait: the
@@ -81,7 +82,12 @@ int publish_check_head(const struct sym_key *k, const void *head, size_t len, ui
  * must carry the key's id. */
 enum work_result publish_conversion(struct store *st, const char *source, struct publish_job *p);
 
-/* Copies the dir server's file at `path` into a temp file, then publishes it. */
-enum work_result publish_from_dir(struct store *st, const char *path, struct publish_job *p);
+/* Copies the dir server's file at `path` into a temp file, then publishes
+ * it. The file must be a regular file inside `root` (the server's url and
+ * prefix), every symbolic link resolved (common/fileio open_regular_in):
+ * anything else — a FIFO, a device, a socket, a directory, a link or a
+ * file.ptr target leading out — is WORK_FAIL_DOWNLOAD with the reason, and
+ * is never waited on; nothing there is WORK_MISS. */
+enum work_result publish_from_dir(struct store *st, const char *root, const char *path, struct publish_job *p);
 
 #endif
