@@ -12,6 +12,7 @@
 #include "admin/totals.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/text.h"
 #include "fetch/source.h"
 
 struct registry {
@@ -645,6 +646,27 @@ static int secret_moves(const struct server_config *c, const struct server_confi
 	return rc < 0 || strcmp(now, before) != 0;
 }
 
+/* A URL with a password inside is shown with ***@ for its user:password@
+ * (text_url_shown): written back unchanged, it keeps the URL as it was;
+ * changed in any way, it would take the password along — refused: the
+ * whole URL must be written. */
+static int keep_url_secret(char *value, const char *stored, const char *key, char *err, size_t errlen)
+{
+	char shown[SRV_URL_MAX];
+	const char *hidden = strstr(value, "://***@");
+	if (!hidden || (strchr(value, '/') && strchr(value, '/') < hidden))
+		return 0;
+	text_url_shown(stored, shown, sizeof shown);
+	if (strcmp(value, shown) != 0)
+		return snprintf(err, errlen,
+				"%s with ***@: the user and password inside it are kept only with the %s unchanged; "
+				"write the %s in full",
+				key, key, key),
+		       -EINVAL;
+	snprintf(value, SRV_URL_MAX, "%s", stored);
+	return 0;
+}
+
 /* "***" is how a secret is shown: written back, it means "keep it" — but
  * only for where it went before. Whoever may write a config (admin_group)
  * may point the server elsewhere, and must never take its secrets along:
@@ -652,6 +674,11 @@ static int secret_moves(const struct server_config *c, const struct server_confi
  * proxy, is refused, and has to be written out in full. */
 static int keep_hidden_secrets(struct server_config *c, const struct server_config *cur, char *err, size_t errlen)
 {
+	int rc = keep_url_secret(c->url, cur->url, "url", err, errlen);
+	if (rc == 0)
+		rc = keep_url_secret(c->proxy, cur->proxy, "proxy", err, errlen);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < sizeof hidden_secrets / sizeof hidden_secrets[0]; i++) {
 		const struct hidden_secret *h = &hidden_secrets[i];
 		char *value = (char *)c + h->offset;
@@ -706,7 +733,9 @@ int registry_set_config(struct registry *r, struct server *s, const struct serve
 		return rc;
 	}
 	swap_conf(s, c);
-	log_server(&s->log, s->name, "config changed: type %s, url %s, %s", srvconf_type_name(cfg->type), cfg->url,
+	char url[SRV_URL_MAX];
+	text_url_shown(cfg->url, url, sizeof url);
+	log_server(&s->log, s->name, "config changed: type %s, url %s, %s", srvconf_type_name(cfg->type), url,
 		   cfg->enabled ? "enabled" : "disabled");
 	return 0;
 }

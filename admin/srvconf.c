@@ -297,6 +297,20 @@ enum server_layout srvconf_layout(const struct server_config *c)
 	}
 }
 
+/* A string key; shown to a human (hide_secrets), a secret is "***", and
+ * a URL's user:password@ is "***@" (text_url_shown). */
+static int render_str(struct buf *out, const struct field *f, const char *value, int hide_secrets)
+{
+	char shown[SRV_URL_MAX];
+	if (hide_secrets && f->secret && *value)
+		return buf_printf(out, "%s = ***\n", f->key);
+	if (hide_secrets && (strcmp(f->key, "url") == 0 || strcmp(f->key, "proxy") == 0)) {
+		text_url_shown(value, shown, sizeof shown);
+		return buf_printf(out, "%s = %s\n", f->key, shown);
+	}
+	return buf_printf(out, "%s = %s\n", f->key, value);
+}
+
 int srvconf_render(const struct server_config *c, struct buf *out, int hide_secrets)
 {
 	int rc = 0;
@@ -305,7 +319,7 @@ int srvconf_render(const struct server_config *c, struct buf *out, int hide_secr
 		const char *base = (const char *)c + f->offset;
 		switch (f->kind) {
 		case F_STR:
-			rc = buf_printf(out, "%s = %s\n", f->key, f->secret && hide_secrets && *base ? "***" : base);
+			rc = render_str(out, f, base, hide_secrets);
 			break;
 		case F_INT:
 		case F_BOOL:

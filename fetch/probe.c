@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/text.h"
 #include "fetch/source.h"
 #include "fetch/transfer.h"
 
@@ -29,10 +30,11 @@ static const char *proxy_of(const struct server_config *c)
 	return c->proxy[0] ? c->proxy : NULL;
 }
 
-static int classify(CURLcode rc, long status, const char *url, const char *curl_err, const char *proxy,
+static int classify(CURLcode rc, long status, const char *secret_url, const char *curl_err, const char *proxy,
 		    char *reason, size_t len)
 {
-	char why[600];
+	char why[600], url[SRV_URL_MAX + 300];
+	text_url_shown(secret_url, url, sizeof url); /* the answer is shown: validate, the log */
 	switch (rc) {
 	case CURLE_OK:
 		break;
