@@ -15,7 +15,8 @@ SANITIZE ?=
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CPPFLAGS += -I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314
+DEFS    ?=
+CPPFLAGS += -I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314 $(DEFS)
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror $(SANITIZE) $(PKG_CFLAGS)
 LDFLAGS  += $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -liberty -lpthread
@@ -32,8 +33,8 @@ BENCH_BINS := $(BUILD)/bench/readall $(BUILD)/bench/symconv
 MAKEFLAGS += --no-print-directory
 FUZZ_FLAGS := BUILD=build-fuzz CC=clang OPT=-O1 \
 	SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-TRACE_FLAGS := BUILD=build-trace CPPFLAGS="-I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314 -DSYMBOLD_TRACE"
-ASAN_FLAGS := BUILD=build-asan OPT=-O1 \
+TRACE_FLAGS := BUILD=build-trace DEFS=-DSYMBOLD_TRACE
+ASAN_FLAGS := BUILD=build-asan OPT=-O1 DEFS=-DSYMBOLD_LOCK_RANKS \
 	SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 PREFIX ?= /usr/local

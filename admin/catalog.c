@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "admin/catalog_sql.h"
+#include "common/lockrank.h"
 #include "common/buf.h"
 
 
@@ -117,6 +118,18 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 	pthread_mutexattr_destroy(&attr);
 	*out = c;
 	return 0;
+}
+
+void cat_lock(struct catalog *c)
+{
+	pthread_mutex_lock(&c->mu);
+	rank_taken(RANK_CATALOG, "the catalog");
+}
+
+void cat_unlock(struct catalog *c)
+{
+	rank_given_back(RANK_CATALOG);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* A statement prepared once and kept: SQLite parses and plans a statement
@@ -240,9 +253,9 @@ int cat_exec(struct catalog *c, const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = exec_va(c, sql, types, ap);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	va_end(ap);
 	return rc;
 }
@@ -271,9 +284,9 @@ static int server_delete_locked(struct catalog *c, const char *name)
 
 int catalog_server_delete(struct catalog *c, const char *name)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = server_delete_locked(c, name);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }
 
@@ -304,9 +317,9 @@ static int skiplist_replace_locked(struct catalog *c, const char *server, const 
 
 int catalog_skiplist_replace(struct catalog *c, const char *server, const struct catalog_skip *v, size_t n)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = skiplist_replace_locked(c, server, v, n);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }
 
@@ -335,7 +348,7 @@ int cat_each(struct catalog *c, const char *sql, int (*row)(sqlite3_stmt *, void
 	va_list ap;
 	int rc = 0, step = SQLITE_DONE;
 	va_start(ap, types);
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	sqlite3_stmt *st = prepare(c, sql, types, ap);
 	if (!st)
 		rc = report(c, sql);
@@ -345,7 +358,7 @@ int cat_each(struct catalog *c, const char *sql, int (*row)(sqlite3_stmt *, void
 		rc = report(c, sql);
 	if (st)
 		release(c, st);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	va_end(ap);
 	return rc;
 }
@@ -408,7 +421,7 @@ static int file_rows_locked(struct catalog *c, const struct catalog_publish *v, 
 int catalog_publish_rows(struct catalog *c, const struct catalog_publish *stored, size_t nstored,
 			 const struct catalog_publish *starting, size_t nstarting, int synced)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	/* unsynced, the commit is written to the WAL and left for the caller's
 	 * sync of the file system to make durable (NORMAL: no fsync of its own) */
 	int rc = synced ? 0 : cat_exec_locked(c, "PRAGMA synchronous=NORMAL", "");
@@ -421,7 +434,7 @@ int catalog_publish_rows(struct catalog *c, const struct catalog_publish *stored
 	rc = cat_end_txn(c, rc);
 	if (!synced)
 		cat_exec_locked(c, "PRAGMA synchronous=FULL", "");
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }
 
@@ -606,17 +619,17 @@ int catalog_code_ids_each(struct catalog *c, catalog_code_id_fn fn, void *ctx)
 
 int catalog_begin(struct catalog *c)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	if (rc < 0)
-		pthread_mutex_unlock(&c->mu);
+		cat_unlock(c);
 	return rc;
 }
 
 int catalog_end(struct catalog *c, int rc)
 {
 	rc = cat_end_txn(c, rc);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }
 

@@ -18,6 +18,10 @@ struct catalog {
 	dev_t dev;          /* the file system the database lives on */
 };
 
+/* The connection's lock (recursive), in its rank (common/lockrank.h). */
+void cat_lock(struct catalog *c);
+void cat_unlock(struct catalog *c);
+
 /* One statement that returns no rows: taking the lock, or with it held. */
 int cat_exec(struct catalog *c, const char *sql, const char *types, ...);
 int cat_exec_locked(struct catalog *c, const char *sql, const char *types, ...);

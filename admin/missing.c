@@ -208,8 +208,8 @@ static void prefetch_key(struct missing *m, const struct sym_key *k)
 struct revisit {
 	struct missing *m;
 	int prefetch; /* and ask for the others */
-	struct sym_key *present;
-	size_t npresent, cap;
+	struct sym_key *present, *absent;
+	size_t npresent, cap, nabsent, absent_cap;
 };
 
 static int revisit_key(const char *debug_file, const char *debug_id, void *ctx)
@@ -220,11 +220,13 @@ static int revisit_key(const char *debug_file, const char *debug_id, void *ctx)
 	if (sym_key_of(debug_file, debug_id, &k) < 0)
 		return 0;
 	key_pair(&k, pair);
+	/* copied out: this runs under the catalog's lock, and the fetcher must
+	 * not be called with it held (common/lockrank.h) */
 	if (pair_present(r->m, pair)) {
 		if (VEC_RESERVE(r->present, r->npresent, r->cap, 16) == 0)
 			r->present[r->npresent++] = k;
-	} else if (r->prefetch) {
-		prefetch_key(r->m, &k);
+	} else if (r->prefetch && VEC_RESERVE(r->absent, r->nabsent, r->absent_cap, 16) == 0) {
+		r->absent[r->nabsent++] = k;
 	}
 	return 0;
 }
@@ -530,8 +532,11 @@ static void take_events(struct missing *m)
  * `prefetch`) asked for again. */
 static void revisit_waited_keys(struct missing *m, int prefetch)
 {
-	struct revisit r = {m, prefetch, NULL, 0, 0};
+	struct revisit r = {m, prefetch, NULL, NULL, 0, 0, 0, 0};
 	mdb_waited_keys(m->cat, revisit_key, &r);
+	for (size_t i = 0; i < r.nabsent; i++)
+		prefetch_key(m, &r.absent[i]);
+	free(r.absent);
 	char pairs[ARRIVALS_MAX][KEY_PAIR_MAX];
 	size_t n = 0;
 	for (size_t i = 0; i < r.npresent; i++) {

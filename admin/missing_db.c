@@ -19,28 +19,28 @@ static const char schema[] =
 
 int mdb_init(struct catalog *c)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = sqlite3_exec(c->db, schema, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }
 
 int mdb_add(struct catalog *c, const struct missing_row *rows, size_t n)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = cat_exec_locked(c, "INSERT OR IGNORE INTO missing VALUES(?,?,?,?,?,?,?)", "tttttti", rows[i].object,
 				     rows[i].pair, rows[i].debug_file, rows[i].debug_id, rows[i].code_file,
 				     rows[i].code_id, (long long)rows[i].since);
 	rc = cat_end_txn(c, rc);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }
 
 int mdb_arrive(struct catalog *c, const char *const *pairs, size_t n, time_t due, long *objects)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)
@@ -53,7 +53,7 @@ int mdb_arrive(struct catalog *c, const char *const *pairs, size_t n, time_t due
 			rc = cat_exec_locked(c, "DELETE FROM missing WHERE pair=?", "t", pairs[i]);
 	}
 	rc = cat_end_txn(c, rc);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }
 
@@ -103,7 +103,7 @@ int mdb_next_due(struct catalog *c, time_t *when)
 int mdb_fire(struct catalog *c, const char *object, const char *pairs, time_t now, int with_command,
 	     long long *seq)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	if (rc == 0)
 		rc = cat_exec_locked(c, "INSERT INTO reprocess(object, pairs, fired) VALUES(?,?,?)", "tti", object,
@@ -115,7 +115,7 @@ int mdb_fire(struct catalog *c, const char *object, const char *pairs, time_t no
 		rc = cat_exec_locked(c, "INSERT INTO commands(seq, object, pairs, next_try) VALUES(?,?,?,?)", "itti",
 				     *seq, object, pairs, (long long)now);
 	rc = cat_end_txn(c, rc);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }
 
@@ -272,7 +272,7 @@ int mdb_counts(struct catalog *c, long long *objects, long long *keys, long long
 
 int mdb_expire(struct catalog *c, time_t before, long keep)
 {
-	pthread_mutex_lock(&c->mu);
+	cat_lock(c);
 	int rc = cat_exec_locked(c, "BEGIN IMMEDIATE", "");
 	if (rc == 0)
 		rc = cat_exec_locked(c, "DELETE FROM missing WHERE since < ?", "i", (long long)before);
@@ -290,6 +290,6 @@ int mdb_expire(struct catalog *c, time_t before, long keep)
 				     " ORDER BY seq DESC LIMIT -1 OFFSET ?)",
 				     "i", (long long)keep);
 	rc = cat_end_txn(c, rc);
-	pthread_mutex_unlock(&c->mu);
+	cat_unlock(c);
 	return rc;
 }

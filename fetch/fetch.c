@@ -13,6 +13,7 @@
 #include "admin/totals.h"
 #include "common/clock.h"
 #include "common/hmap.h"
+#include "common/lockrank.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/text.h"
@@ -138,6 +139,19 @@ struct fetcher {
 	struct fetch_counters counters;
 };
 
+/* The job table's lock, in its rank (common/lockrank.h). */
+static void fetcher_lock(struct fetcher *f)
+{
+	pthread_mutex_lock(&f->mu);
+	rank_taken(RANK_FETCHER, "the fetcher's jobs");
+}
+
+static void fetcher_unlock(struct fetcher *f)
+{
+	rank_given_back(RANK_FETCHER);
+	pthread_mutex_unlock(&f->mu);
+}
+
 static void advance(struct fetcher *f, struct job *j);
 static int start_conversion(struct fetcher *f, struct job *j);
 static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx,
@@ -184,11 +198,11 @@ static void trace_job(const struct job *j, int status)
 
 static void job_finish(struct fetcher *f, struct job *j, int status)
 {
-	pthread_mutex_lock(&f->mu);
+	fetcher_lock(f);
 	hmap_del(&f->jobs, j->relpath);
 	struct waiter *w = j->waiters;
 	j->waiters = NULL;
-	pthread_mutex_unlock(&f->mu);
+	fetcher_unlock(f);
 	if (status == 0)
 		verdicts_clear(f->verdicts, j->relpath); /* before it is announced: see fetch_negative_left */
 	if (status == 0 && f->cfg.hooks.stored)
@@ -661,9 +675,9 @@ static void submit_work(struct fetcher *f, struct job *j);
 static struct job *waiting_job(struct source_wait *w, int status)
 {
 	struct fetcher *f = w->f;
-	pthread_mutex_lock(&f->mu);
+	fetcher_lock(f);
 	struct job *j = status == -ESHUTDOWN ? NULL : hmap_get(&f->jobs, w->relpath);
-	pthread_mutex_unlock(&f->mu);
+	fetcher_unlock(f);
 	free(w);
 	return j;
 }
@@ -820,11 +834,11 @@ static void learn_published(struct fetcher *f, const struct publish_job *p)
 /* Gives a job back to the transfer thread, with j->work saying how it went. */
 static void hand_back(struct fetcher *f, struct job *j)
 {
-	pthread_mutex_lock(&f->mu);
+	fetcher_lock(f);
 	int first = f->worked == NULL; /* the transfer thread takes them all at once */
 	j->next = f->worked;
 	f->worked = j;
-	pthread_mutex_unlock(&f->mu);
+	fetcher_unlock(f);
 	if (first)
 		curl_multi_wakeup(f->multi);
 }
@@ -841,7 +855,7 @@ static void on_image(void *ctx, int status);
 static void answer_stored(struct fetcher *f, struct job *j)
 {
 	struct waiter *outside = NULL;
-	pthread_mutex_lock(&f->mu);
+	fetcher_lock(f);
 	for (struct waiter **pp = &j->waiters; *pp;) {
 		struct waiter *w = *pp;
 		if (w->done == on_source || w->done == on_image) {
@@ -852,7 +866,7 @@ static void answer_stored(struct fetcher *f, struct job *j)
 		w->next = outside;
 		outside = w;
 	}
-	pthread_mutex_unlock(&f->mu);
+	fetcher_unlock(f);
 	fire(outside, 0);
 }
 
@@ -1189,7 +1203,7 @@ static int promote(struct job *j)
 static void promote_sources(struct fetcher *f)
 {
 	size_t slot;
-	pthread_mutex_lock(&f->mu);
+	fetcher_lock(f);
 	for (struct hmap_entry *e = hmap_first(&f->jobs, &slot); e; e = hmap_next(&f->jobs, e, &slot)) {
 		struct job *j = e->value; /* converting, source and image are the transfer thread's: ours */
 		if (!j->converting || !atomic_load(&j->interactive))
@@ -1198,7 +1212,7 @@ static void promote_sources(struct fetcher *f)
 		if (j->image[0])
 			promote(hmap_get(&f->jobs, j->image));
 	}
-	pthread_mutex_unlock(&f->mu);
+	fetcher_unlock(f);
 }
 
 static int is_interactive(const struct job *j, double now)
@@ -1255,7 +1269,7 @@ static double expire_waiters(struct fetcher *f)
 	double now = clock_mono(), next = now + 1.0;
 	struct waiter *expired = NULL;
 	size_t slot;
-	pthread_mutex_lock(&f->mu);
+	fetcher_lock(f);
 	for (struct hmap_entry *e = hmap_first(&f->jobs, &slot); e; e = hmap_next(&f->jobs, e, &slot)) {
 		struct job *j = e->value;
 		for (struct waiter **pp = &j->waiters; *pp;) {
@@ -1271,7 +1285,7 @@ static double expire_waiters(struct fetcher *f)
 			pp = &w->next;
 		}
 	}
-	pthread_mutex_unlock(&f->mu);
+	fetcher_unlock(f);
 	fire(expired, -ETIMEDOUT);
 	return next;
 }
@@ -1301,12 +1315,12 @@ static struct job *reversed(struct job *j)
  * expired waiters. Returns 0 to go on, 1 to stop. */
 static int fetch_turn(struct fetcher *f)
 {
-	pthread_mutex_lock(&f->mu);
+	fetcher_lock(f);
 	int stopping = f->stopping, promoted = f->promoted;
 	struct job *fresh = reversed(f->incoming), *worked = reversed(f->worked);
 	f->incoming = f->worked = NULL;
 	f->promoted = 0;
-	pthread_mutex_unlock(&f->mu);
+	fetcher_unlock(f);
 	if (stopping)
 		return 1;
 	if (promoted)
@@ -1420,16 +1434,16 @@ static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fe
 	w->deadline = clock_mono() + wait_s;
 	w->done = done;
 	w->ctx = ctx;
-	pthread_mutex_lock(&f->mu);
+	fetcher_lock(f);
 	if (f->stopping || verdicts_negative(f->verdicts, relpath, clock_wall()) > 0) {
-		pthread_mutex_unlock(&f->mu);
+		fetcher_unlock(f);
 		free(w);
 		atomic_fetch_add(&f->counters.negative_hits, 1);
 		return -ENOENT;
 	}
 	struct job *queued_before = f->incoming, *j = job_for(f, k, relpath, interactive);
 	if (!j) {
-		pthread_mutex_unlock(&f->mu);
+		fetcher_unlock(f);
 		free(w);
 		return -ENOMEM;
 	}
@@ -1438,7 +1452,7 @@ static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fe
 	/* a new job behind others the transfer thread has not taken yet: the
 	 * wake-up of the first is enough (it takes them all at once) */
 	int wake = !(queued_before && f->incoming == j);
-	pthread_mutex_unlock(&f->mu);
+	fetcher_unlock(f);
 	if (wake)
 		curl_multi_wakeup(f->multi);
 	return 0;
@@ -1620,9 +1634,9 @@ void fetch_stop(struct fetcher *f)
 	if (!f)
 		return;
 	if (f->thread_started) {
-		pthread_mutex_lock(&f->mu);
+		fetcher_lock(f);
 		f->stopping = 1;
-		pthread_mutex_unlock(&f->mu);
+		fetcher_unlock(f);
 		curl_multi_wakeup(f->multi);
 		pthread_join(f->thread, NULL);
 	}

@@ -27,6 +27,7 @@
 #include "admin/store.h"
 #include "admin/totals.h"
 #include "common/clock.h"
+#include "common/lockrank.h"
 #include "common/log.h"
 #include "common/pool.h"
 #include "fetch/fetch.h"
@@ -156,12 +157,25 @@ struct daemon_state {
 	pthread_mutex_t fetch_mu;
 };
 
-static void close_state(struct daemon_state *d)
+/* fetch_mu, in its rank (common/lockrank.h): the first a hook takes. */
+static void fetch_hold(struct daemon_state *d)
 {
 	pthread_mutex_lock(&d->fetch_mu);
+	rank_taken(RANK_DAEMON_FETCH, "the daemon's fetch_mu");
+}
+
+static void fetch_release(struct daemon_state *d)
+{
+	rank_given_back(RANK_DAEMON_FETCH);
+	pthread_mutex_unlock(&d->fetch_mu);
+}
+
+static void close_state(struct daemon_state *d)
+{
+	fetch_hold(d);
 	struct fetcher *f = d->fetch;
 	d->fetch = NULL;
-	pthread_mutex_unlock(&d->fetch_mu);
+	fetch_release(d);
 	fetch_stop(f);
 	missing_stop(d->missing);
 	registry_close(d->reg);
@@ -195,19 +209,19 @@ static void negatives_forgotten(void *ctx)
 static void key_wanted(void *ctx, const struct sym_key *k)
 {
 	struct daemon_state *d = ctx;
-	pthread_mutex_lock(&d->fetch_mu);
+	fetch_hold(d);
 	if (d->fetch)
 		fetch_prefetch(d->fetch, k);
-	pthread_mutex_unlock(&d->fetch_mu);
+	fetch_release(d);
 }
 
 static void codes_named(void *ctx, const struct code_ref *refs, size_t n)
 {
 	struct daemon_state *d = ctx;
-	pthread_mutex_lock(&d->fetch_mu);
+	fetch_hold(d);
 	if (d->fetch)
 		fetch_learn_codes(d->fetch, refs, n);
-	pthread_mutex_unlock(&d->fetch_mu);
+	fetch_release(d);
 }
 
 /* Another tool put a file into the store, or took one away. */
@@ -216,10 +230,10 @@ static void store_changed(void *ctx, const struct sym_key *k, int removed)
 	struct daemon_state *d = ctx;
 	char relpath[KEY_PATH_MAX];
 	key_relpath(k, relpath);
-	pthread_mutex_lock(&d->fetch_mu);
+	fetch_hold(d);
 	if (d->fetch && !removed)
 		fetch_forget_key(d->fetch, k);
-	pthread_mutex_unlock(&d->fetch_mu);
+	fetch_release(d);
 	notify_changed(d->notify, relpath);
 }
 
