@@ -653,9 +653,9 @@ static int secret_moves(const struct server_config *c, const struct server_confi
 static int keep_url_secret(char *value, const char *stored, const char *key, char *err, size_t errlen)
 {
 	char shown[SRV_URL_MAX];
-	const char *hidden = strstr(value, "://***@");
-	if (!hidden || (strchr(value, '/') && strchr(value, '/') < hidden))
-		return 0;
+	const char *scheme = strstr(value, "://");
+	if (!scheme || strncmp(scheme, "://***@", strlen("://***@")) != 0)
+		return 0; /* no user:password@ shown hidden */
 	text_url_shown(stored, shown, sizeof shown);
 	if (strcmp(value, shown) != 0)
 		return snprintf(err, errlen,
