@@ -44,6 +44,7 @@ struct missing {
 	struct store_watch *drops; /* inotify on the store, or NULL */
 	pthread_mutex_t mu;
 	struct event *events, **events_tail; /* (mu) */
+	size_t nevents;                      /* queued (mu) */
 	int stopping;                        /* (mu) */
 	struct reprocess_cmds cmds;          /* the thread's */
 	double next_housekeeping;
@@ -58,7 +59,14 @@ struct missing {
 	struct {
 		atomic_ullong triggers_fired, command_runs, command_failures, store_drops;
 	} counters; /* kept across restarts (admin/totals.h) */
+	atomic_ullong failed_opens_dropped; /* not queued: the queue was full */
 };
+
+/* Failed opens queued for the keeper at most: while it waits (on a busy
+ * catalog), a flood of opens of absent keys must not grow memory without
+ * end. One dropped is a record for no object, which the next failed open
+ * of that key makes again; arrivals are never dropped. */
+#define FAILED_OPENS_QUEUED_MAX 4096
 
 int missing_valid_object(const char *id)
 {
@@ -438,6 +446,16 @@ static void queue_event(struct missing *m, const struct sym_key *k, int arrived)
 	e->arrived = arrived;
 	e->key = *k;
 	pthread_mutex_lock(&m->mu);
+	if (!arrived && m->nevents >= FAILED_OPENS_QUEUED_MAX) {
+		pthread_mutex_unlock(&m->mu);
+		free(e);
+		if (atomic_fetch_add(&m->failed_opens_dropped, 1) % 10000 == 0)
+			log_msg("failed opens come faster than they can be recorded: %d are waiting, the rest are "
+				"not recorded (failed_opens_dropped in stats)",
+				FAILED_OPENS_QUEUED_MAX);
+		return;
+	}
+	m->nevents++;
 	/* the keeper takes the whole queue at once: only the first event of
 	 * a queue needs to wake it */
 	int first = m->events == NULL;
@@ -508,6 +526,7 @@ static void take_events(struct missing *m)
 	struct event *e = m->events;
 	m->events = NULL;
 	m->events_tail = &m->events;
+	m->nevents = 0;
 	pthread_mutex_unlock(&m->mu);
 	while (e) {
 		struct event *next = e->next;
@@ -814,4 +833,5 @@ void missing_get_figures(struct missing *m, struct missing_figures *f)
 	f->command_runs = atomic_load(&m->counters.command_runs);
 	f->command_failures = atomic_load(&m->counters.command_failures);
 	f->store_drops = atomic_load(&m->counters.store_drops);
+	f->failed_opens_dropped = atomic_load(&m->failed_opens_dropped);
 }

@@ -42,6 +42,7 @@ struct missing_figures {
 	long long waiting_objects, keys_missing;
 	long long pending_reprocess;
 	unsigned long long triggers_fired, command_runs, command_failures, store_drops;
+	unsigned long long failed_opens_dropped; /* not recorded: too many waiting at once */
 };
 
 /* What this module asks of the fetcher, through main (so it needs none):

@@ -67,6 +67,7 @@ static const char readme[] =
 	"               triggers_fired         objects triggered for reprocessing\n"
 	"               reprocess_command_runs, reprocess_command_failures (given up after retries)\n"
 	"               store_drops            files other tools put into the store directory\n"
+	"               failed_opens_dropped   failed opens not recorded: too many waiting at once\n"
 	"               servers, store_files, store_bytes, uptime_s\n"
 	"metrics      Prometheus text format: symbold_fuse_requests_total{op=...}, the requests the\n"
 	"             kernel sent to the symbol tree's connection (a cached read sends none)\n"
@@ -193,9 +194,10 @@ static int render_missing_figures(struct missing *m, struct buf *out)
 	missing_get_figures(m, &f);
 	return buf_printf(out,
 			  "waiting_objects %lld\nkeys_missing %lld\nreprocess_pending %lld\ntriggers_fired %llu\n"
-			  "reprocess_command_runs %llu\nreprocess_command_failures %llu\nstore_drops %llu\n",
+			  "reprocess_command_runs %llu\nreprocess_command_failures %llu\nstore_drops %llu\n"
+			  "failed_opens_dropped %llu\n",
 			  f.waiting_objects, f.keys_missing, f.pending_reprocess, f.triggers_fired, f.command_runs,
-			  f.command_failures, f.store_drops);
+			  f.command_failures, f.store_drops, f.failed_opens_dropped);
 }
 
 static int render_stats(const struct control *c, struct buf *out)
