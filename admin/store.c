@@ -129,7 +129,7 @@ static int copy_pending(const char *relpath, const struct file_meta *m, void *ct
 static int recover_pending(struct store *s, const struct pending_copy *p)
 {
 	struct stat st;
-	if (fstatat(s->rootfd, p->relpath, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+	if (store_stat(s, p->relpath, &st) == 0 && S_ISREG(st.st_mode)) {
 		struct file_meta done = {p->server, p->url, p->source_format, st.st_size, p->fetched};
 		return catalog_file_commit(s->cat, p->relpath, &done);
 	}
@@ -226,9 +226,16 @@ void store_close(struct store *s)
 	free(s);
 }
 
+/* A store path never follows a symbolic link: one planted in the store
+ * (a key's directory linked to /etc) must not lead the mount out of it. */
 int store_stat(struct store *s, const char *relpath, struct stat *st)
 {
-	return fstatat(s->rootfd, relpath, st, 0) < 0 ? -errno : 0;
+	int fd = openat_beneath(s->rootfd, relpath, O_PATH);
+	if (fd < 0)
+		return fd;
+	int rc = fstat(fd, st) < 0 ? -errno : S_ISLNK(st->st_mode) ? -ELOOP : 0; /* a link at the end */
+	close(fd);
+	return rc;
 }
 
 int store_full_path(struct store *s, const char *relpath, char *out, size_t outlen)
@@ -239,13 +246,12 @@ int store_full_path(struct store *s, const char *relpath, char *out, size_t outl
 
 int store_open_file(struct store *s, const char *relpath)
 {
-	int fd = openat(s->rootfd, relpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
+	return openat_beneath(s->rootfd, relpath, O_RDONLY);
 }
 
 int store_list(struct store *s, const char *reldir, store_list_fn fn, void *ctx)
 {
-	int fd = openat(s->rootfd, *reldir ? reldir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat_beneath(s->rootfd, *reldir ? reldir : ".", O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno; /* nothing materialised yet */
 	DIR *d = fdopendir(fd);
@@ -424,7 +430,23 @@ static int is_recent(struct store *s, const char *relpath)
 	return found;
 }
 
-/* Renames c into place: 1 if it is there now (even if failed since). */
+/* Renames `from` to `to`, never over a file already there: 0, -EEXIST, or
+ * another -errno. */
+static int move_noreplace(int fromdir, const char *from, int todir, const char *to)
+{
+	if (renameat2(fromdir, from, todir, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	/* a file system without RENAME_NOREPLACE: a link cannot replace either */
+	if (linkat(fromdir, from, todir, to, 0) < 0)
+		return -errno;
+	return unlinkat(fromdir, from, 0) < 0 ? -errno : 0;
+}
+
+/* Renames c into place: 1 if it is there now (even if failed since). A
+ * stored file is never replaced: a file already there (put by another
+ * tool, or by a publish of the same key) stays, and c ends -EEXIST. */
 static int rename_into_place(struct store *s, struct commit *c)
 {
 	char dir[PATH_MAX];
@@ -433,10 +455,8 @@ static int rename_into_place(struct store *s, struct commit *c)
 	if (c->rc < 0)
 		return 0;
 	remember_recent(s, c->relpath); /* before the store's watch can see the rename */
-	if (renameat(AT_FDCWD, c->tmp_path, s->rootfd, c->relpath) < 0) {
-		c->rc = -errno;
+	if ((c->rc = move_noreplace(AT_FDCWD, c->tmp_path, s->rootfd, c->relpath)) < 0)
 		return 0;
-	}
 	if (hmap_put(&s->placed_dirs, dir, NULL) < 0)
 		c->rc = -ENOMEM; /* not known durable: its pending row stays for the next start */
 	return 1;
@@ -606,10 +626,11 @@ int store_knows(struct store *s, const char *relpath)
 int store_adopt(struct store *s, const char *relpath)
 {
 	struct stat st;
-	if (fstatat(s->rootfd, relpath, &st, 0) < 0)
-		return -errno;
+	int rc = store_stat(s, relpath, &st);
+	if (rc < 0)
+		return rc;
 	struct file_meta m = {"(dropped)", "", "", (long long)st.st_size, st.st_mtime};
-	int rc = catalog_file_commit(s->cat, relpath, &m);
+	rc = catalog_file_commit(s->cat, relpath, &m);
 	if (rc == 0) {
 		atomic_fetch_add(&s->files, 1);
 		atomic_fetch_add(&s->bytes, m.size);
@@ -621,14 +642,8 @@ int store_respell(struct store *s, const char *from_relpath, const char *relpath
 {
 	char dir[PATH_MAX];
 	int rc = make_parents(s, relpath, dir, NULL);
-	if (rc == 0 && renameat2(s->rootfd, from_relpath, s->rootfd, relpath, RENAME_NOREPLACE) < 0) {
-		rc = -errno;
-		/* a file system without RENAME_NOREPLACE: a link cannot replace either */
-		if (rc == -EINVAL && linkat(s->rootfd, from_relpath, s->rootfd, relpath, 0) == 0)
-			rc = unlinkat(s->rootfd, from_relpath, 0) < 0 ? -errno : 0;
-		else if (rc == -EINVAL)
-			rc = -errno;
-	}
+	if (rc == 0)
+		rc = move_noreplace(s->rootfd, from_relpath, s->rootfd, relpath);
 	return rc < 0 ? rc : fsync_at(s->rootfd, dir, O_DIRECTORY);
 }
 

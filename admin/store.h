@@ -39,7 +39,8 @@ int store_list(struct store *s, const char *reldir, store_list_fn fn, void *ctx)
 int store_tmp_create(struct store *s, char path[PATH_MAX]);
 
 /* Publishes the finished temp file at `tmp_path` as `relpath`, durably; the
- * temp file is gone afterwards whatever happens. Waits for the group commit
+ * temp file is gone afterwards whatever happens. A file already at relpath
+ * is never replaced: -EEXIST. Waits for the group commit
  * it joins (below), catalog row included; never call it from a `done`
  * callback. */
 int store_commit(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m);

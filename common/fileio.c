@@ -164,6 +164,30 @@ static const char *below(const char *root, const char *path)
 	return path + len + (path[len] == '/');
 }
 
+/* openat2 of `rel` below dirfd, following no symbolic link and never
+ * leaving it; -ENOSYS or -EPERM where the kernel has none (before 5.6) or
+ * a seccomp filter refuses it. */
+static int beneath(int dirfd, const char *rel, int flags)
+{
+#ifdef SYS_openat2
+	struct open_how how = {.flags = (uint64_t)flags, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+	return fd < 0 ? -errno : (int)fd;
+#else
+	(void)dirfd, (void)rel, (void)flags;
+	return -ENOSYS;
+#endif
+}
+
+int openat_beneath(int dirfd, const char *rel, int flags)
+{
+	int fd = beneath(dirfd, rel, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd != -ENOSYS && fd != -EPERM)
+		return fd;
+	fd = openat(dirfd, rel, flags | O_NOFOLLOW | O_CLOEXEC); /* the last component guarded only */
+	return fd < 0 ? -errno : fd;
+}
+
 /* Opens `rel` below the directory `root`, both as realpath found them a
  * moment ago: with openat2, following no symbolic link and never leaving
  * root, so that a link swapped in since by whoever writes the tree fails
@@ -174,23 +198,15 @@ static const char *below(const char *root, const char *path)
 static int open_resolved(const char *root, const char *rel, const char *resolved)
 {
 	int flags = O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC;
-	int rc = -ENOSYS;
-#ifdef SYS_openat2
 	int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return -errno;
-	struct open_how how = {.flags = (uint64_t)flags, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
-	long fd = syscall(SYS_openat2, dir, *rel ? rel : ".", &how, sizeof how);
-	rc = fd < 0 ? -errno : (int)fd;
+	int rc = beneath(dir, *rel ? rel : ".", flags);
 	close(dir);
-#else
-	(void)root;
-	(void)rel;
-#endif
 	if (rc != -ENOSYS && rc != -EPERM)
 		return rc;
-	int fd2 = open(resolved, flags);
-	return fd2 < 0 ? -errno : fd2;
+	int fd = open(resolved, flags);
+	return fd < 0 ? -errno : fd;
 }
 
 /* The open file must be the regular file it was a moment ago; read with

@@ -30,6 +30,13 @@ int fd_write(int fd, const void *buf, size_t len);
  * a link loop, or a link swapped in while it was opened. */
 int open_regular_in(const char *root, const char *path, char *why, size_t whylen);
 
+/* openat of `rel` below `dirfd` following no symbolic link in any of its
+ * components and never leaving dirfd (openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS; where the kernel has no openat2, O_NOFOLLOW guards
+ * the last component only). O_NOFOLLOW and O_CLOEXEC are added to flags.
+ * The fd, or -errno: -ELOOP for a symbolic link on the way, -EXDEV out. */
+int openat_beneath(int dirfd, const char *rel, int flags);
+
 /* fsync of the file or directory at `path` (relative to `dirfd`, or
  * AT_FDCWD); `flags` e.g. O_DIRECTORY. 0, or -errno. */
 int fsync_at(int dirfd, const char *path, int flags);

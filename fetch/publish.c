@@ -221,6 +221,10 @@ static void record_meta(struct publish_job *p, long long size)
 /* How the store's commit of p went. */
 static enum work_result commit_result(struct publish_job *p, int rc)
 {
+	if (rc == -EEXIST) { /* put there meanwhile (by another tool, an upload): it is in the store */
+		snprintf(p->reason, sizeof p->reason, "already in the store");
+		return WORK_STORED;
+	}
 	if (rc < 0) {
 		snprintf(p->reason, sizeof p->reason, "storing: %s", strerror(-rc));
 		return WORK_FAIL_LOCAL;

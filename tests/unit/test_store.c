@@ -189,12 +189,13 @@ static void test_commit(void)
 		close(fd);
 	}
 
-	/* a second commit of the same key replaces it */
+	/* a second commit of the same key never replaces it */
 	fd = store_tmp_create(s, path);
 	is_int(write(fd, "hello again", 11), 11, "write a second temp file");
 	close(fd);
-	is_int(store_commit(s, path, REL, &META), 0, "commit over an existing file");
-	is_int(read_into(full, buf, sizeof buf), 11, "the new content is there");
+	is_int(store_commit(s, path, REL, &META), -EEXIST, "a commit where a file is: -EEXIST");
+	is_int(read_into(full, buf, sizeof buf), 5, "the stored file is as it was");
+	ok(access(path, F_OK) < 0 && errno == ENOENT, "the second temp file is gone");
 	is_int(file_count(c, &bytes), 1, "still one file in the catalog");
 
 	/* a bad relpath fails and cleans up */
@@ -276,6 +277,17 @@ static void test_list_and_errors(void)
 	snprintf(p, sizeof p, "%s/link", root);
 	if (symlink(REL, p) == 0)
 		is_int(store_open_file(s, "link"), -ELOOP, "store_open_file does not follow symlinks");
+	unlink(p);
+	/* a key's directory linked elsewhere (to /etc, say): not followed */
+	snprintf(p, sizeof p, "%s/linked.pdb", root);
+	if (symlink("xul.pdb", p) == 0) {
+		const char *through = "linked.pdb/3844DBB920174967BE7AA4A2C20430FA2/xul.pdb";
+		is_int(store_open_file(s, through), -ELOOP, "store_open_file: not through a linked directory");
+		is_int(store_stat(s, through, &st), -ELOOP, "store_stat: not through a linked directory");
+		is_int(store_stat(s, "linked.pdb", &st), -ELOOP, "store_stat: not of the link itself");
+		int rc = store_list(s, "linked.pdb", note_entry, &l);
+		ok(rc == -ELOOP || rc == -ENOTDIR, "store_list: not through it (%d)", rc);
+	}
 	unlink(p);
 
 	store_close(s);
