@@ -197,7 +197,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		buf_resize(&n->data, 0);
 		pthread_mutex_unlock(&c->tree.mu);
 	}
-	struct ctl_handle *h = edit_handle_new(n, n->kind == NODE_CTLFILE ? n->ctl : CTL_NONE, n->path, fi->flags, &shown);
+	struct ctl_handle *h =
+		edit_handle_new(c, n, n->kind == NODE_CTLFILE ? n->ctl : CTL_NONE, n->path, fi->flags, &shown);
 	buf_free(&shown);
 	if (!h) {
 		fuse_reply_err(req, ENOMEM);

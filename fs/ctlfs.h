@@ -12,15 +12,23 @@
 #ifndef SYMBOLD_CTLFS_H
 #define SYMBOLD_CTLFS_H
 
+#include <pthread.h>
+
 #include "fs/control.h"
 #include "fs/tree.h"
 
 struct pool;
 
+struct ctl_handle;
+
 struct ctlfs {
 	struct tree tree;
 	struct control ctl;
 	struct pool *worker; /* the edit worker (fs/edit.c) */
+	/* the handles open now: the kernel may never release some (the daemon
+	 * stops first), and they are freed at the end (edit_drop_open) */
+	pthread_mutex_t handles_mu;
+	struct ctl_handle *handles;
 };
 
 extern const struct fuse_lowlevel_ops ctlfs_ops;

@@ -13,7 +13,30 @@
 
 /* ---- handles ---- */
 
-struct ctl_handle *edit_handle_new(struct node *n, enum ctl_id id, const char *server, int flags, struct buf *shown)
+static void track(struct ctlfs *c, struct ctl_handle *h)
+{
+	pthread_mutex_lock(&c->handles_mu);
+	h->next = c->handles;
+	if (h->next)
+		h->next->prev = h;
+	c->handles = h;
+	pthread_mutex_unlock(&c->handles_mu);
+}
+
+static void untrack(struct ctlfs *c, struct ctl_handle *h)
+{
+	pthread_mutex_lock(&c->handles_mu);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		c->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	h->prev = h->next = NULL;
+	pthread_mutex_unlock(&c->handles_mu);
+}
+
+static struct ctl_handle *handle_new(struct node *n, enum ctl_id id, const char *server, int flags, struct buf *shown)
 {
 	struct ctl_handle *h = calloc(1, sizeof *h);
 	if (!h)
@@ -35,6 +58,15 @@ struct ctl_handle *edit_handle_new(struct node *n, enum ctl_id id, const char *s
 		free(h);
 		return NULL;
 	}
+	return h;
+}
+
+struct ctl_handle *edit_handle_new(struct ctlfs *c, struct node *n, enum ctl_id id, const char *server, int flags,
+				   struct buf *shown)
+{
+	struct ctl_handle *h = handle_new(n, id, server, flags, shown);
+	if (h)
+		track(c, h);
 	return h;
 }
 
@@ -344,6 +376,7 @@ void edit_fsync(fuse_req_t req, struct ctlfs *c, struct ctl_handle *h)
 
 void edit_release(fuse_req_t req, struct ctlfs *c, struct ctl_handle *h)
 {
+	untrack(c, h);
 	if (req)
 		fuse_reply_err(req, 0);
 	apply_handle(NULL, c, h);
@@ -424,4 +457,17 @@ void edit_setattr(fuse_req_t req, struct ctlfs *c, struct node *n, struct ctl_ha
 		fuse_reply_err(req, -rc);
 	else
 		reply_attr(req, c, n, n->kind == NODE_SCRATCH ? -1 : size);
+}
+
+void edit_drop_open(struct ctlfs *c)
+{
+	pthread_mutex_lock(&c->handles_mu);
+	struct ctl_handle *h = c->handles;
+	c->handles = NULL;
+	pthread_mutex_unlock(&c->handles_mu);
+	while (h) {
+		struct ctl_handle *next = h->next;
+		handle_put(h);
+		h = next;
+	}
 }

@@ -33,6 +33,7 @@ struct ctl_handle {
 	atomic_int refused;  /* errno: the change was refused whole; later writes and closes say so */
 	char *proven;        /* a config text whose connection a write proved */
 	atomic_int refs;     /* the open file's, and the edit worker's while it works for it */
+	struct ctl_handle *prev, *next; /* among the open ones (ctlfs.handles) */
 };
 
 int edit_start(struct ctlfs *c);
@@ -42,8 +43,13 @@ void edit_stop(struct ctlfs *c);
 int edit_defer(struct ctlfs *c, void (*fn)(void *), void *arg);
 
 /* A handle for node n (control file `id` of `server`, or a scratch file)
- * opened with `flags`, reading `shown` (taken over). NULL on ENOMEM. */
-struct ctl_handle *edit_handle_new(struct node *n, enum ctl_id id, const char *server, int flags, struct buf *shown);
+ * opened with `flags`, reading `shown` (taken over), counted among c's open
+ * ones until its release. NULL on ENOMEM. */
+struct ctl_handle *edit_handle_new(struct ctlfs *c, struct node *n, enum ctl_id id, const char *server, int flags,
+				   struct buf *shown);
+/* The control tree's loop has ended: the handles the kernel never released
+ * are freed, their changes not applied (no one closed them). */
+void edit_drop_open(struct ctlfs *c);
 /* What the handle reads at `off`: answered. */
 void edit_read(fuse_req_t req, struct ctlfs *c, struct ctl_handle *h, size_t size, off_t off);
 

@@ -391,6 +391,7 @@ static void stop_parts(struct daemon *dm)
 		log_msg("cannot stop the loops: %s", strerror(errno));
 	session_join(&dm->sym_session);
 	session_join(&dm->ctl_session);
+	edit_drop_open(&dm->ctl); /* opened, and never released before the end */
 }
 
 static int serve(struct daemon *dm, const struct options *o, const struct config_server *servers, size_t nservers)
@@ -476,7 +477,8 @@ int main(int argc, char **argv)
 	struct options o;
 	struct config_server *servers = NULL;
 	size_t nservers = 0;
-	static struct daemon dm = {.state = {.fetch_mu = PTHREAD_MUTEX_INITIALIZER}};
+	static struct daemon dm = {.state = {.fetch_mu = PTHREAD_MUTEX_INITIALIZER},
+				   .ctl = {.handles_mu = PTHREAD_MUTEX_INITIALIZER}};
 	int rc = 1;
 
 	if (fuse_opt_parse(&args, &cmd, NULL, take_option) < 0 || cmd.overflow) {

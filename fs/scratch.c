@@ -34,7 +34,7 @@ void scratch_create(fuse_req_t req, struct ctlfs *c, struct node *dir, const cha
 	}
 	n->mode = mode & 0777;
 	tree_ref(&c->tree, n);
-	struct ctl_handle *h = edit_handle_new(n, CTL_NONE, dir->path, fi->flags, &none);
+	struct ctl_handle *h = edit_handle_new(c, n, CTL_NONE, dir->path, fi->flags, &none);
 	struct fuse_entry_param e;
 	fs_entry_param(&c->tree, n, &e);
 	fi->fh = (uint64_t)(uintptr_t)h;

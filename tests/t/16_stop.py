@@ -35,7 +35,8 @@ def stops(t, how, action, servers=None, during=None):
     t.eq(mounts_at([d.mnt, control]), [], f"{how}: no mount left behind")
     t.ok(not os.path.exists(control), f"{how}: the control tree's mount point is removed")
     log = d.stderr()
-    t.ok("Sanitizer" not in log and "runtime error:" not in log, f"{how}: no sanitizer report")
+    if not t.ok("Sanitizer" not in log and "runtime error:" not in log, f"{how}: no sanitizer report"):
+        t.diag(log[-4000:])
     return d, result
 
 
