@@ -5,6 +5,7 @@
 #   make asan    the same suite against an ASan + UBSan build
 #   make bench   benchmarks; results go to docs/BENCHMARKS.md by hand
 #   make trace   build-trace/symbold: where each cold key's time goes, on stderr
+#   make soak    64 readers for 10 minutes against a faulty upstream (docs/RELIABILITY.md)
 
 BUILD   ?= build
 CC      ?= cc
@@ -39,7 +40,7 @@ ASAN_FLAGS := BUILD=build-asan OPT=-O1 DEFS=-DSYMBOLD_LOCK_RANKS \
 
 PREFIX ?= /usr/local
 
-.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzzers bench trace install clean
+.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzzers bench trace soak install clean
 .SECONDARY:
 all: $(BUILD)/symbold $(BUILD)/symbold-admin $(UNIT_BINS) $(BENCH_BINS)
 
@@ -118,6 +119,10 @@ fuzz: fuzz-build
 bench: deps
 	$(MAKE) all
 	bench/run --build $(BUILD)
+
+soak: deps
+	$(MAKE) all
+	bench/soak --build $(BUILD)
 
 install: all
 	install -D -m 0755 $(BUILD)/symbold $(DESTDIR)$(PREFIX)/bin/symbold
