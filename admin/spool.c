@@ -1,5 +1,7 @@
 #include "admin/spool.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -40,6 +42,36 @@ static int watch(struct spool *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* 1 if `name` is one of write_spool's temp files: ".OBJECT." and twelve
+ * hex digits (temp_create_at's). */
+static int is_leftover(const char *name)
+{
+	size_t len = strlen(name);
+	if (name[0] != '.' || len < 15 || name[len - 13] != '.')
+		return 0;
+	for (size_t i = len - 12; i < len; i++)
+		if (!isxdigit((unsigned char)name[i]))
+			return 0;
+	return 1;
+}
+
+/* A crash in the middle of writing a spool file left its temp file: gone
+ * at start (it was never renamed, so no consumer saw it). */
+static void remove_leftovers(struct spool *s)
+{
+	int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (struct dirent *de; (de = readdir(d));)
+		if (de->d_type == DT_REG && is_leftover(de->d_name))
+			unlinkat(s->dirfd, de->d_name, 0);
+	closedir(d);
+}
+
 int spool_open(struct spool **out, struct catalog *cat, const char *dir, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -52,11 +84,13 @@ int spool_open(struct spool **out, struct catalog *cat, const char *dir, char *e
 	s->dirfd = s->fd = -1;
 	snprintf(s->dir, sizeof s->dir, "%s", dir);
 	int rc = watch(s, err, errlen);
-	if (rc < 0)
+	if (rc < 0) {
 		spool_close(s);
-	else
-		*out = s;
-	return rc;
+		return rc;
+	}
+	remove_leftovers(s);
+	*out = s;
+	return 0;
 }
 
 void spool_close(struct spool *s)

@@ -336,6 +336,19 @@ def spool_symlinks(t, origin):
     d.stop()
 
 
+def spool_leftovers(t, origin):
+    """A spool file's temp file that a crash left behind goes at the next
+    start (no consumer ever saw it); whatever else is in the spool stays."""
+    spool = tmpdir(t, "spool-left-")
+    for name in (".crash9.0123456789ab", ".keepme", ".crash9.tmp", "crash8"):
+        write(os.path.join(spool, name), "x\n")
+    d = Symbold(t, servers={"origin": {"type": "http", "url": origin.web.url}},
+                options={"reprocess_dir": spool, "reprocess_window": WINDOW}).start()
+    t.eq(sorted(os.listdir(spool)), [".crash9.tmp", ".keepme", "crash8"],
+         "a leftover temp file of the spool is removed at start, nothing else")
+    d.stop()
+
+
 def hygiene(t, origin):
     """Records are bounded in count, failed opens (no object) first."""
     d = Symbold(t, servers={"origin": {"type": "http", "url": origin.web.url, "whitelist_enabled": 1}},
@@ -457,6 +470,7 @@ def main():
     reprocess_edits(t, origin)
     while_down(t, origin)
     spool_symlinks(t, origin)
+    spool_leftovers(t, origin)
     hygiene(t, origin)
     scan(t, origin)
     t.done()
