@@ -173,6 +173,25 @@ def try_read(path):
         return None, e.errno
 
 
+def store_files(store):
+    """The relpaths of the files in a store (its dot directories left out)."""
+    out = set()
+    for dirpath, dirnames, filenames in os.walk(store):
+        dirnames[:] = [x for x in dirnames if not x.startswith(".")]
+        out.update(os.path.relpath(os.path.join(dirpath, f), store) for f in filenames)
+    return out
+
+
+def catalog_paths(db, table):
+    """The paths a catalog table ("files", "pending") records."""
+    import sqlite3
+    con = sqlite3.connect(db)
+    try:
+        return {row[0] for row in con.execute(f"SELECT path FROM {table}")}
+    finally:
+        con.close()
+
+
 # ---- nginx ----
 
 class Nginx:

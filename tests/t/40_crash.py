@@ -2,32 +2,16 @@
 file is ever served, leftovers are cleaned at start, the fetch succeeds
 afterwards, and the store and the catalog agree."""
 import os
-import sqlite3
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import ScriptedServer, Symbold, Tap, make_pdb, read, tmpdir, try_read, wait_for  # noqa: E402
+from harness import (ScriptedServer, Symbold, Tap, catalog_paths, make_pdb, read, store_files, tmpdir,  # noqa: E402
+                     try_read, wait_for)
 
 GUID, AGE = "C0FFEE00C0FFEE00C0FFEE00C0FFEE00", 3
 
-
-def store_files(store):
-    out = set()
-    for dirpath, dirnames, filenames in os.walk(store):
-        dirnames[:] = [x for x in dirnames if not x.startswith(".")]
-        for f in filenames:
-            out.add(os.path.relpath(os.path.join(dirpath, f), store))
-    return out
-
-
-def catalog(db, table):
-    con = sqlite3.connect(db)
-    try:
-        return {row[0] for row in con.execute(f"SELECT path FROM {table}")}
-    finally:
-        con.close()
 
 
 def main():
@@ -86,14 +70,14 @@ def main():
     t.eq(read(d2.path("done.pdb", other_id, "done.pdb")), other, "the file stored before the crash is intact")
     t.eq(up.count("/done.pdb/"), 1, "and was not fetched again")
     files = store_files(d2.store)
-    t.eq(catalog(d2.db, "files"), files, f"store and catalog agree ({sorted(files)})")
-    t.eq(catalog(d2.db, "pending"), set(), "no publish left half-recorded")
+    t.eq(catalog_paths(d2.db, "files"), files, f"store and catalog agree ({sorted(files)})")
+    t.eq(catalog_paths(d2.db, "pending"), set(), "no publish left half-recorded")
 
     # kill -9 with nothing in flight loses nothing either
     d2.kill9()
     d3 = Symbold(t, servers=servers, options={"wait": 30}, workdir=work).start()
     t.eq(read(d3.path("crash.pdb", debug_id, "crash.pdb")), data, "after a second kill -9: still there")
-    t.eq(catalog(d3.db, "files"), store_files(d3.store), "store and catalog still agree")
+    t.eq(catalog_paths(d3.db, "files"), store_files(d3.store), "store and catalog still agree")
     time.sleep(0.1)
     d3.stop()
     t.done()

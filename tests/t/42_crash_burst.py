@@ -5,13 +5,12 @@ in the store, nothing is left half-recorded, no temp file remains, and every
 key is served."""
 import os
 import random
-import sqlite3
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Nginx, Symbold, Tap, tmpdir  # noqa: E402
+from harness import Nginx, Symbold, Tap, catalog_paths, store_files, tmpdir  # noqa: E402
 
 ROUNDS, BURST, READERS = 10, 400, 16
 
@@ -33,21 +32,6 @@ def make_keys(root, n):
         keys[rel] = data  # names are lower case already: the store's spelling
     return keys
 
-
-def store_files(store):
-    out = set()
-    for dirpath, dirnames, filenames in os.walk(store):
-        dirnames[:] = [x for x in dirnames if not x.startswith(".")]
-        out.update(os.path.relpath(os.path.join(dirpath, f), store) for f in filenames)
-    return out
-
-
-def catalog(db, table):
-    con = sqlite3.connect(db)
-    try:
-        return {row[0] for row in con.execute(f"SELECT path FROM {table}")}
-    finally:
-        con.close()
 
 
 def burst(mnt, rels):
@@ -92,8 +76,8 @@ def main():
     d = Symbold(t, servers=servers, options={"wait": 30}, workdir=work).start()
     files = store_files(d.store)
     t.eq(os.listdir(os.path.join(d.store, ".tmp")), [], "no temp file remains after the restart")
-    t.eq(catalog(d.db, "pending"), set(), "no publish is left half-recorded")
-    t.eq(catalog(d.db, "files"), files, f"the catalog records exactly the {len(files)} files of the store")
+    t.eq(catalog_paths(d.db, "pending"), set(), "no publish is left half-recorded")
+    t.eq(catalog_paths(d.db, "files"), files, f"the catalog records exactly the {len(files)} files of the store")
     wrong = [f for f in files if f not in keys or open(os.path.join(d.store, f), "rb").read() != keys[f]]
     t.eq(wrong[:5], [], f"every stored file is whole and is the file its path names ({len(wrong)} are not)")
     fetched_before = len(ng.requests())
