@@ -40,7 +40,7 @@ ASAN_FLAGS := BUILD=build-asan OPT=-O1 DEFS=-DSYMBOLD_LOCK_RANKS \
 
 PREFIX ?= /usr/local
 
-.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzzers bench trace soak install clean
+.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzz-long fuzzers bench trace soak install clean
 .SECONDARY:
 all: $(BUILD)/symbold $(BUILD)/symbold-admin $(UNIT_BINS) $(BENCH_BINS)
 
@@ -115,6 +115,10 @@ fuzz-build:
 # every fuzz target for FUZZ_SECONDS (default 30) each
 fuzz: fuzz-build
 	tests/run --fuzz build-fuzz --fuzz-only
+
+# every fuzz target for an hour, at once and niced, corpora kept (docs/RELIABILITY.md)
+fuzz-long: fuzz-build
+	bench/fuzz-long --build build-fuzz
 
 bench: deps
 	$(MAKE) all
