@@ -611,10 +611,11 @@ static int code_id_row(sqlite3_stmt *st, void *ctx)
 	return e->fn(cat_text(st, 0), cat_text(st, 1), cat_text(st, 2), sqlite3_column_int(st, 3), e->ctx);
 }
 
-int catalog_code_ids_each(struct catalog *c, catalog_code_id_fn fn, void *ctx)
+int catalog_code_id_get(struct catalog *c, const char *debug_id, catalog_code_id_fn fn, void *ctx)
 {
 	struct code_id_each e = {fn, ctx};
-	return cat_each(c, "SELECT debug_id, code_file, code_id, verified FROM code_ids", code_id_row, &e, "");
+	return cat_each(c, "SELECT debug_id, code_file, code_id, verified FROM code_ids WHERE debug_id = ?",
+			code_id_row, &e, "t", debug_id);
 }
 
 int catalog_begin(struct catalog *c)

@@ -119,7 +119,8 @@ int catalog_code_id_put(struct catalog *c, const char *debug_id, const char *cod
 			int verified);
 typedef int (*catalog_code_id_fn)(const char *debug_id, const char *code_file, const char *code_id, int verified,
 				  void *ctx);
-int catalog_code_ids_each(struct catalog *c, catalog_code_id_fn fn, void *ctx);
+/* fn for the row of debug_id, if there is one; 0 or -errno. */
+int catalog_code_id_get(struct catalog *c, const char *debug_id, catalog_code_id_fn fn, void *ctx);
 
 /* A batch of changes as one transaction: begin takes the catalog for this
  * thread until end, which commits (rc 0) or rolls back. */

@@ -105,7 +105,7 @@ int options_set(struct options *o, const char *key, const char *value, char *err
 	NUM_OPT(reprocess_retries, 0, 20, 1, o->reprocess_retries = (int)v)
 	NUM_OPT(missing_max_age, 1, 3650, 1, o->missing_max_age = (int)v)
 	NUM_OPT(missing_max_records, 10, 1e9, 1, o->missing_max_records = (long long)v)
-	NUM_OPT(watch_store, 0, 1, 1, o->watch_store = (int)v)
+	NUM_OPT(watch_store, 0, 2, 1, o->watch_store = (int)v)
 	NUM_OPT(missing_retry, 0, 86400 * 30, 1, o->missing_retry = (int)v)
 	NUM_OPT(busy_poll, 0, 100000, 0, o->busy_poll = v)
 #undef NUM_OPT

@@ -26,7 +26,7 @@ struct options {
 	int reprocess_retries;         /* runs of a failing command after the first */
 	int missing_max_age;           /* days a missing or reprocess record is kept */
 	long long missing_max_records; /* ... and how many at most */
-	int watch_store;               /* 1: files dropped into the store are noticed */
+	int watch_store;               /* 1: files dropped into the store are noticed (2: with inotify) */
 	int missing_retry;             /* seconds between fetches of what crash reports wait on; 0: never */
 	char admin_group[64];
 	char control_dir[PATH_MAX];    /* where the control tree is mounted ("" = its own place) */

@@ -634,7 +634,7 @@ static void dropped(void *ctx, const struct sym_key *k, const char *relpath, int
 {
 	struct missing *m = ctx;
 	if (m->hooks.store_changed)
-		m->hooks.store_changed(m->hooks.ctx, k, removed);
+		m->hooks.store_changed(m->hooks.ctx, k, relpath, removed);
 	if (removed)
 		return;
 	atomic_fetch_add(&m->counters.store_drops, 1);
@@ -780,8 +780,9 @@ int missing_start(struct missing **out, struct catalog *cat, struct store *store
 		rc = -errno;
 	if (rc == 0)
 		rc = spool_open(&m->spool, cat, o->spool_dir, err, errlen);
-	if (rc == 0 && o->watch_store && store_watch_start(&m->drops, store) < 0)
-		log_msg("the store is not watched for dropped files: %s", strerror(errno));
+	int watch_rc = 0;
+	if (rc == 0 && o->watch_store && (watch_rc = store_watch_start(&m->drops, store, o->watch_store == 2)) < 0)
+		log_msg("the store is not watched for dropped files: %s", strerror(-watch_rc));
 	if (rc == 0 && (rc = -pthread_create(&m->thread, NULL, missing_main, m)) == 0)
 		pthread_setname_np(m->thread, "symbold-missing");
 	if (rc < 0)

@@ -34,7 +34,7 @@ struct missing_options {
 	char command[1024];     /* reprocess_cmd, or "" */
 	int command_concurrency;
 	int command_retries;    /* after the first run */
-	int watch_store;        /* 1: inotify on the store for files other tools drop in */
+	int watch_store;        /* files other tools drop into the store: 0 unseen, 1 watched, 2 with inotify */
 	int retry_every;        /* seconds between fetches of what objects wait on; 0: never */
 };
 
@@ -49,11 +49,12 @@ struct missing_figures {
  * fetch a key (the .sym of each missing one), and learn a module's code
  * file and id from a record that names them (before its fetch); and what it
  * tells: a file another tool put into the store, or removed from it
- * (store_changed, before the arrival is handled; may be NULL). */
+ * (store_changed, before the arrival is handled; may be NULL; k is NULL for
+ * a directory removed with what it held). */
 struct missing_hooks {
 	void (*prefetch)(void *ctx, const struct sym_key *k);
 	void (*learn_codes)(void *ctx, const struct code_ref *refs, size_t n);
-	void (*store_changed)(void *ctx, const struct sym_key *k, int removed);
+	void (*store_changed)(void *ctx, const struct sym_key *k, const char *relpath, int removed);
 	void *ctx;
 };
 

@@ -19,7 +19,7 @@ struct code {
 
 struct codeids {
 	pthread_mutex_t mu;
-	struct hmap map; /* debug id (canonical) -> struct code */
+	struct hmap map; /* debug id (canonical) -> struct code: the cache (all, without a catalog) */
 	struct catalog *cat;
 };
 
@@ -56,6 +56,8 @@ static int remember(struct codeids *c, const char *key, const struct code *code)
 		return -ENOMEM;
 	*copy = *code;
 	pthread_mutex_lock(&c->mu);
+	if (c->cat && c->map.count >= CODEIDS_CACHED && !hmap_get(&c->map, key))
+		hmap_clear_free(&c->map); /* the catalog has them all */
 	struct code *old = hmap_get(&c->map, key);
 	int rc = hmap_put(&c->map, key, copy);
 	pthread_mutex_unlock(&c->mu);
@@ -63,28 +65,42 @@ static int remember(struct codeids *c, const char *key, const struct code *code)
 	return rc;
 }
 
-/* A copy of what is known of debug_id: 1, or 0. */
-static int lookup(struct codeids *c, const char *debug_id, struct code *out)
+struct loaded {
+	struct code code;
+	int found;
+};
+
+static int load_row(const char *debug_id, const char *code_file, const char *code_id, int verified, void *ctx)
 {
-	char key[KEY_ID_MAX + 1];
-	if (!c || key_normalize_id(debug_id, key) < 0)
-		return 0;
+	struct loaded *l = ctx;
+	l->found = make_code(debug_id, code_file, code_id, &l->code) == 0;
+	l->code.verified = verified;
+	return 0;
+}
+
+/* A copy of what is known of debug_id (canonical): 1, or 0. From memory,
+ * else from the catalog (outside the lock: it may wait for a commit). */
+static int lookup_key(struct codeids *c, const char *key, struct code *out)
+{
 	pthread_mutex_lock(&c->mu);
 	const struct code *v = hmap_get(&c->map, key);
 	if (v)
 		*out = *v;
 	pthread_mutex_unlock(&c->mu);
-	return v != NULL;
+	if (v || !c->cat)
+		return v != NULL;
+	struct loaded l = {.found = 0};
+	if (catalog_code_id_get(c->cat, key, load_row, &l) < 0 || !l.found)
+		return 0;
+	remember(c, key, &l.code);
+	*out = l.code;
+	return 1;
 }
 
-static int load_row(const char *debug_id, const char *code_file, const char *code_id, int verified, void *ctx)
+static int lookup(struct codeids *c, const char *debug_id, struct code *out)
 {
 	char key[KEY_ID_MAX + 1];
-	struct code code;
-	if (key_normalize_id(debug_id, key) < 0 || make_code(key, code_file, code_id, &code) < 0)
-		return 0;
-	code.verified = verified;
-	return remember(ctx, key, &code);
+	return c && key_normalize_id(debug_id, key) == 0 && lookup_key(c, key, out);
 }
 
 int codeids_open(struct codeids **out, struct catalog *cat)
@@ -95,10 +111,6 @@ int codeids_open(struct codeids **out, struct catalog *cat)
 	pthread_mutex_init(&c->mu, NULL);
 	hmap_init(&c->map);
 	c->cat = cat;
-	if (cat && catalog_code_ids_each(cat, load_row, c) == -ENOMEM) {
-		codeids_close(c);
-		return -ENOMEM;
-	}
 	*out = c;
 	return 0;
 }

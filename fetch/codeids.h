@@ -5,9 +5,10 @@
  * - the PE image a PDB was built with: a PDB's .sym takes its INFO CODE_ID
  *   and x64 unwind information (STACK CFI) from the image.
  * Learned from every ELF and PE stored (identify gives both ids) and from
- * missing records that name a code file and id. In memory for the
- * transfer thread (loaded from the catalog at start); a new pair goes to the
- * catalog from the thread that learned it. */
+ * missing records that name a code file and id. The catalog holds them
+ * all; the ones asked for lately are kept in memory (at most CODEIDS_CACHED,
+ * so a catalog of millions costs neither start-up time nor memory). A new
+ * pair goes to the catalog from the thread that learned it. */
 #ifndef SYMBOLD_CODEIDS_H
 #define SYMBOLD_CODEIDS_H
 
@@ -16,8 +17,10 @@
 
 struct codeids;
 
-/* Loads what the catalog knows. 0 or -ENOMEM (an unreadable catalog is
- * nothing known). */
+#define CODEIDS_CACHED 4096
+
+/* What the catalog knows, asked for when needed (an unreadable catalog is
+ * nothing known; without one, memory is all). 0 or -ENOMEM. */
 int codeids_open(struct codeids **out, struct catalog *cat);
 void codeids_close(struct codeids *c);
 

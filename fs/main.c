@@ -225,11 +225,13 @@ static void codes_named(void *ctx, const struct code_ref *refs, size_t n)
 }
 
 /* Another tool put a file into the store, or took one away. */
-static void store_changed(void *ctx, const struct sym_key *k, int removed)
+static void store_changed(void *ctx, const struct sym_key *k, const char *relpath, int removed)
 {
 	struct daemon_state *d = ctx;
-	char relpath[KEY_PATH_MAX];
-	key_relpath(k, relpath);
+	if (!k) {
+		notify_dir_gone(d->notify, relpath);
+		return;
+	}
 	fetch_hold(d);
 	if (d->fetch && !removed)
 		fetch_forget_key(d->fetch, k);

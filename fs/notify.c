@@ -30,7 +30,7 @@ struct notify {
 	time_t next_sweep; /* a full table is swept at most once a second */
 };
 
-enum task_kind { TASK_ARRIVED, TASK_CHANGED, TASK_ALL_ABSENT };
+enum task_kind { TASK_ARRIVED, TASK_CHANGED, TASK_DIR_GONE, TASK_ALL_ABSENT };
 
 /* Someone waiting for a task to be done (notify_forget_absent). */
 struct done {
@@ -195,9 +195,13 @@ static void run_task(void *arg)
 {
 	struct task *t = arg;
 	struct notify *n = t->n;
-	struct entry *list = t->kind == TASK_ALL_ABSENT ? take_all_absent(n) : take_absent(n, t->relpath);
+	struct entry *list = t->kind == TASK_ALL_ABSENT ? take_all_absent(n)
+			     : t->kind == TASK_DIR_GONE ? NULL
+							 : take_absent(n, t->relpath);
 	if (t->kind == TASK_CHANGED)
 		tree_symfile_names(n->tree, t->relpath, add_stored_name, &list);
+	else if (t->kind == TASK_DIR_GONE)
+		tree_symfile_names_under(n->tree, t->relpath, add_stored_name, &list);
 	/* -ENOENT: the kernel forgot the entry or its directory by itself */
 	for (struct entry *e = list; e; e = e->next)
 		fuse_lowlevel_notify_inval_entry(n->se, e->parent, e->name, strlen(e->name));
@@ -239,6 +243,11 @@ void notify_arrived(struct notify *n, const char *relpath)
 void notify_changed(struct notify *n, const char *relpath)
 {
 	queue(n, TASK_CHANGED, relpath, NULL);
+}
+
+void notify_dir_gone(struct notify *n, const char *reldir)
+{
+	queue(n, TASK_DIR_GONE, reldir, NULL);
 }
 
 void notify_forget_absent(struct notify *n, double timeout)

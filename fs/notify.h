@@ -36,6 +36,9 @@ int notify_remember_absent(struct notify *n, fuse_ino_t parent, const char *name
 void notify_arrived(struct notify *n, const char *relpath);
 /* relpath changed or went behind symbold's back: every entry of it goes. */
 void notify_changed(struct notify *n, const char *relpath);
+/* The store directory reldir went, with what it held: every entry of a file
+ * under it goes. */
+void notify_dir_gone(struct notify *n, const char *reldir);
 /* Whatever was concluded about absent keys is void: every negative entry
  * goes, and this returns once the kernel was told — or after `timeout`
  * seconds, if a lookup in progress in one of the directories holds it (the

@@ -226,6 +226,18 @@ void tree_symfile_names(struct tree *t, const char *relpath, tree_name_fn fn, vo
 	pthread_mutex_unlock(&t->mu);
 }
 
+void tree_symfile_names_under(struct tree *t, const char *reldir, tree_name_fn fn, void *ctx)
+{
+	size_t len = strlen(reldir), slot;
+	pthread_mutex_lock(&t->mu);
+	for (struct hmap_entry *e = hmap_first(&t->symfiles, &slot); e; e = hmap_next(&t->symfiles, e, &slot))
+		if (strncmp(e->key, reldir, len) == 0 && e->key[len] == '/')
+			for (struct node *n = e->value; n; n = n->same_path)
+				if (n->mapped)
+					fn(tree_ino(t, n->parent), n->name, ctx);
+	pthread_mutex_unlock(&t->mu);
+}
+
 /* ---- scratch files ---- */
 
 static void scratch_key(const char *server, const char *name, char *out, size_t outlen)

@@ -102,6 +102,9 @@ void tree_ref(struct tree *t, struct node *n);
  * file `relpath` (its spellings differ in case), under the tree lock. */
 typedef void (*tree_name_fn)(fuse_ino_t parent, const char *name, void *ctx);
 void tree_symfile_names(struct tree *t, const char *relpath, tree_name_fn fn, void *ctx);
+/* The same for every stored file under the directory `reldir` (a walk of
+ * all the kernel was given: for the rare directory removed). */
+void tree_symfile_names_under(struct tree *t, const char *reldir, tree_name_fn fn, void *ctx);
 
 /* Scratch files — what editors create next to the file they edit (sed's
  * temp file, vim's swap and backup) — by server and name. */

@@ -40,6 +40,39 @@ static void test_verified_kept(void)
 	codeids_close(c);
 }
 
+/* More pairs than memory keeps: every one still answers (from the
+ * catalog), a stored file's stays verified when it was forgotten from
+ * memory, and a new start reads nothing until asked. */
+static void test_more_than_cached(struct catalog *cat)
+{
+	enum { N = CODEIDS_CACHED + 500 };
+	struct codeids *c;
+	struct sym_key image;
+	static char ids[N][40], codes[N][20];
+	static struct code_ref refs[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof ids[i], "%032X1", i + 1);
+		snprintf(codes[i], sizeof codes[i], "%08X%x", 0x10000000 + i, 0x1000);
+		refs[i] = (struct code_ref){ids[i], "many.dll", codes[i]};
+	}
+	is_int(codeids_open(&c, cat), 0, "opens");
+	codeids_learn(c, ids[0], "stored.dll", "55555555E000");
+	codeids_learn_many(c, refs + 1, N - 1);
+	ok(codeids_image(c, ids[1], &image) == 1 && strcmp(image.debug_id, codes[1]) == 0,
+	   "the first of %d is still known (from the catalog)", N);
+	ok(codeids_image(c, ids[N - 1], &image) == 1 && strcmp(image.debug_id, codes[N - 1]) == 0, "and the last");
+	codeids_learn_many(c, refs, 1);
+	ok(codeids_image(c, ids[0], &image) == 1 && strcmp(image.debug_file, "stored.dll") == 0,
+	   "a stored file's pairing, forgotten from memory, is still not replaced by a record");
+	codeids_close(c);
+	is_int(codeids_open(&c, cat), 0, "opens again");
+	int all = 1;
+	for (int i = 1; i < N && all; i += 97)
+		all = codeids_image(c, ids[i], &image) == 1 && strcmp(image.debug_id, codes[i]) == 0;
+	ok(all, "after a new start every pair answers when asked");
+	codeids_close(c);
+}
+
 /* Learned many at once, kept in the catalog: a new start knows them. */
 static void test_catalog(void)
 {
@@ -69,6 +102,7 @@ static void test_catalog(void)
 	ok(codeids_image(c, PDB_ID, &image) == 1 && strcmp(image.debug_file, "stored.dll") == 0,
 	   "a stored file's pairing stays verified across a restart: records do not replace it");
 	codeids_close(c);
+	test_more_than_cached(cat);
 	catalog_close(cat);
 	unlink(path);
 	rmdir(dir);
