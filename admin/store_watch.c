@@ -207,14 +207,20 @@ static void dir_removed(struct store_watch *w, const char *rel, store_watch_fn f
 	fn(ctx, NULL, rel, 1);
 }
 
+/* The temp directory and other dot names are symbold's own. */
+static int internal(const char *dir, const char *name)
+{
+	return name[0] == '.' || dir[0] == '.' || strstr(dir, "/.") != NULL;
+}
+
 /* One entry of a store directory came or went: the heart of both kinds of
  * watch. */
 static void entry_changed(struct store_watch *w, const char *dir, const char *name, int is_dir, int what,
 			  store_watch_fn fn, void *ctx)
 {
 	char rel[PATH_MAX];
-	if (name[0] == '.' || dir[0] == '.' || strstr(dir, "/.") || join(rel, dir, name) < 0)
-		return; /* the temp directory and other dot names are symbold's own */
+	if (internal(dir, name) || join(rel, dir, name) < 0)
+		return;
 	int depth = depth_of(rel);
 	if (is_dir && depth <= 2 && (what & CAME))
 		take_dir(w, rel, fn, ctx);
@@ -335,7 +341,8 @@ static void fanotify_event(struct store_watch *w, const char *record, size_t len
 		scan_dir(w, "", fn, ctx);
 		return;
 	}
-	if (parse_fid(record, len, &ev) < 0 || dir_of_handle(w, (struct file_handle *)ev.handle, dir) != 0)
+	if (parse_fid(record, len, &ev) < 0 || dir_of_handle(w, (struct file_handle *)ev.handle, dir) != 0 ||
+	    internal(dir, ev.name))
 		return;
 	/* CREATE of a file is only its start: its CLOSE_WRITE tells */
 	uint64_t mask = md.mask & FAN_ONDIR ? md.mask : md.mask & ~(uint64_t)FAN_CREATE;
