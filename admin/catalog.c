@@ -47,7 +47,12 @@ static int add_columns(sqlite3 *db)
 {
 	/* fails when it is already there: fine */
 	sqlite3_exec(db, "ALTER TABLE code_ids ADD COLUMN verified INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL);
-	return SQLITE_OK;
+	/* the store's budget: when a file was last used (milliseconds since
+	 * 1970); an older catalog's files count as used when they were fetched */
+	if (sqlite3_exec(db, "ALTER TABLE files ADD COLUMN used INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL) ==
+	    SQLITE_OK)
+		sqlite3_exec(db, "UPDATE files SET used = coalesce(fetched, 0) * 1000", NULL, NULL, NULL);
+	return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS files_by_use ON files(used)", NULL, NULL, NULL);
 }
 
 static int add_counter_columns(sqlite3 *db)
@@ -408,8 +413,11 @@ static int file_rows_locked(struct catalog *c, const struct catalog_publish *v, 
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const struct file_meta *m = v[i].meta;
-		rc = cat_exec_locked(c, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", "ttttii", v[i].relpath,
-				     m->server, m->url, m->source_format, m->size, (long long)m->fetched);
+		rc = cat_exec_locked(c,
+				     "INSERT OR REPLACE INTO files(path, server, url, source_format, size, fetched, used)"
+				     " VALUES(?,?,?,?,?,?,CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+				     "ttttii", v[i].relpath, m->server, m->url, m->source_format, m->size,
+				     (long long)m->fetched);
 		if (rc == 0)
 			rc = cat_exec_locked(c, "DELETE FROM pending WHERE path=?", "t", v[i].relpath);
 		if (rc == 0)
@@ -537,6 +545,41 @@ int catalog_file_count(struct catalog *c, long long *count, long long *bytes)
 	*count = v[0];
 	*bytes = v[1];
 	return rc;
+}
+
+int catalog_files_used(struct catalog *c, const struct catalog_use *v, size_t n)
+{
+	int rc = catalog_begin(c);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = cat_exec_locked(c, "UPDATE files SET used=? WHERE path=?", "it", v[i].when_ms, v[i].relpath);
+	return catalog_end(c, rc);
+}
+
+struct least_used {
+	catalog_file_size_fn fn;
+	void *ctx;
+};
+
+static int least_used_row(sqlite3_stmt *st, void *ctx)
+{
+	struct least_used *l = ctx;
+	return l->fn(cat_text(st, 0), sqlite3_column_int64(st, 1), l->ctx);
+}
+
+int catalog_files_least_used(struct catalog *c, long long before_ms, size_t limit, catalog_file_size_fn fn,
+			     void *ctx)
+{
+	struct least_used l = {fn, ctx};
+	return cat_each(c, "SELECT path, size FROM files WHERE used < ? ORDER BY used LIMIT ?", least_used_row, &l,
+			"ii", before_ms, (long long)limit);
+}
+
+int catalog_files_forget(struct catalog *c, const char *const *relpaths, size_t n)
+{
+	int rc = catalog_begin(c);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = cat_exec_locked(c, "DELETE FROM files WHERE path=?", "t", relpaths[i]);
+	return catalog_end(c, rc);
 }
 
 struct skip_each {

@@ -103,6 +103,20 @@ int catalog_file_known(struct catalog *c, const char *relpath);
 /* How many files the catalog records, and their total size. */
 int catalog_file_count(struct catalog *c, long long *count, long long *bytes);
 
+/* The store's budget: when files were last used (milliseconds since 1970,
+ * in one transaction), the least recently used (used before `before_ms`,
+ * oldest first, at most `limit`), and files that left the store (one
+ * transaction). */
+struct catalog_use {
+	const char *relpath;
+	long long when_ms;
+};
+int catalog_files_used(struct catalog *c, const struct catalog_use *v, size_t n);
+typedef int (*catalog_file_size_fn)(const char *relpath, long long size, void *ctx);
+int catalog_files_least_used(struct catalog *c, long long before_ms, size_t limit, catalog_file_size_fn fn,
+			     void *ctx);
+int catalog_files_forget(struct catalog *c, const char *const *relpaths, size_t n);
+
 /* The negative cache: keys every server lacked, until when (wall clock). */
 int catalog_negative_put(struct catalog *c, const char *relpath, time_t until);
 typedef int (*catalog_negative_fn)(const char *relpath, time_t until, void *ctx);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "admin/budget.h"
 #include "admin/srvconf.h"
 
 struct options {
@@ -31,6 +32,7 @@ struct options {
 	char admin_group[64];
 	char control_dir[PATH_MAX];    /* where the control tree is mounted ("" = its own place) */
 	double busy_poll;              /* microseconds the symbol tree's loop polls before it sleeps */
+	struct budget_limits budget;   /* max_store_size, max_unused_age */
 };
 
 struct config_server {

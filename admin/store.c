@@ -10,13 +10,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/budget.h"
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/hmap.h"
+#include "common/log.h"
 #include "common/trace.h"
 
 #define GROUP_MAX 256 /* files in one group commit */
 #define RECENT_MAX 4096 /* files just published, remembered for store_knows */
 #define SYNCFS_GROUP 4 /* a group this large is made durable by one syncfs */
+#define BUDGET_EVERY 30 /* seconds between the committer's looks at the budget when idle */
+#define EVICT_BATCH 64  /* files looked at per catalog query when giving back room */
+#define EVICT_SLACK 20  /* a publish past the budget frees 1/20 of it more, not room for itself only */
 
 /* One finished temp file waiting for its group commit. */
 struct commit {
@@ -60,9 +66,19 @@ struct store {
 	struct hmap recent;
 	char *recent_ring[RECENT_MAX];
 	size_t recent_next;
+	/* the budget: its limits and the uses seen (admin/budget.c), what was
+	 * given back, and who is told of it */
+	struct budget *budget;
+	atomic_ullong evictions, evicted_bytes;
+	atomic_int uses_full;      /* the uses kept want writing now */
+	int over_logged;           /* "nothing more can go" was logged (committer's) */
+	double next_budget_look;   /* committer's: monotonic seconds */
+	struct store_hooks hooks;
 };
 
 static void *committer_main(void *arg);
+static void make_room(struct store *s, struct commit **v, size_t n);
+static void look_at_budget(struct store *s);
 
 static int mkdir_p(const char *path)
 {
@@ -167,6 +183,10 @@ int store_open(struct store **out, const char *root, struct catalog *cat, char *
 	s->queue_tail = &s->queue;
 	hmap_init(&s->placed_dirs);
 	hmap_init(&s->recent);
+	if ((rc = budget_new(&s->budget)) < 0) {
+		snprintf(err, errlen, "store %s: %s", root, strerror(-rc));
+		goto fail;
+	}
 	if ((rc = mkdir_p(root)) < 0) {
 		snprintf(err, errlen, "store %s: %s", root, strerror(-rc));
 		goto fail;
@@ -220,6 +240,7 @@ void store_close(struct store *s)
 	hmap_clear(&s->recent);
 	for (size_t i = 0; i < RECENT_MAX; i++)
 		free(s->recent_ring[i]);
+	budget_free(s->budget);
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->mu);
@@ -501,20 +522,42 @@ static void commit_step(struct store *s, struct commit **v, size_t n)
 	sync_step(s, v, n, whole);
 	settle_placed(s);
 	TRACE_STAMP(t, 2);
+	make_room(s, v, n);
 	place(s, v, n, rc == 0);
 	TRACE_STAMP(t, 3);
 	TRACE_LINE("group %zu placed %zu recorded %zu rows %.0f synced %.0f renamed %.0f\n", n, nplaced, nstored,
 		   (t[1] - t[0]) * 1e6, (t[2] - t[1]) * 1e6, (t[3] - t[2]) * 1e6);
 }
 
+/* Is it time for the committer's look at the budget? (mu held) */
+static int budget_due(struct store *s)
+{
+	return atomic_load(&s->uses_full) || clock_mono() >= s->next_budget_look;
+}
+
+static void wait_for_work(struct store *s)
+{
+	struct timespec until;
+	double wait = s->next_budget_look - clock_mono();
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)wait;
+	until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&s->wake, &s->mu, &until);
+}
+
 /* The next group (up to GROUP_MAX files): waits for one unless a group
- * waits to be made durable or recorded; 0 files when none is queued. */
+ * waits to be made durable or recorded, or the budget wants a look; 0
+ * files when none is queued. */
 static size_t take_group(struct store *s, struct commit **v)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&s->mu);
-	while (!s->queue && !s->stopping && s->nplaced == 0 && s->ndurable == 0)
-		pthread_cond_wait(&s->wake, &s->mu);
+	while (!s->queue && !s->stopping && s->nplaced == 0 && s->ndurable == 0 && !budget_due(s))
+		wait_for_work(s);
 	while (s->queue && n < GROUP_MAX) {
 		v[n++] = s->queue;
 		s->queue = s->queue->next;
@@ -532,8 +575,17 @@ static void *committer_main(void *arg)
 	struct commit *v[GROUP_MAX];
 	for (;;) {
 		size_t n = take_group(s, v);
+		pthread_mutex_lock(&s->mu);
+		int stopping = s->stopping, due = budget_due(s);
+		if (due)
+			s->next_budget_look = clock_mono() + BUDGET_EVERY;
+		pthread_mutex_unlock(&s->mu);
+		if (due && !stopping)
+			look_at_budget(s);
+		if (n == 0 && s->nplaced == 0 && s->ndurable == 0 && stopping)
+			break; /* all done */
 		if (n == 0 && s->nplaced == 0 && s->ndurable == 0)
-			break; /* stopping, and all done */
+			continue;
 		commit_step(s, v, n);
 		pthread_mutex_lock(&s->mu);
 		if (!s->queue && s->nplaced == 0 && s->ndurable == 0) {
@@ -672,4 +724,217 @@ void store_usage(struct store *s, long long *files, long long *bytes)
 {
 	*files = atomic_load(&s->files);
 	*bytes = atomic_load(&s->bytes);
+}
+
+/* ---- the budget ----
+ *
+ * The committer gives back room: before a group would take the store past
+ * its budget (to 1/EVICT_SLACK under it, so that not every publish pays),
+ * and when idle every BUDGET_EVERY seconds (the budget, max_unused_age, and
+ * a file system filled by others). The least recently used go first; a
+ * pinned file stays; a file the kernel still holds (a reader has it open)
+ * is moved aside into the temp directory rather than deleted, and its
+ * reads go on there until the kernel lets it go (store_drop_aside). */
+
+void store_set_hooks(struct store *s, const struct store_hooks *hooks)
+{
+	pthread_mutex_lock(&s->mu);
+	s->hooks = *hooks;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void store_set_budget(struct store *s, const struct budget_limits *limits)
+{
+	budget_set_limits(s->budget, limits);
+	pthread_mutex_lock(&s->mu);
+	s->next_budget_look = 0; /* at once */
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void store_touch(struct store *s, const char *relpath)
+{
+	if (budget_touch(s->budget, relpath) && !atomic_exchange(&s->uses_full, 1)) {
+		pthread_mutex_lock(&s->mu);
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+void store_pin(struct store *s, const char *relpath)
+{
+	budget_pin(s->budget, relpath);
+}
+
+void store_unpin(struct store *s, const char *relpath)
+{
+	budget_unpin(s->budget, relpath);
+}
+
+void store_budget_usage(struct store *s, struct store_budget_usage *out)
+{
+	struct statvfs sv;
+	struct budget_limits l = budget_get_limits(s->budget);
+	out->bytes = atomic_load(&s->bytes);
+	out->files = atomic_load(&s->files);
+	out->limit = fstatvfs(s->rootfd, &sv) == 0 ? budget_limit(&l, &sv, out->bytes) : -1;
+	out->unused_age = l.unused_age;
+	out->evictions = atomic_load(&s->evictions);
+	out->evicted_bytes = atomic_load(&s->evicted_bytes);
+}
+
+int store_open_aside(struct store *s, const char *aside)
+{
+	return openat_beneath(s->rootfd, aside, O_RDONLY);
+}
+
+void store_drop_aside(struct store *s, const char *aside)
+{
+	unlinkat(s->rootfd, aside, 0);
+}
+
+static void write_uses(struct store *s)
+{
+	struct catalog_use *uses;
+	atomic_store(&s->uses_full, 0);
+	size_t n = budget_take_uses(s->budget, &uses);
+	if (n && catalog_files_used(s->cat, uses, n) < 0)
+		log_msg("store: cannot record when %zu files were last used", n);
+	budget_uses_free(uses, n);
+}
+
+struct victim {
+	char relpath[PATH_MAX];
+	long long size;
+};
+
+struct victims {
+	struct store *s;
+	struct victim v[EVICT_BATCH];
+	size_t n;
+};
+
+static int add_victim(const char *relpath, long long size, void *ctx)
+{
+	struct victims *vs = ctx;
+	if (vs->n < EVICT_BATCH && !budget_pinned(vs->s->budget, relpath)) {
+		snprintf(vs->v[vs->n].relpath, PATH_MAX, "%s", relpath);
+		vs->v[vs->n++].size = size;
+	}
+	return 0;
+}
+
+/* Takes one file out of the store: 0 (gone, or gone already), or -errno. */
+static int evict_file(struct store *s, const struct victim *v)
+{
+	char aside[PATH_MAX], dir[PATH_MAX];
+	const char *slash = strrchr(v->relpath, '/');
+	if (!slash)
+		return -EINVAL;
+	snprintf(dir, sizeof dir, "%.*s", (int)(slash - v->relpath), v->relpath);
+	snprintf(aside, sizeof aside, "%s/evicted-%lu", STORE_TMPDIR, atomic_fetch_add(&s->tmp_seq, 1));
+	int dirfd = openat_beneath(s->rootfd, dir, O_PATH | O_DIRECTORY);
+	if (dirfd < 0)
+		return dirfd == -ENOENT ? 0 : dirfd;
+	pthread_mutex_lock(&s->mu);
+	struct store_hooks hooks = s->hooks;
+	pthread_mutex_unlock(&s->mu);
+	/* told first: a read between the two finds the file in one place or the other */
+	int held = hooks.evicting ? hooks.evicting(hooks.ctx, v->relpath, aside) : 0;
+	int rc = held ? renameat(dirfd, slash + 1, s->rootfd, aside) : unlinkat(dirfd, slash + 1, 0);
+	rc = rc < 0 && errno != ENOENT ? -errno : 0;
+	close(dirfd);
+	if (rc < 0)
+		return rc;
+	atomic_fetch_sub(&s->files, 1);
+	atomic_fetch_sub(&s->bytes, v->size);
+	atomic_fetch_add(&s->evictions, 1);
+	atomic_fetch_add(&s->evicted_bytes, (unsigned long long)v->size);
+	if (hooks.evicted)
+		hooks.evicted(hooks.ctx, v->relpath);
+	return 0;
+}
+
+/* One batch of the least recently used files (used before `before`) out,
+ * until the store holds at most `target` bytes (-1: the whole batch).
+ * Returns how many went; -1 when there was nothing left to take. */
+static int evict_batch(struct store *s, long long before_ms, long long target, const char *why)
+{
+	struct victims vs = {.s = s, .n = 0};
+	if (catalog_files_least_used(s->cat, before_ms, EVICT_BATCH + budget_pins(s->budget), add_victim, &vs) < 0 ||
+	    vs.n == 0)
+		return -1;
+	const char *gone[EVICT_BATCH];
+	size_t ngone = 0;
+	for (size_t i = 0; i < vs.n && (target < 0 || atomic_load(&s->bytes) > target); i++) {
+		int rc = evict_file(s, &vs.v[i]);
+		if (rc < 0) {
+			log_msg("store: cannot evict %s: %s", vs.v[i].relpath, strerror(-rc));
+			continue;
+		}
+		log_msg("store: evicted %s (%lld bytes, %s)", vs.v[i].relpath, vs.v[i].size, why);
+		gone[ngone++] = vs.v[i].relpath;
+	}
+	if (ngone && catalog_files_forget(s->cat, gone, ngone) < 0)
+		log_msg("store: %zu evicted files are still in the catalog", ngone);
+	return (int)ngone;
+}
+
+/* Gives back room until the store holds at most `target` bytes. */
+static void evict_to(struct store *s, long long target)
+{
+	if (atomic_load(&s->bytes) <= target)
+		return;
+	write_uses(s); /* the order of use as the daemon saw it */
+	while (atomic_load(&s->bytes) > target) {
+		int gone = evict_batch(s, INT64_MAX, target, "over the store's budget");
+		if (gone <= 0) {
+			if (!s->over_logged)
+				log_msg("store: over its budget (%lld bytes held, %lld allowed), and nothing more can go",
+					(long long)atomic_load(&s->bytes), target);
+			s->over_logged = 1;
+			return;
+		}
+	}
+	s->over_logged = 0;
+}
+
+static void evict_unused(struct store *s, long long unused_age)
+{
+	long long before_ms = budget_now_ms() - unused_age * 1000;
+	for (int round = 0; round < 1000 && evict_batch(s, before_ms, -1, "unused for max_unused_age") > 0; round++)
+		;
+}
+
+/* The bytes the store may hold now; -1 if it cannot be told. */
+static long long current_limit(struct store *s)
+{
+	struct statvfs sv;
+	struct budget_limits l = budget_get_limits(s->budget);
+	return fstatvfs(s->rootfd, &sv) == 0 ? budget_limit(&l, &sv, atomic_load(&s->bytes)) : -1;
+}
+
+/* Before a group is placed: room for its bytes, and for the last group's,
+ * in place but not yet counted (its rows come next turn). */
+static void make_room(struct store *s, struct commit **v, size_t n)
+{
+	long long incoming = 0, limit = current_limit(s);
+	for (size_t i = 0; i < n; i++)
+		incoming += v[i]->meta.size;
+	for (size_t i = 0; i < s->ndurable; i++)
+		incoming += s->durable[i]->meta.size;
+	if (limit >= 0 && atomic_load(&s->bytes) + incoming > limit)
+		evict_to(s, limit - incoming - limit / EVICT_SLACK);
+}
+
+/* The committer's look when idle: uses written, the budget kept. */
+static void look_at_budget(struct store *s)
+{
+	long long limit = current_limit(s);
+	struct budget_limits l = budget_get_limits(s->budget);
+	write_uses(s);
+	if (limit >= 0)
+		evict_to(s, limit);
+	if (l.unused_age > 0)
+		evict_unused(s, l.unused_age);
 }

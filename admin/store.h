@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "admin/budget.h"
 #include "admin/catalog.h"
 
 #define STORE_TMPDIR ".tmp"
@@ -80,5 +81,35 @@ int store_statfs(struct store *s, struct statvfs *sv);
 
 /* The files symbold has stored and their bytes (from memory: no I/O). */
 void store_usage(struct store *s, long long *files, long long *bytes);
+
+/* The budget (admin/budget.h): what the store may hold, and what it gave
+ * back. A use the daemon saw of a stored file (any thread, no I/O), and a
+ * file kept while something is made from it. */
+void store_set_budget(struct store *s, const struct budget_limits *limits);
+void store_touch(struct store *s, const char *relpath);
+void store_pin(struct store *s, const char *relpath);
+void store_unpin(struct store *s, const char *relpath);
+struct store_budget_usage {
+	long long bytes, files;
+	long long limit; /* the bytes allowed now (-1: unknown) */
+	long long unused_age;
+	unsigned long long evictions, evicted_bytes;
+};
+void store_budget_usage(struct store *s, struct store_budget_usage *out);
+
+/* Who is told of a file evicted (from the committer thread). `evicting`
+ * comes first, with the name (relative to the store root) the bytes will
+ * have if it answers that something still holds the file (> 0): they are
+ * moved there, not deleted, until store_drop_aside; `evicted` comes once
+ * the file is gone from its place. */
+struct store_hooks {
+	int (*evicting)(void *ctx, const char *relpath, const char *aside);
+	void (*evicted)(void *ctx, const char *relpath);
+	void *ctx;
+};
+void store_set_hooks(struct store *s, const struct store_hooks *hooks);
+/* An fd to read an evicted file's bytes kept aside, or -errno. */
+int store_open_aside(struct store *s, const char *aside);
+void store_drop_aside(struct store *s, const char *aside);
 
 #endif

@@ -1070,6 +1070,43 @@ static enum exit_code cmd_stats(char **args, int n)
 	return print_file(path);
 }
 
+/* A figure of the daemon's stats file, or -1. */
+static long long stat_figure(const struct text *t, const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *at = t->data; at && (at = strstr(at, name)) != NULL; at += len)
+		if ((at == t->data || at[-1] == '\n') && at[len] == ' ')
+			return strtoll(at + len + 1, NULL, 10);
+	return -1;
+}
+
+static void print_size(const char *label, long long bytes)
+{
+	printf("%s%.1f MiB (%lld bytes)", label, (double)bytes / (1 << 20), bytes);
+}
+
+/* The store against its budget. */
+static enum exit_code cmd_store(char **args, int n)
+{
+	(void)args;
+	(void)n;
+	char path[PATH_MAX];
+	struct text t;
+	if (ctl_path(path, "stats") < 0 || read_file(path, &t) < 0)
+		return fail(EIO, "reading stats");
+	long long bytes = stat_figure(&t, "store_bytes"), budget = stat_figure(&t, "store_budget_bytes");
+	print_size("store: ", bytes);
+	printf(" in %lld files\n", stat_figure(&t, "store_files"));
+	print_size("budget: ", budget);
+	if (budget > 0)
+		printf(", %.0f%% used", 100.0 * (double)bytes / (double)budget);
+	printf("\n");
+	print_size("evicted: ", stat_figure(&t, "evicted_bytes"));
+	printf(" in %lld files\n", stat_figure(&t, "evictions"));
+	text_free(&t);
+	return EXIT_DONE;
+}
+
 /* Where the last `lines` lines of t begin. */
 static size_t tail_start(const struct text *t, long lines)
 {
@@ -1408,6 +1445,9 @@ static const struct command commands[] = {
 	 "on no line, nothing changes and the exit status is 3.\n"},
 	{"stats", NULL, 0, 1, cmd_stats, "stats [NAME]",
 	 "Prints the daemon-wide figures, or one server's.\n"},
+	{"store", NULL, 0, 0, cmd_store, "store",
+	 "Prints what the store holds against its budget (max_store_size, less what keeps its\n"
+	 "file system's free reserve), and what was evicted to keep it.\n"},
 	{"log", NULL, 0, 3, cmd_log, "log [NAME] [-n N]",
 	 "Prints the daemon's log, or one server's, oldest first; -n N: the last N lines.\n"},
 	{"scan", NULL, 1, -1, cmd_scan, "scan [--object ID] [--wait SECONDS|--no-wait] FILE...",

@@ -311,7 +311,7 @@ static uint64_t conversion_limit(const char *path, long long max_size)
 	return max_size > 0 && (uint64_t)max_size < limit ? (uint64_t)max_size : limit;
 }
 
-enum work_result publish_conversion(struct store *st, const char *source, struct publish_job *p)
+static enum work_result convert_stored(struct store *st, const char *source, struct publish_job *p)
 {
 	char path[PATH_MAX], err[400] = "";
 	struct sym_identity id;
@@ -338,6 +338,19 @@ enum work_result publish_conversion(struct store *st, const char *source, struct
 			    err[0] ? err : strerror(-rc));
 	snprintf(p->converted_from, sizeof p->converted_from, "%s", sym_format_name(id.format));
 	return publish_download(st, p); /* verified like any .sym: its MODULE id must be the key's */
+}
+
+/* The files converted from stay in the store meanwhile (its budget). */
+enum work_result publish_conversion(struct store *st, const char *source, struct publish_job *p)
+{
+	store_pin(st, source);
+	if (p->image)
+		store_pin(st, p->image);
+	enum work_result r = convert_stored(st, source, p);
+	if (p->image)
+		store_unpin(st, p->image);
+	store_unpin(st, source);
+	return r;
 }
 
 /* Why a dir server's file was not opened (open_regular_in's rc and why):

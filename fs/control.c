@@ -69,6 +69,9 @@ static const char readme[] =
 	"               store_drops            files other tools put into the store directory\n"
 	"               failed_opens_dropped   failed opens not recorded: too many waiting at once\n"
 	"               servers, store_files, store_bytes, uptime_s\n"
+	"               store_budget_bytes     what the store may hold now (max_store_size, less\n"
+	"                                      what keeps its file system's free reserve)\n"
+	"               evictions, evicted_bytes  files (and bytes) given back for the budget\n"
 	"metrics      Prometheus text format: symbold_fuse_requests_total{op=...}, the requests the\n"
 	"             kernel sent to the symbol tree's connection (a cached read sends none)\n"
 	"log          recent events of every server, oldest first\n"
@@ -205,14 +208,14 @@ static int render_stats(const struct control *c, struct buf *out)
 	const struct fetch_counters *fc = fetch_counters(c->fetch);
 	struct server_figures sum;
 	struct server **v;
-	long long files = 0, bytes = 0;
+	struct store_budget_usage use;
 	memset(&sum, 0, sizeof sum);
 	int n = registry_snapshot(c->reg, &v);
 	for (int i = 0; i < n; i++)
 		add_figures(v[i], &sum);
 	if (n >= 0)
 		registry_release(v, n);
-	store_usage(c->store, &files, &bytes);
+	store_budget_usage(c->store, &use);
 	int rc = buf_printf(out,
 			    "lookups %llu\nhits %llu\nmisses %llu\nnegative_hits %llu\nfetches %llu\n"
 			    "coalesced %llu\nfetches_in_flight %d\nfetched %llu\nfetch_not_found %llu\n"
@@ -227,8 +230,11 @@ static int render_stats(const struct control *c, struct buf *out)
 	if (rc == 0)
 		rc = render_missing_figures(c->missing, out);
 	if (rc == 0)
-		rc = buf_printf(out, "servers %d\nstore_files %lld\nstore_bytes %lld\nuptime_s %lld\n", n < 0 ? 0 : n,
-				files, bytes, (long long)(clock_wall() - c->started));
+		rc = buf_printf(out,
+				"servers %d\nstore_files %lld\nstore_bytes %lld\nstore_budget_bytes %lld\n"
+				"evictions %llu\nevicted_bytes %llu\nuptime_s %lld\n",
+				n < 0 ? 0 : n, use.files, use.bytes, use.limit, use.evictions, use.evicted_bytes,
+				(long long)(clock_wall() - c->started));
 	return rc;
 }
 

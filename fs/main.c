@@ -44,7 +44,8 @@ static const char *const own_keys[] = {
 	"negative_ttl",    "default_servers", "workers",      "max_file_size",
 	"log_lines",       "reprocess_dir", "reprocess_cmd",  "admin_group",
 	"reprocess_window", "reprocess_concurrency", "reprocess_retries", "missing_max_age",
-	"missing_max_records", "watch_store", "missing_retry", "control_dir", "busy_poll"};
+	"missing_max_records", "watch_store", "missing_retry", "control_dir", "busy_poll",
+	"max_store_size", "max_unused_age"};
 #define NKEYS (sizeof own_keys / sizeof own_keys[0])
 
 struct cmdline {
@@ -122,10 +123,13 @@ static void usage(const char *prog)
 	       "    -o reprocess_dir=DIR   spool: a file per crash report whose symbols arrived\n"
 	       "    -o reprocess_cmd=CMD   run as CMD OBJECT_ID KEY... for each of them\n"
 	       "    -o control_dir=DIR     where the control tree is mounted (.symbold links to it)\n"
+	       "    -o max_store_size=SIZE the store's budget: bytes (K/M/G/T) or N%% of its file system\n"
+	       "                           (default %s)\n"
+	       "    -o max_unused_age=SECONDS files unused this long leave the store (default 0: never)\n"
 	       "    (reprocess_window, reprocess_concurrency, reprocess_retries, missing_max_age,\n"
 	       "     missing_max_records, missing_retry, watch_store, busy_poll: docs/CONFIG.md)\n\n"
 	       "FUSE options:\n",
-	       prog);
+	       prog, BUDGET_DEFAULT_SIZE);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -363,6 +367,8 @@ static int start_parts(struct daemon *dm, const struct options *o, const struct 
 	fs->notify = d->notify;
 	fs->wait = o->wait;
 	fs->max_file_size = o->max_file_size;
+	store_set_budget(d->store, &o->budget);
+	symfs_follow_evictions(fs);
 	dm->ctl.ctl = (struct control){d->reg, d->fetch, d->store, d->missing, &fs->counters, clock_wall()};
 	if (pool_start(&fs->slow, 1) < 0 || uploads_start(&fs->uploads, fs) < 0 || edit_start(&dm->ctl) < 0)
 		return -1;
@@ -387,6 +393,7 @@ static void stop_parts(struct daemon *dm)
 	pool_stop(dm->sym.slow); /* answers what it holds first */
 	dm->sym.slow = NULL;
 	close_state(&dm->state);
+	dm->sym.store = NULL; /* evicted bytes kept aside stay for the next start to clear */
 	notify_stop(dm->state.notify);
 	dm->state.notify = NULL;
 	if (write(dm->exit_fd, &one, sizeof one) < 0)

@@ -98,12 +98,20 @@ struct parked_lookup {
 	struct sym_key key;
 };
 
+/* A lookup answered with a stored file: a use of it, for the budget. */
+static void reply_stored(fuse_req_t req, struct symfs *fs, struct node *parent, const char *name,
+			 const char *relpath, const struct stat *st)
+{
+	store_touch(fs->store, relpath);
+	fs_reply_node(req, &fs->tree, parent, name, symfile_node(relpath, st));
+}
+
 static int reply_if_stored(struct parked_lookup *p)
 {
 	struct stat st;
 	if (store_stat(p->fs->store, p->relpath, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	fs_reply_node(p->req, &p->fs->tree, p->parent, p->name, symfile_node(p->relpath, &st));
+	reply_stored(p->req, p->fs, p->parent, p->name, p->relpath, &st);
 	return 1;
 }
 
@@ -169,7 +177,7 @@ static void lookup_key(fuse_req_t req, struct symfs *fs, struct node *dir, const
 	key_relpath(k, relpath);
 	if (store_stat(fs->store, relpath, &st) == 0 && S_ISREG(st.st_mode)) {
 		atomic_fetch_add(&fs->counters.hits, 1);
-		fs_reply_node(req, &fs->tree, dir, name, symfile_node(relpath, &st));
+		reply_stored(req, fs, dir, name, relpath, &st);
 		return;
 	}
 	atomic_fetch_add(&fs->counters.misses, 1);
@@ -286,16 +294,26 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 }
 
+/* The kernel letting a stored file go is a use too: it had it until now. */
+static void forget_node(struct symfs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct node *n = tree_node(&fs->tree, ino);
+	if (n->kind == NODE_SYMFILE)
+		store_touch(fs->store, n->path);
+	tree_forget(&fs->tree, n, nlookup);
+}
+
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct symfs *fs = fs_of(req, SYM_OP_FORGET);
-	tree_forget(&fs->tree, tree_node(&fs->tree, ino), nlookup);
+	forget_node(fs_of(req, SYM_OP_FORGET), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	tree_forget_batch(&fs_of(req, SYM_OP_BATCH_FORGET)->tree, forgets, count);
+	struct symfs *fs = fs_of(req, SYM_OP_BATCH_FORGET);
+	for (size_t i = 0; i < count; i++)
+		forget_node(fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -340,9 +358,47 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* ---- evictions (admin/store.c's budget) ---- */
+
+static void drop_aside(void *ctx, const char *aside)
+{
+	struct symfs *fs = ctx;
+	if (fs->store) /* else the daemon stops: the next start clears the temp directory */
+		store_drop_aside(fs->store, aside);
+}
+
+static int evicting(void *ctx, const char *relpath, const char *aside)
+{
+	struct symfs *fs = ctx;
+	return tree_symfile_set_aside(&fs->tree, relpath, aside, drop_aside, fs);
+}
+
+static void evicted(void *ctx, const char *relpath)
+{
+	struct symfs *fs = ctx;
+	notify_changed(fs->notify, relpath);
+}
+
+void symfs_follow_evictions(struct symfs *fs)
+{
+	struct store_hooks hooks = {evicting, evicted, fs};
+	store_set_hooks(fs->store, &hooks);
+}
+
+/* The stored file a node reads, or the bytes an eviction kept aside for it. */
+static int open_symfile(struct symfs *fs, struct node *n)
+{
+	char aside[PATH_MAX];
+	int fd = store_open_file(fs->store, n->path);
+	if (fd == -ENOENT && tree_symfile_aside(&fs->tree, n, aside, sizeof aside))
+		fd = store_open_aside(fs->store, aside);
+	return fd;
+}
+
 static void read_symfile(fuse_req_t req, struct symfs *fs, struct node *n, size_t size, off_t off)
 {
-	int fd = store_open_file(fs->store, n->path);
+	store_touch(fs->store, n->path);
+	int fd = open_symfile(fs, n);
 	if (fd == -ENOENT) {
 		/* gone from the store behind our back, unseen (watch_store=0, or a
 		 * lost event): the kernel forgets it, so the next open looks again */

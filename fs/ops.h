@@ -38,6 +38,10 @@ struct symfs {
 
 extern const struct fuse_lowlevel_ops symfs_ops;
 
+/* The store's evictions reach the tree: a file the kernel still holds
+ * keeps its bytes aside for its readers, and its entries go. */
+void symfs_follow_evictions(struct symfs *fs);
+
 /* How long the kernel may keep a node's entry and attributes; the entry
  * that answers with node n (already referenced); binding `fresh` at
  * (parent, name) and answering a lookup or create with it. */

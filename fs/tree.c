@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,60 @@ void tree_symfile_names_under(struct tree *t, const char *reldir, tree_name_fn f
 				if (n->mapped)
 					fn(tree_ino(t, n->parent), n->name, ctx);
 	pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- evicted files kept aside ---- */
+
+struct aside {
+	atomic_int refs; /* the nodes holding it */
+	void (*drop)(void *ctx, const char *aside);
+	void *ctx;
+	char name[];
+};
+
+static void aside_put(void *attached)
+{
+	struct aside *a = attached;
+	if (atomic_fetch_sub(&a->refs, 1) == 1) {
+		a->drop(a->ctx, a->name);
+		free(a);
+	}
+}
+
+int tree_symfile_set_aside(struct tree *t, const char *relpath, const char *aside,
+			   void (*drop)(void *ctx, const char *aside), void *ctx)
+{
+	size_t len = strlen(aside);
+	struct aside *a = malloc(sizeof *a + len + 1);
+	if (!a)
+		return 0; /* deleted then: a reader still on it gets ESTALE */
+	atomic_init(&a->refs, 0);
+	a->drop = drop;
+	a->ctx = ctx;
+	memcpy(a->name, aside, len + 1);
+	pthread_mutex_lock(&t->mu);
+	for (struct node *n = hmap_get(&t->symfiles, relpath); n; n = n->same_path) {
+		if (n->detach)
+			continue; /* evicted before, and fetched again under a node not bound yet */
+		atomic_fetch_add(&a->refs, 1);
+		n->attached = a;
+		n->detach = aside_put;
+	}
+	int held = atomic_load(&a->refs);
+	pthread_mutex_unlock(&t->mu);
+	if (!held)
+		free(a);
+	return held;
+}
+
+int tree_symfile_aside(struct tree *t, const struct node *n, char *out, size_t outlen)
+{
+	pthread_mutex_lock(&t->mu);
+	const struct aside *a = n->detach == aside_put ? n->attached : NULL;
+	if (a)
+		snprintf(out, outlen, "%s", a->name);
+	pthread_mutex_unlock(&t->mu);
+	return a != NULL;
 }
 
 /* ---- scratch files ---- */

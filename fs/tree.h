@@ -106,6 +106,15 @@ void tree_symfile_names(struct tree *t, const char *relpath, tree_name_fn fn, vo
  * all the kernel was given: for the rare directory removed). */
 void tree_symfile_names_under(struct tree *t, const char *reldir, tree_name_fn fn, void *ctx);
 
+/* A stored file evicted while the kernel still holds it (a reader may
+ * have it open): every node bound to `relpath` reads its bytes from
+ * `aside` until the last of them is forgotten, when drop(ctx, aside) is
+ * called. Returns how many nodes hold it (0: nothing is attached). */
+int tree_symfile_set_aside(struct tree *t, const char *relpath, const char *aside,
+			   void (*drop)(void *ctx, const char *aside), void *ctx);
+/* Where n's bytes are kept aside, copied into `out`: 1, or 0 if they are not. */
+int tree_symfile_aside(struct tree *t, const struct node *n, char *out, size_t outlen);
+
 /* Scratch files — what editors create next to the file they edit (sed's
  * temp file, vim's swap and backup) — by server and name. */
 struct node *tree_scratch_get(struct tree *t, const char *server, const char *name);
