@@ -82,6 +82,17 @@ static int create_private(const char *path)
 	return chmod(path, 0600) < 0 ? -errno : 0; /* one made before by older versions */
 }
 
+/* Recursive: a row callback may read or write the catalog itself (SQLite
+ * allows statements on one connection to nest). */
+static void init_lock(struct catalog *c)
+{
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&c->mu, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
 int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen)
 {
 	struct catalog *c = calloc(1, sizeof *c);
@@ -114,14 +125,27 @@ int catalog_open(struct catalog **out, const char *path, char *err, size_t errle
 	}
 	struct stat st;
 	c->dev = stat(path, &st) == 0 ? st.st_dev : (dev_t)-1;
-	/* recursive: a row callback may read or write the catalog itself (SQLite
-	 * allows statements on one connection to nest) */
-	pthread_mutexattr_t attr;
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&c->mu, &attr);
-	pthread_mutexattr_destroy(&attr);
+	init_lock(c);
 	*out = c;
+	return 0;
+}
+
+int catalog_open_reader(struct catalog **out, const struct catalog *c)
+{
+	const char *path = sqlite3_db_filename(c->db, "main");
+	struct catalog *r = calloc(1, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	hmap_init(&r->stmts);
+	if (!path || sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_close(r->db);
+		free(r);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(r->db, 1000);
+	r->dev = c->dev;
+	init_lock(r);
+	*out = r;
 	return 0;
 }
 

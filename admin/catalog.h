@@ -46,6 +46,11 @@ struct file_meta {
 };
 
 int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen);
+/* A second, read-only connection to c's database (catalog_close closes it):
+ * in WAL mode its reads wait neither for c's lock nor for a writer, so a
+ * thread that must not wait behind a commit may still look things up. 0,
+ * -ENOMEM or -EIO. */
+int catalog_open_reader(struct catalog **out, const struct catalog *c);
 void catalog_close(struct catalog *c);
 
 /* Servers. upsert of an existing row changes only its origin and config:

@@ -20,7 +20,9 @@ struct code {
 struct codeids {
 	pthread_mutex_t mu;
 	struct hmap map; /* debug id (canonical) -> struct code: the cache (all, without a catalog) */
-	struct catalog *cat;
+	struct catalog *cat;    /* where pairs are written */
+	struct catalog *reader; /* where they are looked up: asked from the lookup path, it never
+				   waits behind the catalog's lock (catalog_open_reader) */
 };
 
 /* An ELF: the debug id is the one the build-id gives. */
@@ -90,7 +92,7 @@ static int lookup_key(struct codeids *c, const char *key, struct code *out)
 	if (v || !c->cat)
 		return v != NULL;
 	struct loaded l = {.found = 0};
-	if (catalog_code_id_get(c->cat, key, load_row, &l) < 0 || !l.found)
+	if (catalog_code_id_get(c->reader ? c->reader : c->cat, key, load_row, &l) < 0 || !l.found)
 		return 0;
 	remember(c, key, &l.code);
 	*out = l.code;
@@ -111,6 +113,8 @@ int codeids_open(struct codeids **out, struct catalog *cat)
 	pthread_mutex_init(&c->mu, NULL);
 	hmap_init(&c->map);
 	c->cat = cat;
+	if (cat && catalog_open_reader(&c->reader, cat) < 0)
+		c->reader = NULL; /* then the catalog's own connection */
 	*out = c;
 	return 0;
 }
@@ -119,6 +123,7 @@ void codeids_close(struct codeids *c)
 {
 	if (!c)
 		return;
+	catalog_close(c->reader);
 	hmap_clear_free(&c->map);
 	pthread_mutex_destroy(&c->mu);
 	free(c);

@@ -7,8 +7,10 @@
  * Learned from every ELF and PE stored (identify gives both ids) and from
  * missing records that name a code file and id. The catalog holds them
  * all; the ones asked for lately are kept in memory (at most CODEIDS_CACHED,
- * so a catalog of millions costs neither start-up time nor memory). A new
- * pair goes to the catalog from the thread that learned it. */
+ * so a catalog of millions costs neither start-up time nor memory), read
+ * through a connection of their own that never waits behind a commit (a
+ * lookup comes from the request path). A new pair goes to the catalog from
+ * the thread that learned it. */
 #ifndef SYMBOLD_CODEIDS_H
 #define SYMBOLD_CODEIDS_H
 
