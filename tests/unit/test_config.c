@@ -451,6 +451,38 @@ static void test_load_text_rules(void)
 	unlink(path);
 }
 
+/* Where libinih reads differently from the hand-written reader it replaced
+ * (docs/CONFIG.md): what was refused may now be read. */
+static void test_load_libinih(void)
+{
+	char path[128];
+	struct loaded l;
+	snprintf(path, sizeof path, "%s/inih.conf", tmpdir);
+
+	load(&l, path, "[symbold]\nworkers: 5\n[server s]\ntype: dir\nurl :/x\n");
+	ok(l.rc == 0 && l.o.workers == 5 && l.n == 1 && strcmp(l.servers[0].cfg.url, "/x") == 0,
+	   "'key: value' lines (%s)", err);
+	free_loaded(&l);
+
+	char *longline = long_line_file("store", 4096 - 8);
+	load(&l, path, longline);
+	ok(l.rc == 0 && strlen(l.o.store) == 4096 - 8, "a line of 4096 bytes (%s)", err);
+	free(longline);
+	longline = long_line_file("store", 4095 - 8);
+	strcpy(longline + strlen(longline) - 1, "\r\n");
+	load(&l, path, longline);
+	ok(l.rc == 0 && strlen(l.o.store) == 4095 - 8, "a line of 4095 bytes and CRLF (%s)", err);
+	free(longline);
+
+	static const char nul_last[] = "[symbold]\nwait = 1\0";
+	load_bytes(&l, path, nul_last, sizeof nul_last - 1);
+	char prefix[PATH_MAX + 32];
+	snprintf(prefix, sizeof prefix, "%s:2: a NUL byte", path);
+	ok(l.rc == -EINVAL && strncmp(err, prefix, strlen(prefix)) == 0, "a NUL byte on the last line is refused too (%s)",
+	   err);
+	unlink(path);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/symbold-test-config-XXXXXX");
@@ -462,6 +494,7 @@ int main(void)
 	test_set();
 	test_load();
 	test_load_text_rules();
+	test_load_libinih();
 	rmdir(tmpdir);
 	return tap_done();
 }

@@ -346,6 +346,33 @@ static void test_parse_text_rules(void)
 	free(text);
 }
 
+/* Where libinih reads differently from the hand-written reader it replaced
+ * (docs/CONFIG.md): what was refused may now be read; nothing read before
+ * is read otherwise. */
+static void test_parse_libinih(void)
+{
+	struct server_config c;
+
+	is_int(parse_fresh(&c, "url: https://x/a=b\nuser :u\n"), 0, "'key: value' (%s)", err);
+	is_str(c.url, "https://x/a=b", "':' splits as '=' does, where it comes first");
+	is_str(c.user, "u", "blanks around ':' trimmed");
+	is_int(parse_fresh(&c, "user = \v\fu\f\v\n"), 0, "vertical tab and form feed around a value (%s)", err);
+	is_str(c.user, "u", "trimmed as blanks");
+	parse_bad("user = a\vb\n", 1, "control character", "a vertical tab inside a value");
+	parse_bad("type = http\n[server x]\n", 2, "[section]", "a header says why");
+
+	char *text = malloc(5100);
+	strcpy(text, "type = http\n# ");
+	memset(text + strlen(text), 'x', 4095);
+	strcpy(text + strlen("type = http\n# ") + 4095, "\nuser = u\n");
+	parse_bad(text, 2, "too long", "a line of 4097 bytes");
+	strcpy(text, "type = http\r\nprefix = ");
+	memset(text + strlen(text), 'x', 4096 - strlen("prefix = "));
+	strcpy(text + strlen("type = http\r\n") + 4096, "\r\n");
+	parse_bad(text, 2, "prefix", "a line of 4096 bytes and CRLF is read (and its value is too long)");
+	free(text);
+}
+
 static void check_bad(const struct server_config *c, const char *needle, const char *what)
 {
 	is_int(check(c), -EINVAL, "check refuses %s", what);
@@ -535,6 +562,7 @@ int main(void)
 	test_set();
 	test_parse();
 	test_parse_text_rules();
+	test_parse_libinih();
 	test_check();
 	test_incomplete();
 	test_render();
