@@ -9,7 +9,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := fuse3 libcurl sqlite3 libmspack libelf libdw zlib libzstd libcrypto
+PKGS    := fuse3 libcurl sqlite3 libmspack libelf libdw zlib libzstd libcrypto inih
 OPT     ?= -O2
 SANITIZE ?=
 

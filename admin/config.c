@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "admin/ini_text.h"
 #include "common/text.h"
 
 static void data_home(char *out, size_t outlen)
@@ -129,9 +130,11 @@ struct ini_state {
 	int in_section;
 };
 
-/* "[symbold]" or "[server NAME]" */
-static int ini_section(struct ini_state *st, char *s, char *err, size_t errlen)
+/* "[symbold]" or "[server NAME]", read here rather than by libinih, which
+ * would not see an empty or repeated header (admin/ini_text.h) */
+static int ini_section(void *ctx, char *s, char *err, size_t errlen)
 {
+	struct ini_state *st = ctx;
 	char *end = strchr(s, ']');
 	if (!end || text_trim(end + 1)[0])
 		return snprintf(err, errlen, "malformed section header"), -EINVAL;
@@ -152,7 +155,7 @@ static int ini_section(struct ini_state *st, char *s, char *err, size_t errlen)
 			return snprintf(err, errlen, "server '%s' defined twice", name), -EINVAL;
 	struct config_server *grown = realloc(st->servers, (st->n + 1) * sizeof *grown);
 	if (!grown)
-		return -ENOMEM;
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	st->servers = grown;
 	st->current = &grown[st->n++];
 	snprintf(st->current->name, sizeof st->current->name, "%s", name);
@@ -175,30 +178,35 @@ static int ini_server_key(struct config_server *s, const char *key, const char *
 	return srvconf_set(&s->cfg, key, value, err, errlen);
 }
 
-static int ini_line(struct ini_state *st, char *line, char *err, size_t errlen)
+static int ini_pair(void *ctx, const char *key, const char *value, char *err, size_t errlen)
 {
-	char *s = text_trim(line);
-	if (!*s || *s == '#' || *s == ';')
-		return 0;
-	if (*s == '[')
-		return ini_section(st, s, err, errlen);
-	char *eq = strchr(s, '=');
-	if (!eq)
-		return snprintf(err, errlen, "want 'key = value'"), -EINVAL;
+	struct ini_state *st = ctx;
 	if (!st->in_section)
 		return snprintf(err, errlen, "key outside a section"), -EINVAL;
-	*eq = '\0';
-	char *key = text_trim(s), *value = text_trim(eq + 1);
 	if (st->current)
 		return ini_server_key(st->current, key, value, err, errlen);
 	return options_set(st->o, key, value, err, errlen);
 }
 
+/* Reads the file into st; -errno with "FILE:LINE: reason" (or "FILE:
+ * reason" if it cannot be read) in err. */
+static int ini_read(struct ini_state *st, FILE *f, char *err, size_t errlen)
+{
+	const struct ini_text_reader reader = {ini_section, ini_pair, st};
+	char reason[512] = "";
+	int line, rc = ini_text_read_file(f, &reader, &line, reason, sizeof reason);
+	if (rc < 0 && line)
+		snprintf(err, errlen, "%s:%d: %s", st->o->config, line, reason);
+	else if (rc < 0)
+		snprintf(err, errlen, "%s: %s", st->o->config, strerror(-rc));
+	return rc;
+}
+
 int config_load(struct options *o, struct config_server **servers, size_t *nservers, char *err, size_t errlen)
 {
 	struct ini_state st = {o, NULL, 0, NULL, 0};
-	char line[4096], reason[512] = "";
-	int lineno = 0, rc = 0;
+	char reason[512];
+	int rc;
 	*servers = NULL;
 	*nservers = 0;
 	if (!o->config[0])
@@ -206,18 +214,7 @@ int config_load(struct options *o, struct config_server **servers, size_t *nserv
 	FILE *f = fopen(o->config, "r");
 	if (!f)
 		return rc = -errno, snprintf(err, errlen, "%s: %s", o->config, strerror(-rc)), rc;
-	while (rc == 0 && fgets(line, sizeof line, f)) {
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f))
-			rc = -EINVAL, snprintf(reason, sizeof reason, "line too long");
-		else
-			rc = ini_line(&st, line, reason, sizeof reason);
-	}
-	if (rc == 0 && ferror(f)) { /* e.g. EISDIR: unreadable, not empty */
-		rc = errno ? -errno : -EIO;
-		snprintf(err, errlen, "%s: %s", o->config, strerror(-rc));
-	} else if (rc < 0)
-		snprintf(err, errlen, "%s:%d: %s", o->config, lineno, reason);
+	rc = ini_read(&st, f, err, errlen);
 	fclose(f);
 	for (size_t i = 0; rc == 0 && i < st.n; i++)
 		if ((rc = srvconf_check(&st.servers[i].cfg, reason, sizeof reason)) < 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admin/ini_text.h"
 #include "common/text.h"
 
 enum field_kind { F_STR, F_INT, F_BOOL, F_TYPE, F_LAYOUT };
@@ -192,29 +193,18 @@ int srvconf_is_secret(const char *key)
 	return f && f->secret;
 }
 
+static int parse_pair(void *ctx, const char *key, const char *value, char *err, size_t errlen)
+{
+	return srvconf_set(ctx, key, value, err, errlen);
+}
+
 int srvconf_parse(struct server_config *c, const char *text, char *err, size_t errlen)
 {
-	char *copy = strdup(text), *cursor = copy, *line, reason[256];
-	if (!copy)
-		return -ENOMEM;
-	int lineno = 0, rc = 0;
-	while (rc == 0 && (line = text_next_line(&cursor))) {
-		lineno++;
-		char *s = text_trim(line);
-		if (*s == '\0' || *s == '#' || *s == ';')
-			continue;
-		char *eq = strchr(s, '=');
-		if (!eq) {
-			snprintf(err, errlen, "line %d: want 'key = value'", lineno);
-			rc = -EINVAL;
-			break;
-		}
-		*eq = '\0';
-		rc = srvconf_set(c, text_trim(s), text_trim(eq + 1), reason, sizeof reason);
-		if (rc < 0)
-			snprintf(err, errlen, "line %d: %s", lineno, reason);
-	}
-	free(copy);
+	const struct ini_text_reader reader = {NULL, parse_pair, c}; /* no [sections] in a server's config */
+	char reason[256];
+	int line, rc = ini_text_read(text, &reader, &line, reason, sizeof reason);
+	if (rc < 0 && line)
+		snprintf(err, errlen, "line %d: %s", line, reason);
 	return rc;
 }
 

@@ -62,9 +62,9 @@ int srvconf_set(struct server_config *c, const char *key, const char *value, cha
  * shown, rendered as "***". */
 int srvconf_is_secret(const char *key);
 
-/* Parses "key = value" lines (# comments, blank lines) onto `c`; a bad line
- * is -EINVAL with "line N: reason" in `err`, and `c` may be half-updated:
- * parse into a copy. */
+/* Parses "key = value" lines (admin/ini_text: '#' and ';' comment lines,
+ * blank lines, no [section]) onto `c`; a bad line is -EINVAL with "line N:
+ * reason" in `err`, and `c` may be half-updated: parse into a copy. */
 int srvconf_parse(struct server_config *c, const char *text, char *err, size_t errlen);
 
 /* Checks the configuration as a whole (a type, a URL the type can use). */

@@ -78,6 +78,8 @@ def bad_configuration(t):
     refused(t, "[server a]\ntype = symsrv\nurl = ftp://x\n", "", "[server a]: url", "a server with an unusable URL")
     refused(t, "[symbold]\n[elsewhere]\n", "", "symbold.conf:2: unknown section", "an unknown section")
     refused(t, "[symbold]\n", ",wait=-3", "-o wait=-3", "a bad -o value")
+    refused(t, "[symbold]\nwait = 5 ; seconds\n", "", "symbold.conf:2: wait", "an inline ';' is not a comment")
+    refused(t, "[symbold]\n\nstore = " + "x" * 5000 + "\n", "", "symbold.conf:3: line too long", "a line over 4 KiB")
 
 
 def command_line_wins(t):

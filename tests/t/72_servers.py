@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import write, Nginx, ScriptedServer, Symbold, Tap, make_pdb, read, tmpdir, try_read  # noqa: E402
 
 PASSWORD = "s3cret-Pass-42"
+# what an INI reader with inline comments would cut (issue 14): " ;" and " #"
+ODD_PASSWORD = "pa ;ss #w=rd ;x"
 
 
 def htpasswd(t, user, password):
@@ -189,11 +191,41 @@ def kept_secret_stays_home(t):
     d.stop()
 
 
+def odd_password_whole(t):
+    """A password holding ' ;', ' #' and '=' reaches its server whole: from
+    the config file, from a config written to the control tree, and from the
+    catalog's copy of that config read at the next start."""
+    up = tmpdir(t, "symstore-")
+    ids = [make_pdb(f"{up}/odd{i}.pdb/0DD{i:029X}1/odd{i}.pdb", f"0DD{i:029X}", 1) for i in range(3)]
+    locked = Nginx(t, up, extra_locations=f'    auth_basic "symbols"; auth_basic_user_file {htpasswd(t, "crash", ODD_PASSWORD)};')
+    work = tmpdir(t, "odd-")
+    from_file = {"type": "symsrv", "url": locked.url, "user": "crash", "password": ODD_PASSWORD}
+    d = Symbold(t, servers={"file": from_file}, workdir=work).start()
+    t.eq(read(d.path("odd0.pdb", ids[0], "odd0.pdb")), read(f"{up}/odd0.pdb/{ids[0]}/odd0.pdb"),
+         "the config file's password, whole: a symbol comes through")
+    config = d.path(".symbold", "servers", "corp", "config")
+    os.mkdir(os.path.dirname(config))
+    cut = ODD_PASSWORD.split(" ;")[0]
+    t.eq(write(config, f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = {cut}\n"), errno.EACCES,
+         "(the password cut at ' ;' is refused by the server)")
+    t.eq(write(config, f"type = symsrv\nurl = {locked.url}\nuser = crash\npassword = {ODD_PASSWORD}\n"
+                       "priority = 1\n"), 0, "a written config's password, whole: proved")
+    t.eq(read(d.path("odd1.pdb", ids[1], "odd1.pdb")), read(f"{up}/odd1.pdb/{ids[1]}/odd1.pdb"),
+         "and a symbol comes through it")
+    d.stop()
+    d = Symbold(t, workdir=work).start()
+    t.eq(os.listdir(d.path(".symbold", "servers")), ["corp"], "restarted without the file's server")
+    t.eq(read(d.path("odd2.pdb", ids[2], "odd2.pdb")), read(f"{up}/odd2.pdb/{ids[2]}/odd2.pdb"),
+         "the catalog's copy of the password, read at the start, is whole")
+    d.stop()
+
+
 def main():
     t = Tap()
     servers_as_directories(t)
     public_defaults(t)
     kept_secret_stays_home(t)
+    odd_password_whole(t)
     t.done()
 
 

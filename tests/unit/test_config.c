@@ -318,6 +318,171 @@ static void test_load(void)
 	unlink(path);
 }
 
+/* A file of `len` bytes (NULs allowed) loads: its result in l. */
+static void load_bytes(struct loaded *l, const char *path, const char *bytes, size_t len)
+{
+	write_file(path, bytes, len);
+	load(l, path, NULL);
+}
+
+static void free_loaded(struct loaded *l)
+{
+	if (l->rc == 0)
+		free(l->servers);
+}
+
+/* "[symbold]\nKEY = " and `n` bytes of 'x' and "\n": a line of 6 + n bytes */
+static char *long_line_file(const char *key, size_t n)
+{
+	char *text = malloc(strlen(key) + n + 32);
+	size_t at = (size_t)sprintf(text, "[symbold]\n%s = ", key);
+	memset(text + at, 'x', n);
+	strcpy(text + at + n, "\n");
+	return text;
+}
+
+/* What the file may hold (docs/CONFIG.md): comments are whole lines; '#',
+ * ';' and '=' inside a value are the value's; sections are [symbold] and
+ * [server NAME] only, each header checked where it stands. */
+static void test_load_text_rules(void)
+{
+	char path[128];
+	struct loaded l;
+	snprintf(path, sizeof path, "%s/rules.conf", tmpdir);
+
+	load(&l, path,
+	     "[symbold]\n"
+	     "reprocess_cmd = /bin/run --tag=#1 ; echo done # and more\n"
+	     "workers = 2\n"
+	     "workers = 3\n"
+	     "admin_group =\n"
+	     "[server s]\n"
+	     "type = http\n"
+	     "url = https://h.example/sym?a=b#frag\n"
+	     "    user = ***\n"
+	     "password = pa ;ss#w=rd ;\n"
+	     "priority = 1\n"
+	     "priority = 2\n"
+	     "proxy_user =\n");
+	is_int(l.rc, 0, "values with '#', ';' and '=' load (%s)", err);
+	is_str(l.o.reprocess_cmd, "/bin/run --tag=#1 ; echo done # and more", "no inline comment in a command");
+	is_int(l.o.workers, 3, "a duplicate [symbold] key: the last wins");
+	is_str(l.o.admin_group, "", "an empty value");
+	if (l.rc == 0 && l.n == 1) {
+		is_str(l.servers[0].cfg.url, "https://h.example/sym?a=b#frag", "a URL with a query and a fragment");
+		is_str(l.servers[0].cfg.user, "***", "*** is refused only for a secret");
+		is_str(l.servers[0].cfg.password, "pa ;ss#w=rd ;", "a password with ' ;', '#' and '='");
+		is_int(l.servers[0].cfg.priority, 2, "a duplicate server key: the last wins");
+	}
+	free_loaded(&l);
+
+	load_bad(path, "[symbold]\nwait = 5 # seconds\n", 2, "wait", "an inline '#' is the value's, not a comment");
+	load_bad(path, "[symbold]\nwait = 5 ; seconds\n", 2, "wait", "an inline ';' is the value's, not a comment");
+	load_bad(path, "[server x]\ntype = http\nurl = https://x/\npassword =  ***  \n", 4, "password = ***",
+		 "*** with blanks around");
+	load_bad(path, "[symbold]\nstore = /x\n  more words\n", 3, "key = value", "an indented line without '='");
+	load(&l, path, "[symbold]\nstore = /x\n    workers = 7\n");
+	ok(l.rc == 0 && strcmp(l.o.store, "/x") == 0 && l.o.workers == 7,
+	   "an indented key after a key is a key of its own (%s)", err);
+	free_loaded(&l);
+
+	/* sections */
+	load(&l, path, "[ symbold ]  \t\n[server\t \tx ]\ntype = dir\nurl = /x\n");
+	ok(l.rc == 0 && l.n == 1 && strcmp(l.servers[0].name, "x") == 0, "blanks inside and after headers (%s)", err);
+	free_loaded(&l);
+	load_bad(path, "[Symbold]\n", 1, "unknown section", "section names are case-sensitive");
+	load_bad(path, "[SERVER x]\n", 1, "unknown section", "'server' in upper case");
+	load_bad(path, "[servers x]\n", 1, "unknown section", "[servers x]");
+	load_bad(path, "[]\n", 1, "unknown section", "an empty header");
+	load_bad(path, "[server  ]\n", 1, "section", "[server] and blanks");
+	load_bad(path, "[symbold] ; comment\n", 1, "malformed", "a comment after a header");
+	load_bad(path, "[server a]\ntype = dir\n[server a]\nurl = /x\n", 3, "twice", "the same server twice in a row");
+	load_bad(path, "[symbold]\n[server a=b]\n", 2, "bad server name", "a header with '='");
+
+	load(&l, path, "[server a]\ntype = dir\nurl = /x\n[server lonely]\n");
+	is_int(l.rc, -EINVAL, "a server with no keys at the end is refused (no type)");
+	ok(strstr(err, "[server lonely]") && strstr(err, "type"), "named, with the reason (%s)", err);
+	load(&l, path, "[server empty]\n[server b]\ntype = dir\nurl = /x\n");
+	ok(l.rc == -EINVAL && strstr(err, "[server empty]"), "an empty server before another is refused (%s)", err);
+
+	char name64[SRV_NAME_MAX + 1], text[512];
+	memset(name64, 'n', SRV_NAME_MAX);
+	name64[SRV_NAME_MAX] = '\0';
+	snprintf(text, sizeof text, "[server %s]\ntype = dir\nurl = /a\n[server %.*s]\ntype = dir\nurl = /b\n", name64,
+		 SRV_NAME_MAX - 1, name64);
+	load(&l, path, text);
+	is_int(l.rc, 0, "servers with names of 64 and 63 bytes (%s)", err);
+	if (l.rc == 0 && l.n == 2) {
+		is_str(l.servers[0].name, name64, "the 64-byte name whole");
+		is_str(l.servers[0].cfg.url, "/a", "with its keys");
+		is_int((int)strlen(l.servers[1].name), SRV_NAME_MAX - 1, "the 63-byte name whole");
+		is_str(l.servers[1].cfg.url, "/b", "with its keys");
+	}
+	free_loaded(&l);
+
+	/* line numbers, odd bytes, long lines */
+	load_bad(path, "[symbold]\r\n\r\n; c\r\nworkers = 100\r\n", 4, "workers", "line numbers count CRLF lines");
+	load_bad(path, "[symbold]\nworkers = 100", 2, "workers", "a bad last line without its newline");
+	load_bad(path, "\xEF\xBB\xBF[symbold]\n", 1, "", "a UTF-8 byte order mark");
+	static const char with_nul[] = "[symbold]\nwait = 1\0junk\nworkers = 2\n";
+	load_bytes(&l, path, with_nul, sizeof with_nul - 1);
+	is_int(l.rc, -EINVAL, "a NUL byte is refused");
+	char prefix[PATH_MAX + 32];
+	snprintf(prefix, sizeof prefix, "%s:2: ", path);
+	ok(strncmp(err, prefix, strlen(prefix)) == 0, "at its line (%s)", err);
+
+	char *longline = long_line_file("reprocess_cmd", 1023 - 6);
+	load(&l, path, longline);
+	ok(l.rc == 0 && strlen(l.o.reprocess_cmd) == 1023 - 6, "a line of 1 KiB (%s)", err);
+	free(longline);
+	longline = long_line_file("store", 4094 - 8);
+	load(&l, path, longline);
+	ok(l.rc == 0 && strlen(l.o.store) == 4094 - 8, "a line of 4094 bytes (%s)", err);
+	free(longline);
+	longline = long_line_file("store", 4097 - 8);
+	load_bad(path, longline, 2, "too long", "a line of 4097 bytes");
+	free(longline);
+	longline = malloc(6000);
+	strcpy(longline, "# ");
+	memset(longline + 2, 'x', 5000);
+	strcpy(longline + 5002, "\n[symbold]\n");
+	load_bad(path, longline, 1, "too long", "a comment line over 4 KiB");
+	free(longline);
+	unlink(path);
+}
+
+/* Where libinih reads differently from the hand-written reader it replaced
+ * (docs/CONFIG.md): what was refused may now be read. */
+static void test_load_libinih(void)
+{
+	char path[128];
+	struct loaded l;
+	snprintf(path, sizeof path, "%s/inih.conf", tmpdir);
+
+	load(&l, path, "[symbold]\nworkers: 5\n[server s]\ntype: dir\nurl :/x\n");
+	ok(l.rc == 0 && l.o.workers == 5 && l.n == 1 && strcmp(l.servers[0].cfg.url, "/x") == 0,
+	   "'key: value' lines (%s)", err);
+	free_loaded(&l);
+
+	char *longline = long_line_file("store", 4096 - 8);
+	load(&l, path, longline);
+	ok(l.rc == 0 && strlen(l.o.store) == 4096 - 8, "a line of 4096 bytes (%s)", err);
+	free(longline);
+	longline = long_line_file("store", 4095 - 8);
+	strcpy(longline + strlen(longline) - 1, "\r\n");
+	load(&l, path, longline);
+	ok(l.rc == 0 && strlen(l.o.store) == 4095 - 8, "a line of 4095 bytes and CRLF (%s)", err);
+	free(longline);
+
+	static const char nul_last[] = "[symbold]\nwait = 1\0";
+	load_bytes(&l, path, nul_last, sizeof nul_last - 1);
+	char prefix[PATH_MAX + 32];
+	snprintf(prefix, sizeof prefix, "%s:2: a NUL byte", path);
+	ok(l.rc == -EINVAL && strncmp(err, prefix, strlen(prefix)) == 0, "a NUL byte on the last line is refused too (%s)",
+	   err);
+	unlink(path);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/symbold-test-config-XXXXXX");
@@ -328,6 +493,8 @@ int main(void)
 	test_defaults();
 	test_set();
 	test_load();
+	test_load_text_rules();
+	test_load_libinih();
 	rmdir(tmpdir);
 	return tap_done();
 }

@@ -259,6 +259,120 @@ static void test_parse(void)
 	is_int(srvconf_parse(&c, "= 1\n", err, sizeof err), -EINVAL, "an empty key");
 }
 
+/* text parses onto a fresh config: 0, or -EINVAL with "line N: reason" in err */
+static int parse_fresh(struct server_config *c, const char *text)
+{
+	srvconf_init(c);
+	err[0] = '\0';
+	return srvconf_parse(c, text, err, sizeof err);
+}
+
+/* text is refused, and err starts with "line N: " and mentions needle */
+static void parse_bad(const char *text, int line, const char *needle, const char *what)
+{
+	struct server_config c;
+	char prefix[32];
+	is_int(parse_fresh(&c, text), -EINVAL, "refused: %s", what);
+	snprintf(prefix, sizeof prefix, "line %d: ", line);
+	ok(strncmp(err, prefix, strlen(prefix)) == 0, "%s: reported at line %d (%s)", what, line, err);
+	ok(needle == NULL || strstr(err, needle) != NULL, "%s: the reason mentions '%s'", what, needle);
+}
+
+/* What a written config text may hold (docs/CONFIG.md): comments are whole
+ * lines; '#', ';' and '=' inside a value are the value's (passwords, URL
+ * fragments and queries); blanks around keys and values go. */
+static void test_parse_text_rules(void)
+{
+	struct server_config c;
+
+	is_int(parse_fresh(&c, "# c\n; c\n  # indented\n\t; after a tab\ntype = http\n#\n;\n"), 0,
+	       "comment lines, '#' and ';', indented or not (%s)", err);
+	is_int(c.type, SRV_HTTP, "the key among the comments");
+
+	is_int(parse_fresh(&c, "password = pa#ss;w ord ;x #y\nproxy_password = ;lead\nuser = #hash\n"), 0,
+	       "'#' and ';' inside values (%s)", err);
+	is_str(c.password, "pa#ss;w ord ;x #y", "no inline comment: ' ;x #y' stays in the password");
+	is_str(c.proxy_password, ";lead", "a value may start with ';'");
+	is_str(c.user, "#hash", "a value may start with '#'");
+
+	is_int(parse_fresh(&c, "url = https://h.example/sym?a=b&c=d#frag ; x\npassword = a=b==\n"), 0,
+	       "'=' and '#' in values (%s)", err);
+	is_str(c.url, "https://h.example/sym?a=b&c=d#frag ; x", "a URL with a query and a fragment, whole");
+	is_str(c.password, "a=b==", "only the first '=' splits");
+
+	is_int(parse_fresh(&c, "user = u\nuser =\npassword=\nprefix =   \n"), 0, "empty values (%s)", err);
+	is_str(c.user, "", "an empty value after a set one: the last wins");
+	is_str(c.password, "", "'key=' is empty");
+	is_str(c.prefix, "", "blanks alone are empty");
+
+	is_int(parse_fresh(&c, "priority = 1\npriority = 2\ntype = dir\ntype = http\n"), 0, "duplicate keys (%s)", err);
+	is_int(c.priority, 2, "a duplicate key: the last wins");
+	is_int(c.type, SRV_HTTP, "for every kind of key");
+
+	is_int(parse_fresh(&c, "  user  =  some one  \r\n\tpassword\t=\tx y\t\r\n"), 0, "blanks around (%s)", err);
+	is_str(c.user, "some one", "blanks trimmed around key and value, kept inside");
+	is_str(c.password, "x y", "tabs and CRLF trimmed");
+
+	is_int(parse_fresh(&c, "user = a\n    password = b\n  url = https://x/\n"), 0,
+	       "indented keys after a key (%s)", err);
+	ok(strcmp(c.user, "a") == 0 && strcmp(c.password, "b") == 0 && strcmp(c.url, "https://x/") == 0,
+	   "an indented line is a key of its own, never the previous value's continuation");
+	parse_bad("user = a\n  more words\n", 2, "key = value", "an indented line without '='");
+
+	is_int(parse_fresh(&c, "password = ***\nproxy_password =  ***  \n"), 0, "*** (%s)", err);
+	is_str(c.password, "***", "*** is read as it is (the registry keeps the stored secret)");
+	is_str(c.proxy_password, "***", "blanks around *** go");
+
+	is_int(parse_fresh(&c, "type = HTTP\nlayout = BreakPad\n"), 0, "values in any case (%s)", err);
+	is_int(c.type, SRV_HTTP, "type in upper case");
+	parse_bad("Type = http\n", 1, "unknown key 'Type'", "keys are case-sensitive");
+	parse_bad("proxy user = x\n", 1, "unknown key 'proxy user'", "a blank inside a key");
+	parse_bad("password = a\tb\n", 1, "control character", "a tab inside a value");
+
+	parse_bad("# c\r\n\r\ntype = http\r\nbogus = 1\r\n", 4, "bogus", "line numbers count CRLF lines");
+	parse_bad("type = http\nbogus = 1", 2, "bogus", "a bad last line without its newline");
+	parse_bad("type = http\nbogus", 2, "key = value", "a last line without '=' or newline");
+	parse_bad("type = http\n[server x]\nurl = https://x/\n", 2, NULL, "a [section] header");
+	parse_bad("type = http\n[x]\n", 2, NULL, "a [section] header on the last line");
+	parse_bad("[a=b]\n", 1, NULL, "a [section] header with '='");
+	parse_bad("\xEF\xBB\xBFtype = http\n", 1, NULL, "a UTF-8 byte order mark");
+
+	char *text = malloc(4200);
+	strcpy(text, "type = http\n# ");
+	memset(text + strlen(text), 'x', 4094);
+	strcpy(text + strlen("type = http\n# ") + 4094, "\nuser = u\n");
+	is_int(parse_fresh(&c, text), 0, "a comment line of 4096 bytes (%s)", err);
+	is_str(c.user, "u", "and the line after it");
+	free(text);
+}
+
+/* Where libinih reads differently from the hand-written reader it replaced
+ * (docs/CONFIG.md): what was refused may now be read; nothing read before
+ * is read otherwise. */
+static void test_parse_libinih(void)
+{
+	struct server_config c;
+
+	is_int(parse_fresh(&c, "url: https://x/a=b\nuser :u\n"), 0, "'key: value' (%s)", err);
+	is_str(c.url, "https://x/a=b", "':' splits as '=' does, where it comes first");
+	is_str(c.user, "u", "blanks around ':' trimmed");
+	is_int(parse_fresh(&c, "user = \v\fu\f\v\n"), 0, "vertical tab and form feed around a value (%s)", err);
+	is_str(c.user, "u", "trimmed as blanks");
+	parse_bad("user = a\vb\n", 1, "control character", "a vertical tab inside a value");
+	parse_bad("type = http\n[server x]\n", 2, "[section]", "a header says why");
+
+	char *text = malloc(5100);
+	strcpy(text, "type = http\n# ");
+	memset(text + strlen(text), 'x', 4095);
+	strcpy(text + strlen("type = http\n# ") + 4095, "\nuser = u\n");
+	parse_bad(text, 2, "too long", "a line of 4097 bytes");
+	strcpy(text, "type = http\r\nprefix = ");
+	memset(text + strlen(text), 'x', 4096 - strlen("prefix = "));
+	strcpy(text + strlen("type = http\r\n") + 4096, "\r\n");
+	parse_bad(text, 2, "prefix", "a line of 4096 bytes and CRLF is read (and its value is too long)");
+	free(text);
+}
+
 static void check_bad(const struct server_config *c, const char *needle, const char *what)
 {
 	is_int(check(c), -EINVAL, "check refuses %s", what);
@@ -447,6 +561,8 @@ int main(void)
 	test_init();
 	test_set();
 	test_parse();
+	test_parse_text_rules();
+	test_parse_libinih();
 	test_check();
 	test_incomplete();
 	test_render();
