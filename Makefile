@@ -16,8 +16,12 @@ SANITIZE ?=
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The one place the version is written: the programs (--version, the control
+# tree's `version`) get it from here.
+VERSION := $(shell cat VERSION)
+
 DEFS    ?=
-CPPFLAGS += -I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314 $(DEFS)
+CPPFLAGS += -I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314 -DSYMBOLD_VERSION='"$(VERSION)"' $(DEFS)
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror $(SANITIZE) $(PKG_CFLAGS)
 LDFLAGS  += $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -liberty -lpthread
@@ -50,6 +54,9 @@ deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# SYMBOLD_VERSION's users: a new VERSION rebuilds them
+$(BUILD)/obj/fs/main.o $(BUILD)/obj/fs/control.o $(BUILD)/obj/admin/symbold-admin.o: VERSION
 
 $(BUILD)/libsymbold.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
