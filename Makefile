@@ -43,6 +43,7 @@ ASAN_FLAGS := BUILD=build-asan OPT=-O1 DEFS=-DSYMBOLD_LOCK_RANKS \
 	SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 
 .PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzz-long fuzzers bench trace soak install clean
 .SECONDARY:
@@ -135,9 +136,13 @@ soak: deps
 	$(MAKE) all
 	bench/soak --build $(BUILD)
 
-install: all
+# the programs and their manual pages; nothing of the tests is needed for it
+install: $(BUILD)/symbold $(BUILD)/symbold-admin
 	install -D -m 0755 $(BUILD)/symbold $(DESTDIR)$(PREFIX)/bin/symbold
 	install -D -m 0755 $(BUILD)/symbold-admin $(DESTDIR)$(PREFIX)/bin/symbold-admin
+	install -D -m 0644 docs/man/symbold.8 $(DESTDIR)$(MANDIR)/man8/symbold.8
+	install -D -m 0644 docs/man/symbold-admin.1 $(DESTDIR)$(MANDIR)/man1/symbold-admin.1
+	install -D -m 0644 docs/man/symbold.conf.5 $(DESTDIR)$(MANDIR)/man5/symbold.conf.5
 
 clean:
 	rm -rf build build-asan build-fuzz build-trace
