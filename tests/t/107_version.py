@@ -1,6 +1,6 @@
 """One version everywhere: `symbold --version` (and -V), `symbold-admin
 --version` and the control tree's `version` file all say what the VERSION
-file says."""
+file says, and so does debian/changelog, the package's version."""
 import os
 import re
 import subprocess
@@ -13,6 +13,13 @@ from harness import ADMIN, ROOT, SYMBOLD, Symbold, Tap  # noqa: E402
 def run(*cmd):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def changelog_version():
+    """The version of debian/changelog's first entry: `symbold (V) dist; ...`."""
+    with open(os.path.join(ROOT, "debian", "changelog")) as f:
+        m = re.match(r"symbold \(([^)]+)\)", f.readline())
+    return m.group(1) if m else None
 
 
 def main():
@@ -31,6 +38,7 @@ def main():
     rc, out, _ = run(ADMIN, "--mount", d.mnt, "--version")
     t.eq(out, f"symbold-admin {version}\n", "symbold-admin --mount DIR --version: the same")
     d.stop()
+    t.eq(changelog_version(), version, "debian/changelog's version is VERSION (a native package)")
     t.done()
 
 
