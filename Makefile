@@ -6,6 +6,7 @@
 #   make bench   benchmarks; results go to docs/BENCHMARKS.md by hand
 #   make trace   build-trace/symbold: where each cold key's time goes, on stderr
 #   make soak    64 readers for 10 minutes against a faulty upstream (docs/RELIABILITY.md)
+#   make deb     build/symbold_VERSION_ARCH.deb, with debhelper (debian/)
 
 BUILD   ?= build
 CC      ?= cc
@@ -16,8 +17,13 @@ SANITIZE ?=
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# The one place the version is written: the programs (--version, the control
+# tree's `version`) get it from here, and debian/rules refuses a
+# debian/changelog that says otherwise.
+VERSION := $(shell cat VERSION)
+
 DEFS    ?=
-CPPFLAGS += -I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314 $(DEFS)
+CPPFLAGS += -I. -D_GNU_SOURCE -DFUSE_USE_VERSION=314 -DSYMBOLD_VERSION='"$(VERSION)"' $(DEFS)
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror $(SANITIZE) $(PKG_CFLAGS)
 LDFLAGS  += $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -liberty -lpthread
@@ -39,8 +45,9 @@ ASAN_FLAGS := BUILD=build-asan OPT=-O1 DEFS=-DSYMBOLD_LOCK_RANKS \
 	SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 
-.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzz-long fuzzers bench trace soak install clean
+.PHONY: all deps run check test asan asan-build fuzz fuzz-build fuzz-long fuzzers bench trace soak install deb clean
 .SECONDARY:
 all: $(BUILD)/symbold $(BUILD)/symbold-admin $(UNIT_BINS) $(BENCH_BINS)
 
@@ -50,6 +57,9 @@ deps:
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# SYMBOLD_VERSION's users: a new VERSION rebuilds them
+$(BUILD)/obj/fs/main.o $(BUILD)/obj/fs/control.o $(BUILD)/obj/admin/symbold-admin.o: VERSION
 
 $(BUILD)/libsymbold.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -128,11 +138,30 @@ soak: deps
 	$(MAKE) all
 	bench/soak --build $(BUILD)
 
-install: all
+# the programs and their manual pages; nothing of the tests is needed for it
+install: $(BUILD)/symbold $(BUILD)/symbold-admin
 	install -D -m 0755 $(BUILD)/symbold $(DESTDIR)$(PREFIX)/bin/symbold
 	install -D -m 0755 $(BUILD)/symbold-admin $(DESTDIR)$(PREFIX)/bin/symbold-admin
+	install -D -m 0644 docs/man/symbold.8 $(DESTDIR)$(MANDIR)/man8/symbold.8
+	install -D -m 0644 docs/man/symbold-admin.1 $(DESTDIR)$(MANDIR)/man1/symbold-admin.1
+	install -D -m 0644 docs/man/symbold.conf.5 $(DESTDIR)$(MANDIR)/man5/symbold.conf.5
+
+# The Debian package, built by dpkg-buildpackage in a copy of the sources
+# under $(BUILD)/deb, so that its clean step and its outputs (written to the
+# parent directory) touch neither this tree nor the directory above it.
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_SRC  = $(BUILD)/deb/symbold-$(VERSION)
+deb:
+	scripts/install-deps deb
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_SRC)
+	cp -a Makefile VERSION README.md common convert admin fetch fs docs debian $(DEB_SRC)/
+	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc -J$(or $(JOBS),2)
+	cp $(BUILD)/deb/symbold_$(VERSION)_$(DEB_ARCH).deb $(BUILD)/
+	@echo "make deb: $(BUILD)/symbold_$(VERSION)_$(DEB_ARCH).deb"
 
 clean:
 	rm -rf build build-asan build-fuzz build-trace
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (not make deb's copy of the sources, whose own build is in $(BUILD)/deb)
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -print 2>/dev/null)

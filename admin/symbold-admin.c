@@ -72,6 +72,7 @@ static const char usage_text[] =
 	"  --mount DIR    the symbold mount; else $SYMBOLD_MOUNT, else the first\n"
 	"                 fuse.symbold mount in /proc/self/mounts\n"
 	"  -h, --help     this text; 'symbold-admin COMMAND --help' for one command\n"
+	"  --version      print 'symbold-admin VERSION' and exit\n"
 	"\n"
 	"Exit status:\n"
 	"  0  done\n"
@@ -1595,6 +1596,7 @@ struct invocation {
 	char **words;      /* the command and its arguments */
 	int nwords;
 	bool help;
+	bool version;
 };
 
 static bool parse_global_options(int argc, char **argv, struct invocation *inv)
@@ -1604,6 +1606,8 @@ static bool parse_global_options(int argc, char **argv, struct invocation *inv)
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (is_help(argv[i]))
 			inv->help = true;
+		else if (strcmp(argv[i], "--version") == 0)
+			inv->version = true;
 		else if (strcmp(argv[i], "--mount") == 0 && i + 1 < argc)
 			inv->mount = argv[++i];
 		else if (starts_with(argv[i], "--mount="))
@@ -1648,6 +1652,10 @@ static enum exit_code run(int argc, char **argv)
 	struct invocation inv;
 	if (!parse_global_options(argc, argv, &inv))
 		return usage_error("unknown option, or --mount without DIR");
+	if (inv.version && !inv.help) { /* needs no mount: a package check runs it anywhere */
+		printf("symbold-admin %s\n", SYMBOLD_VERSION);
+		return EXIT_DONE;
+	}
 	if (inv.nwords == 0) {
 		fputs(usage_text, inv.help ? stdout : stderr);
 		return inv.help ? EXIT_DONE : EXIT_USAGE;

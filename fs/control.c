@@ -12,7 +12,8 @@
 #include "common/log.h"
 #include "fetch/probe.h"
 
-#define SYMBOLD_VERSION "0.1.0"
+/* SYMBOLD_VERSION: the VERSION file, given by the Makefile (-D), so that
+ * this file, `symbold --version` and the package say the same. */
 
 struct ctl_name {
 	enum ctl_id dir;

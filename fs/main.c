@@ -504,7 +504,7 @@ int main(int argc, char **argv)
 		if (opts.show_help)
 			usage(argv[0]);
 		else
-			printf("symbold 0.1.0, libfuse %s\n", fuse_pkgversion());
+			printf("symbold %s\n", SYMBOLD_VERSION); /* what .symbold/version says */
 		rc = 0;
 		goto out;
 	}
