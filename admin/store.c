@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -275,6 +276,30 @@ int store_list(struct store *s, const char *reldir, store_list_fn fn, void *ctx)
 	}
 	closedir(d);
 	return rc;
+}
+
+static long long nanoseconds(struct timespec t)
+{
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+int store_dir_stamp(struct store *s, const char *reldir, struct store_dir_stamp *out)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now); /* before the stat: any change after it is later still */
+	*out = (struct store_dir_stamp){.settled = 1};
+	int fd = openat_beneath(s->rootfd, *reldir ? reldir : ".", O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd; /* nothing materialised yet */
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	*out = (struct store_dir_stamp){(unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+					nanoseconds(st.st_ctim), nanoseconds(st.st_mtim),
+					nanoseconds(st.st_ctim) + STORE_STAMP_SETTLE_S * 1000000000LL < nanoseconds(now)};
+	return 0;
 }
 
 int store_tmp_create(struct store *s, char path[PATH_MAX])
