@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin/budget.h"
@@ -296,6 +298,30 @@ int store_list(struct store *s, const char *reldir, store_list_fn fn, void *ctx)
 	return rc;
 }
 
+static long long nanoseconds(struct timespec t)
+{
+	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+int store_dir_stamp(struct store *s, const char *reldir, struct store_dir_stamp *out)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now); /* before the stat: any change after it is later still */
+	*out = (struct store_dir_stamp){.settled = 1};
+	int fd = openat_beneath(s->rootfd, *reldir ? reldir : ".", O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd; /* nothing materialised yet */
+	struct stat st;
+	int rc = fstat(fd, &st) < 0 ? -errno : 0;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	*out = (struct store_dir_stamp){(unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+					nanoseconds(st.st_ctim), nanoseconds(st.st_mtim),
+					nanoseconds(st.st_ctim) + STORE_STAMP_SETTLE_S * 1000000000LL < nanoseconds(now)};
+	return 0;
+}
+
 int store_tmp_create(struct store *s, char path[PATH_MAX])
 {
 	for (int tries = 0; tries < 100; tries++) {
@@ -310,28 +336,103 @@ int store_tmp_create(struct store *s, char path[PATH_MAX])
 	return -EEXIST;
 }
 
-/* Creates the directory at relpath if missing. A new entry is made durable
- * by syncing its parent: that parent goes into `dirs` (or is synced now when
- * dirs is NULL). */
-static int ensure_dir(struct store *s, const char *relpath, const char *parent, struct hmap *dirs)
+/* ---- where a file is placed: never through a link ----
+ *
+ * The daemon is often root, and a store directory may have been replaced
+ * by a symbolic link (store/foo.pdb -> /etc). So a placed file's parents
+ * are walked one component at a time from the store's root, each opened
+ * with O_NOFOLLOW and each made with mkdirat relative to the one before,
+ * and the file is renamed into the last one's fd: a link anywhere fails
+ * the placing with -ELOOP, logged, and nothing is made or renamed through
+ * it. What that costs a cold key over making the directories by path: an
+ * open and a close of each of its two directories, less the mkdirat of the
+ * debug file's, which is opened first (it is usually there) — three
+ * syscalls. */
+
+/* `name` in `dirfd`, as a directory to make and rename things in (O_PATH),
+ * never through a symbolic link: its fd, or -errno — -ELOOP for a link
+ * (which O_DIRECTORY|O_NOFOLLOW reports as ENOTDIR; told apart here, off
+ * the usual path), -ENOTDIR for another file that is not a directory. */
+static int open_dir_nofollow(int dirfd, const char *name)
 {
-	if (mkdirat(s->rootfd, relpath, 0755) < 0)
-		return errno == EEXIST ? 0 : -errno;
-	parent = *parent ? parent : ".";
-	return dirs ? hmap_put(dirs, parent, NULL) : fsync_at(s->rootfd, parent, O_DIRECTORY);
+	int fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	int err = errno;
+	struct stat st;
+	if (err == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		return -ELOOP;
+	return -err;
 }
 
-/* "a/b/c" -> creates "a" and "a/b"; `dir` receives "a/b". */
-static int make_parents(struct store *s, const char *relpath, char dir[PATH_MAX], struct hmap *dirs)
+/* The directory `name` in `dirfd` (whose store path is `parent`), made if
+ * missing: its fd as open_dir_nofollow gives it. A new entry is made
+ * durable by syncing its parent: that parent goes into `dirs` (or is
+ * synced now when dirs is NULL). */
+static int make_dir_at(int dirfd, const char *parent, const char *name, struct hmap *dirs)
+{
+	if (mkdirat(dirfd, name, 0755) < 0) {
+		if (errno != EEXIST) /* a link there is EEXIST too: open_dir_nofollow tells */
+			return -errno;
+	} else {
+		int rc = dirs ? hmap_put(dirs, *parent ? parent : ".", NULL) : fsync_at(dirfd, ".", O_DIRECTORY);
+		if (rc < 0)
+			return rc;
+	}
+	return open_dir_nofollow(dirfd, name);
+}
+
+/* Says in the log why a file was not placed at relpath (a link on its way
+ * is someone's doing, and worth an operator's look). */
+static int refuse_placing(const char *relpath, const char *component, int rc)
+{
+	if (rc == -ELOOP || rc == -ENOTDIR)
+		log_msg("store: %s not placed: %s is %s (%s); nothing is made or moved through it", relpath, component,
+			rc == -ELOOP ? "a symbolic link" : "not a directory", strerror(-rc));
+	return rc;
+}
+
+/* 1 if `name` (up to its end or a '/') is "", "." or "..": no directory of
+ * the store. */
+static int not_a_name(const char *name)
+{
+	size_t len = strcspn(name, "/");
+	return len == 0 || (len <= 2 && strspn(name, ".") == len);
+}
+
+/* relpath "a/b/c" cut at its slashes: "a" into `first`, "a/b" into `dir`,
+ * and *file pointing at "c". -EINVAL unless it has exactly three parts,
+ * none of them "", "." or "..". */
+static int split_relpath(const char *relpath, char first[PATH_MAX], char dir[PATH_MAX], const char **file)
+{
+	const char *slash1 = strchr(relpath, '/'), *slash2 = strrchr(relpath, '/');
+	if (!slash1 || slash1 == slash2 || strchr(slash1 + 1, '/') != slash2 || not_a_name(relpath) ||
+	    not_a_name(slash1 + 1) || not_a_name(slash2 + 1))
+		return -EINVAL;
+	snprintf(first, PATH_MAX, "%.*s", (int)(slash1 - relpath), relpath);
+	snprintf(dir, PATH_MAX, "%.*s", (int)(slash2 - relpath), relpath);
+	*file = slash2 + 1;
+	return 0;
+}
+
+/* "a/b/c" -> makes "a" and "a/b" where missing and returns an fd of "a/b"
+ * (O_PATH, to rename "c" into), its path into `dir`, "c" into *file; no
+ * link is followed on the way (above). */
+static int make_parents(struct store *s, const char *relpath, char dir[PATH_MAX], const char **file,
+			struct hmap *dirs)
 {
 	char first[PATH_MAX];
-	const char *slash1 = strchr(relpath, '/'), *slash2 = strrchr(relpath, '/');
-	if (!slash1 || slash1 == slash2)
-		return -EINVAL;
-	snprintf(first, sizeof first, "%.*s", (int)(slash1 - relpath), relpath);
-	snprintf(dir, PATH_MAX, "%.*s", (int)(slash2 - relpath), relpath);
-	int rc = ensure_dir(s, first, "", dirs);
-	return rc < 0 ? rc : ensure_dir(s, dir, first, dirs);
+	int rc = split_relpath(relpath, first, dir, file);
+	if (rc < 0)
+		return rc;
+	int top = open_dir_nofollow(s->rootfd, first); /* the debug file's directory is usually there */
+	if (top == -ENOENT)
+		top = make_dir_at(s->rootfd, "", first, dirs);
+	if (top < 0)
+		return refuse_placing(relpath, first, top);
+	int fd = make_dir_at(top, first, dir + strlen(first) + 1, dirs); /* the id's is usually new */
+	close(top);
+	return fd < 0 ? refuse_placing(relpath, dir, fd) : fd;
 }
 
 /* ---- the group commit ----
@@ -471,12 +572,16 @@ static int move_noreplace(int fromdir, const char *from, int todir, const char *
 static int rename_into_place(struct store *s, struct commit *c)
 {
 	char dir[PATH_MAX];
-	if (c->rc == 0)
-		c->rc = make_parents(s, c->relpath, dir, &s->placed_dirs);
-	if (c->rc < 0)
+	const char *file;
+	int dirfd = c->rc == 0 ? make_parents(s, c->relpath, dir, &file, &s->placed_dirs) : c->rc;
+	if (dirfd < 0) {
+		c->rc = dirfd;
 		return 0;
+	}
 	remember_recent(s, c->relpath); /* before the store's watch can see the rename */
-	if ((c->rc = move_noreplace(AT_FDCWD, c->tmp_path, s->rootfd, c->relpath)) < 0)
+	c->rc = move_noreplace(AT_FDCWD, c->tmp_path, dirfd, file);
+	close(dirfd);
+	if (c->rc < 0)
 		return 0;
 	if (hmap_put(&s->placed_dirs, dir, NULL) < 0)
 		c->rc = -ENOMEM; /* not known durable: its pending row stays for the next start */
@@ -693,10 +798,15 @@ int store_adopt(struct store *s, const char *relpath)
 int store_respell(struct store *s, const char *from_relpath, const char *relpath)
 {
 	char dir[PATH_MAX];
-	int rc = make_parents(s, relpath, dir, NULL);
+	const char *file;
+	int dirfd = make_parents(s, relpath, dir, &file, NULL);
+	if (dirfd < 0)
+		return dirfd;
+	int rc = move_noreplace(s->rootfd, from_relpath, dirfd, file);
 	if (rc == 0)
-		rc = move_noreplace(s->rootfd, from_relpath, s->rootfd, relpath);
-	return rc < 0 ? rc : fsync_at(s->rootfd, dir, O_DIRECTORY);
+		rc = fsync_at(dirfd, ".", O_DIRECTORY);
+	close(dirfd);
+	return rc;
 }
 
 int store_reject(struct store *s, const char *relpath, char aside[PATH_MAX])
@@ -707,7 +817,14 @@ int store_reject(struct store *s, const char *relpath, char aside[PATH_MAX])
 	int n = snprintf(aside, PATH_MAX, "%.*s/.%s.rejected", (int)(slash - relpath), relpath, slash + 1);
 	if (n < 0 || n >= PATH_MAX)
 		return -ENAMETOOLONG;
-	return renameat(s->rootfd, relpath, s->rootfd, aside) < 0 ? -errno : 0;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%.*s", (int)(slash - relpath), relpath);
+	int dirfd = openat_beneath(s->rootfd, dir, O_PATH | O_DIRECTORY); /* moved within it, never through a link */
+	if (dirfd < 0)
+		return dirfd;
+	int rc = renameat(dirfd, slash + 1, dirfd, aside + (slash - relpath) + 1) < 0 ? -errno : 0;
+	close(dirfd);
+	return rc;
 }
 
 int store_file_info(struct store *s, const char *relpath, struct file_info *out)

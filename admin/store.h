@@ -35,6 +35,23 @@ int store_open_file(struct store *s, const char *relpath);
 typedef int (*store_list_fn)(const char *name, int is_dir, void *ctx);
 int store_list(struct store *s, const char *reldir, store_list_fn fn, void *ctx);
 
+/* How the entries of the directory at `reldir` stand now, to tell later
+ * whether any was added or removed since (the mount shares one listing
+ * among the opens of a directory that stayed the same): its identity and
+ * change times, which any entry added or removed sets. But file systems keep
+ * times at a granularity — a clock tick, a second, two on FAT — and a change
+ * in the same tick as the one before leaves them as they were; so a stamp is
+ * `settled`, sure to differ after any later change, only once the
+ * directory's last change is STORE_STAMP_SETTLE_S old. A directory that is
+ * not there stamps as zeros, settled (its listing is empty). 0 or -errno. */
+#define STORE_STAMP_SETTLE_S 2
+struct store_dir_stamp {
+	unsigned long long dev, ino;
+	long long ctime_ns, mtime_ns;
+	int settled;
+};
+int store_dir_stamp(struct store *s, const char *reldir, struct store_dir_stamp *out);
+
 /* A new empty temp file in the store's temp directory: its fd (read-write),
  * its path in `path`. */
 int store_tmp_create(struct store *s, char path[PATH_MAX]);

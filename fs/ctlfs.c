@@ -298,21 +298,36 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -rc);
 }
 
-static int list_dir(struct ctlfs *c, const struct node *n, struct dirlist *l)
+/* What a directory of the control tree lists. */
+struct dir_to_list {
+	struct ctlfs *c;
+	const struct node *n;
+};
+
+static int list_dir(struct dirlist *l, void *ctx)
 {
-	if (n->kind != NODE_CTLDIR)
-		return -ENOTDIR;
-	int rc = control_list(&c->ctl, n->ctl, n->path, dirlist_add, l);
-	if (rc == 0 && n->ctl != CTL_SERVERS)
-		rc = tree_scratch_list(&c->tree, n->path, dirlist_add, l);
+	struct dir_to_list *d = ctx;
+	int rc = control_list(&d->c->ctl, d->n->ctl, d->n->path, dirlist_add, l);
+	if (rc == 0 && d->n->ctl != CTL_SERVERS)
+		rc = tree_scratch_list(&d->c->tree, d->n->path, dirlist_add, l);
 	return rc;
 }
 
+/* The control tree's listings are a few names in memory: each opendir lists
+ * its directory again, and shares the snapshot already read if the names
+ * came out the same — no version to keep for servers and scratch files. */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ctlfs *c = ctl_of(req);
-	struct dirlist *l = dirlist_new();
-	dirlist_reply_open(req, fi, l, l ? list_dir(c, tree_node(&c->tree, ino), l) : -ENOMEM);
+	struct dir_to_list d = {c, tree_node(&c->tree, ino)};
+	char dir[SRV_NAME_MAX + 16];
+	if (d.n->kind != NODE_CTLDIR) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	snprintf(dir, sizeof dir, "%s%s%s", d.n->ctl == CTL_ROOT ? "" : "servers", d.n->ctl == CTL_SERVER ? "/" : "",
+		 d.n->ctl == CTL_SERVER ? d.n->path : "");
+	dirlist_opendir(req, fi, &c->tree.listings, dir, NULL, list_dir, &d);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

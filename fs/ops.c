@@ -525,30 +525,50 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 /* ---- directories: what the store holds ---- */
 
-static int list_dir(struct symfs *fs, const struct node *n, struct dirlist *l)
+/* What a directory of the symbol tree lists. */
+struct dir_to_list {
+	struct symfs *fs;
+	const struct node *n;
+};
+
+static int list_dir(struct dirlist *l, void *ctx)
 {
-	int rc;
-	switch (n->kind) {
-	case NODE_ROOT:
+	struct dir_to_list *d = ctx;
+	int rc = 0;
+	if (d->n->kind == NODE_ROOT) {
 		rc = dirlist_add_symlink(l, CONTROL_DIR);
 		if (rc == 0)
 			rc = dirlist_add(KEY_BUILD_ID_DIR, 1, l);
-		return rc < 0 ? rc : store_list(fs->store, "", dirlist_add, l);
-	case NODE_DEBUGFILE:
-	case NODE_KEYDIR:
-	case NODE_BUILDID:
-	case NODE_BUILDID_XX:
-		return store_list(fs->store, n->path, dirlist_add, l);
-	default:
-		return -ENOTDIR;
 	}
+	return rc < 0 ? rc : store_list(d->fs->store, d->n->path, dirlist_add, l);
+}
+
+static int is_listed(const struct node *n)
+{
+	return n->kind == NODE_ROOT || n->kind == NODE_DEBUGFILE || n->kind == NODE_KEYDIR ||
+	       n->kind == NODE_BUILDID || n->kind == NODE_BUILDID_XX;
+}
+
+/* A symbol directory is its store directory (the root adds two names that
+ * never change), so the store's stamp of it is its version. */
+static int dir_version(struct symfs *fs, const struct node *n, struct dirlist_version *v)
+{
+	struct store_dir_stamp st;
+	int rc = store_dir_stamp(fs->store, n->path, &st);
+	*v = (struct dirlist_version){{st.dev, st.ino, (uint64_t)st.ctime_ns, (uint64_t)st.mtime_ns}, st.settled};
+	return rc;
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct symfs *fs = fs_of(req, SYM_OP_OPENDIR);
-	struct dirlist *l = dirlist_new();
-	dirlist_reply_open(req, fi, l, l ? list_dir(fs, tree_node(&fs->tree, ino), l) : -ENOMEM);
+	struct dir_to_list d = {fs, tree_node(&fs->tree, ino)};
+	struct dirlist_version v;
+	int rc = is_listed(d.n) ? dir_version(fs, d.n, &v) : -ENOTDIR;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		dirlist_opendir(req, fi, &fs->tree.listings, d.n->path, &v, list_dir, &d);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)

@@ -16,6 +16,7 @@ void tree_init(struct tree *t, enum node_kind root_kind)
 	hmap_init(&t->children);
 	hmap_init(&t->symfiles);
 	hmap_init(&t->scratch);
+	dirlist_cache_init(&t->listings, root_kind == NODE_CTLDIR ? "control tree" : "symbol tree");
 	t->root.kind = root_kind;
 	t->root.ctl = root_kind == NODE_CTLDIR ? CTL_ROOT : CTL_NONE;
 	t->root.path = t->root.name = "";
@@ -62,6 +63,7 @@ void tree_destroy(struct tree *t)
 	hmap_clear(&t->children);
 	hmap_clear(&t->symfiles);
 	hmap_clear(&t->scratch);
+	dirlist_cache_destroy(&t->listings);
 	pthread_mutex_destroy(&t->mu);
 }
 

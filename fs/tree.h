@@ -3,7 +3,8 @@
  * control file, an editor's scratch file — and lives until the kernel
  * forgets it. The node's address is its FUSE inode number. Stored files can
  * also be found by their store path, so that the kernel can be told when one
- * goes. One mutex. */
+ * goes. One mutex; the listings its open directories read (fs/dirlist.h)
+ * have their own. */
 #ifndef SYMBOLD_TREE_H
 #define SYMBOLD_TREE_H
 
@@ -15,6 +16,7 @@
 #include "common/buf.h"
 #include "common/hmap.h"
 #include "fs/control.h"
+#include "fs/dirlist.h"
 
 #ifndef FUSE_USE_VERSION
 #error FUSE_USE_VERSION must be set (the Makefile does)
@@ -63,6 +65,7 @@ struct tree {
 	struct hmap symfiles; /* store relpath -> first SYMFILE node of it (chained by same_path) */
 	struct hmap scratch;  /* "server/name" -> linked SCRATCH node */
 	struct node root;     /* also the head of the list of live nodes */
+	struct dirlist_cache listings; /* the snapshots its open directories read */
 	uint64_t next_serial;
 	time_t started;
 	uid_t uid; /* the daemon's: files belong to whoever mounted them */

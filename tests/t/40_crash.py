@@ -70,6 +70,9 @@ def main():
     t.eq(read(d2.path("done.pdb", other_id, "done.pdb")), other, "the file stored before the crash is intact")
     t.eq(up.count("/done.pdb/"), 1, "and was not fetched again")
     files = store_files(d2.store)
+    # the open was answered once the file was durable in its place; its
+    # catalog row follows on the committer's next turn ("Group commit")
+    wait_for(lambda: catalog_paths(d2.db, "files") == files, 10)
     t.eq(catalog_paths(d2.db, "files"), files, f"store and catalog agree ({sorted(files)})")
     t.eq(catalog_paths(d2.db, "pending"), set(), "no publish left half-recorded")
 

@@ -7,7 +7,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Nginx, Symbold, Tap, make_pdb, read, tmpdir, try_read  # noqa: E402
+from harness import Nginx, Symbold, Tap, make_pdb, read, tmpdir, try_read, wait_for  # noqa: E402
 
 GUID = "D00DFEED" * 4
 SECRETS = ["hunter2-secret", "proxy-secret-42"]
@@ -60,6 +60,10 @@ def main():
     t.eq(len(read(d.path("ctl.pdb", debug_id, "ctl.pdb"))), size, "a file is fetched")
     try_read(d.path("gone.pdb", "A" * 33, "gone.pdb"))
     t.eq(d.stat_value("fetches"), before + 2, "stats: fetches")
+    # an open is answered once its file is durable in its place; the file's
+    # catalog row, which store_files counts, follows on the committer's next
+    # turn (docs/ARCHITECTURE.md, "Group commit")
+    wait_for(lambda: (d.stat_value("store_files") or 0) > 0, 10)
     for name in ("lookups", "misses", "bytes_downloaded", "bytes_served", "store_files"):
         t.ok((d.stat_value(name) or 0) > 0, f"stats: {name} = {d.stat_value(name)}")
     t.eq(d.stat_value("bytes_downloaded"), size, "stats: bytes downloaded is the file's size")

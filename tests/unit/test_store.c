@@ -5,6 +5,7 @@
  * cache, server rows and their counters. */
 #include "admin/catalog.h"
 #include "admin/store.h"
+#include "common/log.h"
 
 #include "tests/unit/files.h"
 #include "tests/unit/tap.h"
@@ -209,6 +210,12 @@ static void test_commit(void)
 	is_int(store_commit(s, path, "xul.pdb/ID", &META), -EINVAL, "a relpath with two components");
 	ok(access(path, F_OK) < 0, "temp file gone");
 	is_int(store_commit(s, path, "a/b/c", &META), -ENOENT, "a temp file that does not exist");
+	const char *climbs[] = {"../ID/x.pdb", "x.pdb/../x.pdb", "x.pdb/./x.pdb", "x.pdb//x.pdb", "a/b/c/d"};
+	for (size_t i = 0; i < sizeof climbs / sizeof climbs[0]; i++) {
+		fd = store_tmp_create(s, path);
+		close(fd);
+		is_int(store_commit(s, path, climbs[i], &META), -EINVAL, "a relpath %s: -EINVAL", climbs[i]);
+	}
 	is_int(file_count(c, NULL), 1, "the catalog still has one file");
 
 	struct statvfs sv;
@@ -358,6 +365,111 @@ static void test_group_commit(void)
 	is_int((int)(files - files0), GROUP, "store_usage counts the group");
 	snprintf(tmp, sizeof tmp, "%s/%s", root, STORE_TMPDIR);
 	is_int(count_entries(tmp), 0, "no temp file left");
+	store_close(s);
+	catalog_close(c);
+}
+
+/* ---- a linked debug-file directory ---- */
+
+/* A temp file of the store with `text` in it: its path in `path`. */
+static int temp_with(struct store *s, char path[PATH_MAX], const char *text)
+{
+	int fd = store_tmp_create(s, path);
+	if (fd < 0)
+		return fd;
+	int rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
+	close(fd);
+	return rc;
+}
+
+/* 1 if the global log has a line naming `what` and `why`. */
+static int logged(const char *what, const char *why)
+{
+	struct buf text = BUF_INIT;
+	logring_render(log_global(), &text);
+	int found = 0;
+	for (char *line = text.data, *end; line && *line && !found; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		found = strstr(line, what) && strstr(line, why);
+	}
+	buf_free(&text);
+	return found;
+}
+
+/* A component of a placed file's path that is a symbolic link — the debug
+ * file's directory linked to a directory outside the store, or the id's —
+ * is never followed: the commit fails with -ELOOP, logged, its temp file
+ * and pending row go, and nothing appears outside the store. */
+static void test_linked_parents(void)
+{
+	struct catalog *c = open_catalog();
+	struct store *s = c ? open_store(c) : NULL;
+	char outside[PATH_MAX], p[PATH_MAX], tmp[PATH_MAX];
+	if (!s) {
+		catalog_close(c);
+		return;
+	}
+	snprintf(outside, sizeof outside, "%s/outside", tmpdir);
+	mkdir(outside, 0755);
+	long long files0 = file_count(c, NULL);
+
+	snprintf(p, sizeof p, "%s/evil.pdb", root);
+	ok(symlink(outside, p) == 0, "evil.pdb in the store is a link to a directory outside it");
+	temp_with(s, tmp, "evil");
+	is_int(store_commit(s, tmp, "evil.pdb/3844DBB920174967BE7AA4A2C20430FA2/evil.pdb", &META), -ELOOP,
+	       "a commit under the linked debug-file directory: -ELOOP");
+	is_int(count_entries(outside), 0, "nothing was made outside the store");
+	ok(access(tmp, F_OK) < 0 && errno == ENOENT, "the temp file is gone");
+	ok(logged("evil.pdb", "symbolic link"), "the log names the link");
+
+	/* the same through the group commit, with other files beside it */
+	memset(&answers, 0, sizeof answers);
+	temp_with(s, tmp, "evil again");
+	store_commit_async(s, tmp, "evil.pdb/1111DBB920174967BE7AA4A2C20430FA2/evil.pdb", &META, answered,
+			   (void *)(intptr_t)0);
+	temp_with(s, tmp, "fine");
+	store_commit_async(s, tmp, "fine.pdb/1111DBB920174967BE7AA4A2C20430FA2/fine.pdb", &META, answered,
+			   (void *)(intptr_t)1);
+	store_commit_drain(s);
+	ok(answers.calls[0] == 1 && answers.rc[0] == -ELOOP, "an async commit under it: -ELOOP (%d)", answers.rc[0]);
+	ok(answers.calls[1] == 1 && answers.rc[1] == 0, "the file beside it is stored (%d)", answers.rc[1]);
+	is_int(count_entries(outside), 0, "still nothing outside");
+
+	/* the id's directory a link, under a real debug-file directory */
+	snprintf(p, sizeof p, "%s/idlink.pdb", root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/idlink.pdb/2222DBB920174967BE7AA4A2C20430FA2", root);
+	ok(symlink(outside, p) == 0, "an id directory that is a link to outside");
+	temp_with(s, tmp, "idlink");
+	is_int(store_commit(s, tmp, "idlink.pdb/2222DBB920174967BE7AA4A2C20430FA2/idlink.pdb", &META), -ELOOP,
+	       "a commit into the linked id directory: -ELOOP");
+	is_int(count_entries(outside), 0, "nothing outside");
+
+	/* a link to a file where a directory belongs: not a directory */
+	snprintf(p, sizeof p, "%s/filelink.pdb", root);
+	snprintf(tmp, sizeof tmp, "%s/%s", root, REL);
+	ok(symlink(tmp, p) == 0, "a debug-file directory that is a link to a file");
+	temp_with(s, tmp, "filelink");
+	is_int(store_commit(s, tmp, "filelink.pdb/3844DBB920174967BE7AA4A2C20430FA2/filelink.pdb", &META), -ELOOP,
+	       "a commit under it: -ELOOP");
+
+	/* a file respelled into the linked directory */
+	snprintf(p, sizeof p, "%s/Dropped.pdb", root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/Dropped.pdb/3844DBB920174967BE7AA4A2C20430FA2", root);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/Dropped.pdb/3844DBB920174967BE7AA4A2C20430FA2/evil.pdb", root);
+	write_text(p, "dropped");
+	is_int(store_respell(s, "Dropped.pdb/3844DBB920174967BE7AA4A2C20430FA2/evil.pdb",
+			     "evil.pdb/3844DBB920174967BE7AA4A2C20430FA2/evil.pdb"),
+	       -ELOOP, "store_respell into the linked directory: -ELOOP");
+	ok(access(p, F_OK) == 0, "the dropped file stays where it was");
+	is_int(count_entries(outside), 0, "nothing outside");
+
+	is_int(pending_count(c), 0, "no pending row left");
+	is_int(file_count(c, NULL), files0 + 1, "only the good file is in the catalog");
 	store_close(s);
 	catalog_close(c);
 }
@@ -605,14 +717,17 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	log_init(1000, 0);
 	snprintf(root, sizeof root, "%s/store", tmpdir);
 	snprintf(dbpath, sizeof dbpath, "%s/catalog.db", tmpdir);
 	test_commit();
 	test_list_and_errors();
 	test_group_commit();
+	test_linked_parents();
 	test_recovery();
 	snprintf(dbpath, sizeof dbpath, "%s/catalog2.db", tmpdir);
 	test_catalog();
 	remove_tree(tmpdir);
+	log_shutdown();
 	return tap_done();
 }
