@@ -59,7 +59,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # SYMBOLD_VERSION's users: a new VERSION rebuilds them
-$(BUILD)/obj/fs/main.o $(BUILD)/obj/fs/control.o $(BUILD)/obj/admin/symbold-admin.o: VERSION
+$(BUILD)/obj/fs/main.o $(BUILD)/obj/fs/control.o $(BUILD)/obj/fs/metrics.o $(BUILD)/obj/admin/symbold-admin.o: VERSION
 
 $(BUILD)/libsymbold.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)

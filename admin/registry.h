@@ -24,6 +24,7 @@
 #include "admin/srvconf.h"
 #include "common/key.h"
 #include "common/log.h"
+#include "common/prom.h"
 
 #define LATENCY_SAMPLES 1024
 
@@ -31,6 +32,30 @@ struct server_conf {
 	atomic_int refs;
 	struct server_config cfg;
 	struct patlist whitelist, blacklist;
+};
+
+/* How a key a server was asked for ended there: one per key and server
+ * (a miss of every candidate is one not_found; retries and a file.ptr's
+ * hops are part of the one fetch). */
+enum fetch_outcome {
+	FETCH_STORED,
+	FETCH_NOT_FOUND,
+	FETCH_FAILED_DOWNLOAD,
+	FETCH_FAILED_VERIFY,
+	FETCH_FAILED_CONVERSION, /* unpacking what came */
+	FETCH_FAILED_LOCAL,      /* this host's disk or catalog */
+	FETCH_OUTCOMES
+};
+
+/* What .symbold/metrics shows of a server beyond its stats: counted by the
+ * fetcher with atomics only, in memory from the daemon's start (Prometheus
+ * takes a restart's reset as one), so a histogram's count is always the
+ * sum of its fetches. */
+struct server_metrics {
+	_Atomic uint64_t fetches[FETCH_OUTCOMES];
+	struct prom_histogram fetch_seconds; /* from its first request to this server to the outcome */
+	_Atomic uint64_t blackouts;           /* times it was blacked out for failing */
+	_Atomic long long blackout_until_ms;  /* clock_mono() * 1000 */
 };
 
 struct server {
@@ -48,6 +73,7 @@ struct server {
 	atomic_int in_flight; /* transfers running now */
 	atomic_int dirty;     /* counters changed since the last flush */
 	atomic_int removed;   /* deleted: its last holders finish without it */
+	struct server_metrics metrics;
 	struct logring log;
 };
 

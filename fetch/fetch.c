@@ -16,6 +16,7 @@
 #include "common/lockrank.h"
 #include "common/log.h"
 #include "common/pool.h"
+#include "common/prom.h"
 #include "common/text.h"
 #include "common/trace.h"
 #include "fetch/codeids.h"
@@ -73,6 +74,10 @@ struct job {
 	 * (come_back) */
 	uint64_t left_busy;
 	int revisiting; /* it came back: no more leaving, only those servers */
+	/* this server's part, for metrics: when it was first asked (0: not
+	 * yet), and whether a candidate missed there */
+	double server_since;
+	int missed;
 	/* the attempt in progress */
 	char target[SRV_URL_MAX + KEY_PATH_MAX]; /* URL, or local path for dir servers */
 	int hops;
@@ -159,10 +164,11 @@ static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fe
 
 /* ---- waiters and the end of a job ---- */
 
-static void fire(struct waiter *w, int status)
+static void fire(struct fetcher *f, struct waiter *w, int status)
 {
 	while (w) {
 		struct waiter *next = w->next;
+		atomic_fetch_sub_explicit(&f->counters.waiting, 1, memory_order_relaxed);
 		w->done(w->ctx, status);
 		free(w);
 		w = next;
@@ -216,7 +222,7 @@ static void job_finish(struct fetcher *f, struct job *j, int status)
 						: &f->counters.failed,
 			 1);
 	atomic_fetch_sub(&f->counters.in_flight, 1);
-	fire(w, status);
+	fire(f, w, status);
 	TRACE_STAMP(j->stamps, T_ANSWERED);
 	trace_job(j, status);
 	job_free(j);
@@ -335,6 +341,9 @@ static void note_health(struct upstream *u, struct server *s, int transient)
 	if (++u->failures < FAILURES_TO_BLACKOUT)
 		return;
 	u->blackout_until = now + u->blackout_len;
+	atomic_fetch_add_explicit(&s->metrics.blackouts, 1, memory_order_relaxed);
+	atomic_store_explicit(&s->metrics.blackout_until_ms, (long long)(u->blackout_until * 1000),
+			      memory_order_relaxed);
 	log_server(&s->log, s->name, "server unreachable: %d failures within %.0f s; not asked for %.0f s",
 		   u->failures, FAILURE_WINDOW, u->blackout_len);
 	u->blackout_len = u->blackout_len * 2 > BLACKOUT_MAX ? BLACKOUT_MAX : u->blackout_len * 2;
@@ -384,6 +393,8 @@ static void start_server(struct job *j, int si)
 	j->ci = 0;
 	j->hops = 0;
 	j->tries = 0;
+	j->server_since = 0;
+	j->missed = 0;
 }
 
 /* On to the next server; when j came back for the busy ones, the next of
@@ -409,6 +420,25 @@ static int come_back(struct job *j)
 	return 1;
 }
 
+/* How the key ended on server s, for metrics: counted with how long s
+ * took since it was first asked (retries, a file.ptr's hops and a wait for
+ * a free slot included: what an open waits for). Atomics only. */
+static void count_fetch(struct job *j, struct server *s, enum fetch_outcome o)
+{
+	double took = j->server_since > 0 ? clock_mono() - j->server_since : 0;
+	atomic_fetch_add_explicit(&s->metrics.fetches[o], 1, memory_order_relaxed);
+	prom_observe(&s->metrics.fetch_seconds, took);
+	j->server_since = 0;
+	j->missed = 0;
+}
+
+static enum fetch_outcome outcome_of_stage(enum stat_counter stage)
+{
+	return stage == STAT_FAIL_VERIFY       ? FETCH_FAILED_VERIFY
+	       : stage == STAT_FAIL_CONVERSION ? FETCH_FAILED_CONVERSION
+					       : FETCH_FAILED_DOWNLOAD;
+}
+
 /* This server failed this key (the attempt is already logged): count it in
  * the failure's stage — and towards the key's skiplist when the failure is
  * the key's rather than the server's setup or ours — and go on with the next
@@ -419,6 +449,7 @@ static void fail_server(struct fetcher *f, struct job *j, struct server *s, enum
 {
 	server_count(s, STAT_FAILED, 1);
 	server_count(s, stage, 1);
+	count_fetch(j, s, outcome_of_stage(stage));
 	if (blame_key)
 		server_failed(s, &j->key, blame_key);
 	j->unsure = 1;
@@ -432,8 +463,10 @@ static void fail_server(struct fetcher *f, struct job *j, struct server *s, enum
  * — it would meet the same disk. The next ask starts afresh. */
 static void fail_local(struct fetcher *f, struct job *j, struct server *s, const char *why)
 {
-	if (s)
+	if (s) {
 		log_attempt(j, s, "failed-local", 0, 0, why);
+		count_fetch(j, s, FETCH_FAILED_LOCAL);
+	}
 	log_msg("%s: not stored, a failure of this host (not of the server): %s", j->relpath, why);
 	j->local_failure = 1;
 	job_finish(f, j, -EIO);
@@ -444,6 +477,7 @@ static void fail_local(struct fetcher *f, struct job *j, struct server *s, const
 static void server_missed(struct fetcher *f, struct job *j, struct server *s)
 {
 	j->asked += j->ci == 0;
+	j->missed = 1;
 	server_count(s, STAT_NOT_FOUND, 1);
 	j->ci++;
 	j->tries = 0;
@@ -597,6 +631,8 @@ static double slot_wait_end(const struct job *j)
 static void start_attempt(struct fetcher *f, struct job *j, struct server *s)
 {
 	j->started = clock_mono();
+	if (j->server_since == 0)
+		j->server_since = j->started;
 	if (cfg_of(j)->type == SRV_DIR) {
 		submit_work(f, j);
 		return;
@@ -644,6 +680,8 @@ static void advance(struct fetcher *f, struct job *j)
 			continue;
 		}
 		if (source_candidate(cfg_of(j), &j->key, j->ci, rel, sizeof rel, &j->pub.kind) < 0) {
+			if (j->missed) /* every candidate it was asked for missed */
+				count_fetch(j, s, FETCH_NOT_FOUND);
 			next_server(j);
 			continue;
 		}
@@ -795,10 +833,29 @@ static void convert_main(struct job *j)
 	j->work = publish_conversion(j->f->store, j->source, &j->pub);
 }
 
+static enum conv_format conv_format_of(const char *name)
+{
+	return strcmp(name, "pdb") == 0 ? CONV_PDB
+	       : strcmp(name, "pe") == 0 ? CONV_PE
+	       : strcmp(name, "elf") == 0 ? CONV_ELF
+					  : CONV_OTHER;
+}
+
+/* For metrics: every conversion, by its debug file's format and outcome. */
+static void count_conversion(struct fetcher *f, struct job *j)
+{
+	enum conv_outcome o = j->work == WORK_STORED ? CONV_STORED
+			      : j->work == WORK_FAIL_LOCAL ? CONV_FAILED_LOCAL
+							   : CONV_FAILED;
+	atomic_fetch_add_explicit(&f->counters.conversions[conv_format_of(j->pub.converted_from)][o], 1,
+				  memory_order_relaxed);
+}
+
 /* A conversion counts on the server its debug file came from. */
 static void after_conversion(struct fetcher *f, struct job *j)
 {
 	struct server *s = registry_find(f->reg, j->source_server);
+	count_conversion(f, j);
 	if (j->work == WORK_STORED) {
 		if (s)
 			log_server(&s->log, s->name, "%s %s: %s", j->relpath, j->target, j->pub.reason); /* converted from ... */
@@ -867,7 +924,7 @@ static void answer_stored(struct fetcher *f, struct job *j)
 		outside = w;
 	}
 	fetcher_unlock(f);
-	fire(outside, 0);
+	fire(f, outside, 0);
 }
 
 static void on_committed(void *ctx, enum work_result r)
@@ -992,6 +1049,7 @@ static void after_work(struct fetcher *f, struct job *j)
 	case WORK_STORED:
 		log_attempt(j, s, "stored", cfg_of(j)->type == SRV_DIR ? 0 : 200, j->pub.stored_bytes, j->pub.reason);
 		server_count(s, STAT_OK, 1);
+		count_fetch(j, s, FETCH_STORED);
 		server_succeeded(s, &j->key);
 		upload_symbol(f->uploads, &j->key, j->relpath, s->name);
 		server_latency_add(s, (clock_mono() - j->started) * 1000);
@@ -1286,7 +1344,7 @@ static double expire_waiters(struct fetcher *f)
 		}
 	}
 	fetcher_unlock(f);
-	fire(expired, -ETIMEDOUT);
+	fire(f, expired, -ETIMEDOUT);
 	return next;
 }
 
@@ -1449,6 +1507,7 @@ static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fe
 	}
 	w->next = j->waiters;
 	j->waiters = w;
+	atomic_fetch_add_explicit(&f->counters.waiting, 1, memory_order_relaxed);
 	/* a new job behind others the transfer thread has not taken yet: the
 	 * wake-up of the first is enough (it takes them all at once) */
 	int wake = !(queued_before && f->incoming == j);
@@ -1577,6 +1636,11 @@ int fetch_explain(struct fetcher *f, const struct sym_key *k, struct buf *out)
 const struct fetch_counters *fetch_counters(const struct fetcher *f)
 {
 	return &f->counters;
+}
+
+size_t fetch_negative_count(struct fetcher *f)
+{
+	return verdicts_negative_count(f->verdicts);
 }
 
 int fetch_start(struct fetcher **out, struct registry *reg, struct store *store, struct catalog *cat,

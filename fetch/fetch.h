@@ -39,6 +39,11 @@ struct fetch_config {
 	struct fetch_hooks hooks;
 };
 
+/* A .sym made here from its debug file, by the debug file's format and how
+ * it went (metrics). */
+enum conv_format { CONV_PDB, CONV_PE, CONV_ELF, CONV_OTHER, CONV_FORMATS };
+enum conv_outcome { CONV_STORED, CONV_FAILED, CONV_FAILED_LOCAL, CONV_OUTCOMES };
+
 struct fetch_counters {
 	atomic_ullong jobs;          /* fetches started (one per key, however many asked) */
 	atomic_ullong coalesced;     /* requests that joined a fetch already running */
@@ -49,6 +54,8 @@ struct fetch_counters {
 	atomic_ullong negative_hits; /* requests answered by the negative cache */
 	atomic_ullong bytes;         /* bytes downloaded */
 	atomic_int in_flight;        /* fetches running now */
+	atomic_int waiting;          /* requests parked on a fetch now (opens, prefetches, conversions) */
+	atomic_ullong conversions[CONV_FORMATS][CONV_OUTCOMES]; /* since the start */
 };
 
 /* Called exactly once per parked request, from a fetcher thread:
@@ -102,6 +109,8 @@ int fetch_verify_head(const struct sym_key *k, const void *head, size_t len, uin
 void fetch_note_refused(struct fetcher *f, const struct sym_key *k, const char *origin, const char *why);
 
 const struct fetch_counters *fetch_counters(const struct fetcher *f);
+/* Keys the negative cache holds now. Memory only. */
+size_t fetch_negative_count(struct fetcher *f);
 
 /* A module's code file and id, as a missing record names them: an ELF's
  * build-id (debuginfod is asked by it), the PE a PDB was built with (its

@@ -321,6 +321,8 @@ static enum work_result convert_stored(struct store *st, const char *source, str
 		rc = identify_path(path, &id, err, sizeof err);
 	if (rc < 0)
 		return fail(p, WORK_FAIL_CONVERSION, "reading the debug file: %s", err[0] ? err : strerror(-rc));
+	/* known before converting: a failed conversion is counted by format too */
+	snprintf(p->converted_from, sizeof p->converted_from, "%s", sym_format_name(id.format));
 	int out = store_tmp_create(st, p->tmp_path);
 	if (out < 0)
 		return fail(p, WORK_FAIL_LOCAL, "temp file: %s", strerror(-out));
@@ -336,7 +338,6 @@ static enum work_result convert_stored(struct store *st, const char *source, str
 	if (rc < 0)
 		return fail(p, out_of_room(rc) ? WORK_FAIL_LOCAL : WORK_FAIL_CONVERSION, "conversion: %s",
 			    err[0] ? err : strerror(-rc));
-	snprintf(p->converted_from, sizeof p->converted_from, "%s", sym_format_name(id.format));
 	return publish_download(st, p); /* verified like any .sym: its MODULE id must be the key's */
 }
 

@@ -111,6 +111,14 @@ void verdicts_forget_negatives(struct verdicts *v)
 	pthread_mutex_unlock(&v->mu);
 }
 
+size_t verdicts_negative_count(struct verdicts *v)
+{
+	pthread_mutex_lock(&v->mu);
+	size_t n = v->negative.count;
+	pthread_mutex_unlock(&v->mu);
+	return n;
+}
+
 void verdicts_sweep(struct verdicts *v, time_t now)
 {
 	size_t slot;

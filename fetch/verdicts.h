@@ -27,6 +27,8 @@ void verdicts_set_failed(struct verdicts *v, const char *relpath, const char *su
 void verdicts_clear(struct verdicts *v, const char *relpath);
 /* Forgets every negative entry (the servers changed). */
 void verdicts_forget_negatives(struct verdicts *v);
+/* Negative entries held now (expired ones not swept yet included). */
+size_t verdicts_negative_count(struct verdicts *v);
 /* Drops expired negative entries. */
 void verdicts_sweep(struct verdicts *v, time_t now);
 

@@ -11,6 +11,7 @@
 #include "common/hmap.h"
 #include "common/log.h"
 #include "fetch/probe.h"
+#include "fs/metrics.h"
 
 /* SYMBOLD_VERSION: the VERSION file, given by the Makefile (-D), so that
  * this file, `symbold --version` and the package say the same. */
@@ -73,8 +74,15 @@ static const char readme[] =
 	"               store_budget_bytes     what the store may hold now (max_store_size, less\n"
 	"                                      what keeps its file system's free reserve)\n"
 	"               evictions, evicted_bytes  files (and bytes) given back for the budget\n"
-	"metrics      Prometheus text format: symbold_fuse_requests_total{op=...}, the requests the\n"
-	"             kernel sent to the symbol tree's connection (a cached read sends none)\n"
+	"metrics      these figures and more in Prometheus text format 0.0.4, every family\n"
+	"             symbold_* with a HELP line saying what it counts: the store (files, bytes,\n"
+	"             budget, evictions); per server fetches_total{server,outcome} (one per key\n"
+	"             asked) and fetch_duration_seconds (a histogram), downloaded bytes,\n"
+	"             skiplist entries, blackouts, uploads; conversions_total{format,outcome};\n"
+	"             the negative cache; coalesced and waiting requests; missing and\n"
+	"             reprocess; fuse_requests_total{op} (a read the kernel's caches answer sends\n"
+	"             none). Read from memory: cheap to scrape often. For node-exporter's\n"
+	"             textfile collector: ln -s MOUNT/.symbold/metrics DIR/symbold.prom\n"
 	"log          recent events of every server, oldest first\n"
 	"missing      append '<object_id> <debug_file> <debug_id> [<code_file> <code_id>]' lines\n"
 	"             (whitespace or commas) for crash reports that lack symbols: they are fetched;\n"
@@ -255,18 +263,6 @@ const char *control_sym_op_name(enum sym_op op)
 	return op < SYM_OP_COUNT ? sym_op_names[op] : "?";
 }
 
-/* Prometheus text format 0.0.4. */
-static int render_metrics(const struct control *c, struct buf *out)
-{
-	int rc = buf_puts(out, "# HELP symbold_fuse_requests_total Requests the kernel sent to the symbol tree's FUSE "
-			       "connection, by operation (a read the kernel's caches answer sends none).\n"
-			       "# TYPE symbold_fuse_requests_total counter\n");
-	for (int op = 0; op < SYM_OP_COUNT && rc == 0; op++)
-		rc = buf_printf(out, "symbold_fuse_requests_total{op=\"%s\"} %llu\n", sym_op_names[op],
-				atomic_load(&c->fs->requests[op]));
-	return rc;
-}
-
 static int render_server_stats(struct server *s, struct buf *out)
 {
 	char since[32];
@@ -400,7 +396,7 @@ int control_render(const struct control *c, enum ctl_id file, const char *server
 	case CTL_STATS:
 		return render_stats(c, out);
 	case CTL_METRICS:
-		return render_metrics(c, out);
+		return metrics_render(c, out);
 	case CTL_LOG:
 		return logring_render(log_global(), out);
 	case CTL_MISSING:
