@@ -9,9 +9,11 @@ ScriptedServer), one symbold server per row whitelisted for its key, all in
 one daemon. Each row is one TAP case holding all its checks (FaultMatrix in
 tests/lib/harness.py): the open returns within wait + 2 s, with ENOENT or the
 right data; the server's log names the failure's stage and its stats count
-it; the daemon is alive afterwards; and a stored file, opened and read again
-and again by another process throughout, is served at p99 < 10 ms. The
-content rows (HTML 200, CAB bomb, lying PDB) are tests/t/47_faults_content.py."""
+it (and user.symbold.missing on a symbol key's directory says so too); the
+daemon is alive afterwards; and stored files, opened and read again and again
+by another process throughout (one the kernel has cached, and ones it has not,
+which the daemon's loop answers), are served at p99 < 10 ms. The content rows
+(HTML 200, CAB bomb, lying PDB) are tests/t/47_faults_content.py."""
 import os
 import socket
 import struct

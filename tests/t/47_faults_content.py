@@ -11,8 +11,10 @@ made. symsrv over HTTP and S3 serve each; debuginfod the HTML page (it
 serves neither cabinets nor PDBs). The checks of each row are those of
 tests/t/46_faults_http.py (FaultMatrix in tests/lib/harness.py): the open
 returns in time with ENOENT, the log names the stage (verify-failed,
-conversion-failed: larger than max_file_size), the stats count it there, the
-daemon is alive, and a stored file is served at p99 < 10 ms throughout.
+conversion-failed: larger than max_file_size), the stats count it there,
+user.symbold.missing says why (for a .sym: why its debug file failed, or its
+conversion), the daemon is alive, and stored files are served at p99 < 10 ms
+throughout.
 Every fixture is made here: PDBs by mksym, then patched; the cabinet by
 hand, its MSZIP blocks by zlib."""
 import os
