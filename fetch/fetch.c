@@ -352,12 +352,13 @@ static void note_health(struct upstream *u, struct server *s, int transient)
 
 /* ---- attempts ---- */
 
-/* The job's summary for verdicts: "server: outcome (reason)" per attempt,
- * repeats (the misses of one server's candidates) said once. */
-static void note_outcome(struct job *j, struct server *s, const char *outcome, const char *reason)
+/* The job's summary for verdicts: "who: outcome (reason)" per attempt (who
+ * is a server, or where else it failed), repeats (the misses of one
+ * server's candidates) said once. */
+static void note_outcome(struct job *j, const char *who, const char *outcome, const char *reason)
 {
 	char note[600];
-	snprintf(note, sizeof note, "%s: %s (%s)", s->name, outcome, reason);
+	snprintf(note, sizeof note, "%s: %s (%s)", who, outcome, reason);
 	size_t len = strlen(note);
 	int repeat = j->summary.len >= len && strcmp(j->summary.data + j->summary.len - len, note) == 0;
 	if (!repeat && j->summary.len < 2000)
@@ -374,7 +375,7 @@ static void log_attempt(struct job *j, struct server *s, const char *outcome, lo
 		snprintf(st, sizeof st, "%ld", status);
 	log_server(&s->log, s->name, "%s %s %s %lld %.0fms %s %s", j->relpath, outcome, st, bytes,
 		   (clock_mono() - j->started) * 1000, url, reason);
-	note_outcome(j, s, outcome, reason);
+	note_outcome(j, s->name, outcome, reason);
 }
 
 /* The first server at or after `from` that j left for being busy, or
@@ -466,6 +467,8 @@ static void fail_local(struct fetcher *f, struct job *j, struct server *s, const
 	if (s) {
 		log_attempt(j, s, "failed-local", 0, 0, why);
 		count_fetch(j, s, FETCH_FAILED_LOCAL);
+	} else { /* a conversion: no attempt of a server's to log, but getxattr says why */
+		note_outcome(j, "this host", "failed-local", why);
 	}
 	log_msg("%s: not stored, a failure of this host (not of the server): %s", j->relpath, why);
 	j->local_failure = 1;
@@ -770,6 +773,16 @@ static void convert_when_ready(struct fetcher *f, struct job *j)
 		submit_work(f, j);
 }
 
+/* The debug file could not be had: why, in the .sym's summary too (its
+ * own attempts were misses, which alone would say that no server has it).
+ * The debug file's job has set its verdict before it told its waiters. */
+static void note_source_failure(struct fetcher *f, struct job *j)
+{
+	char why[1024];
+	if (verdicts_failure(f->verdicts, j->source, why, sizeof why) == 0 && j->summary.len < 2000)
+		buf_printf(&j->summary, "%sits debug file %s failed: %s", j->summary.len ? "; " : "", j->source, why);
+}
+
 /* The debug file's job ended: convert, or end the .sym job as it ended. */
 static void on_source(void *ctx, int status)
 {
@@ -784,6 +797,8 @@ static void on_source(void *ctx, int status)
 	}
 	if (status == -ENOENT && !j->unsure && j->asked > 0)
 		negative_add(f, j->relpath); /* neither the .sym nor its debug file is anywhere */
+	if (status != -ENOENT)
+		note_source_failure(f, j);
 	job_finish(f, j, status == -ENOENT ? -ENOENT : -EIO);
 }
 
@@ -869,6 +884,9 @@ static void after_conversion(struct fetcher *f, struct job *j)
 		fail_local(f, j, NULL, j->pub.reason);
 		return;
 	}
+	/* the .sym's own attempts were misses: without this, getxattr would say
+	 * it is missing for no server having it */
+	note_outcome(j, j->source_server[0] ? j->source_server : "the store", "conversion-failed", j->pub.reason);
 	if (s) {
 		log_server(&s->log, s->name, "%s conversion-failed %s", j->relpath, j->pub.reason);
 		server_count(s, STAT_FAILED, 1);
@@ -1099,7 +1117,7 @@ static void leave_busy_server(struct fetcher *f, struct job *j)
 	struct server *s = j->servers[j->si];
 	log_server(&s->log, s->name, "%s skipped: busy (its %d slots taken for slot_wait_s = %d s); asking the next "
 		   "server, back if none has it", j->relpath, cfg_of(j)->concurrency, cfg_of(j)->slot_wait_s);
-	note_outcome(j, s, "skipped", "busy");
+	note_outcome(j, s->name, "skipped", "busy");
 	j->left_busy |= UINT64_C(1) << j->si;
 	next_server(j);
 	advance(f, j);

@@ -66,6 +66,11 @@ static enum work_result unpack_cab(struct store *st, struct publish_job *p)
 	int rc = cab_extract(p->tmp_path, out, (uint64_t)p->max_size, err, sizeof err);
 	unlink(p->tmp_path);
 	snprintf(p->tmp_path, sizeof p->tmp_path, "%s", out);
+	if (rc == -EFBIG) { /* a cabinet bomb, or a big file: name the setting, as a too large download does */
+		char why[sizeof p->reason - 32];
+		snprintf(why, sizeof why, "larger than max_file_size (%lld bytes): %.180s", p->max_size, err);
+		return fail(p, WORK_FAIL_CONVERSION, "unpacking cabinet: %s", why);
+	}
 	if (rc < 0)
 		return fail(p, out_of_room(rc) ? WORK_FAIL_LOCAL : WORK_FAIL_CONVERSION, "unpacking cabinet: %s",
 			    err[0] ? err : strerror(-rc));

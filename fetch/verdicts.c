@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,16 @@ void verdicts_set_failed(struct verdicts *v, const char *relpath, const char *su
 	if (hmap_put(&v->failed, relpath, f) < 0)
 		free(f);
 	pthread_mutex_unlock(&v->mu);
+}
+
+int verdicts_failure(struct verdicts *v, const char *relpath, char *out, size_t len)
+{
+	pthread_mutex_lock(&v->mu);
+	struct failure *f = hmap_get(&v->failed, relpath);
+	if (f && len)
+		snprintf(out, len, "%s", f->summary);
+	pthread_mutex_unlock(&v->mu);
+	return f ? 0 : -ENOENT;
 }
 
 void verdicts_clear(struct verdicts *v, const char *relpath)

@@ -7,6 +7,7 @@
 #ifndef SYMBOLD_VERDICTS_H
 #define SYMBOLD_VERDICTS_H
 
+#include <stddef.h>
 #include <time.h>
 
 #include "common/buf.h"
@@ -23,6 +24,9 @@ time_t verdicts_negative(struct verdicts *v, const char *relpath, time_t now);
 void verdicts_set_negative(struct verdicts *v, const char *relpath, time_t until);
 /* How the last fetch failed ("server: outcome; ..."), replacing the last. */
 void verdicts_set_failed(struct verdicts *v, const char *relpath, const char *summary);
+/* Copies the summary of the key's last failed fetch into out (truncated to
+ * len); 0, or -ENOENT if none is remembered. */
+int verdicts_failure(struct verdicts *v, const char *relpath, char *out, size_t len);
 /* The key arrived: forget what was concluded. */
 void verdicts_clear(struct verdicts *v, const char *relpath);
 /* Forgets every negative entry (the servers changed). */

@@ -6,6 +6,7 @@ needs an upstream that stalls or breaks). Servers pick free ports and are
 stopped by the test; every wait is bounded.
 """
 import atexit
+import errno
 import gzip
 import http.server
 import os
@@ -760,3 +761,393 @@ class SigV4Checker:
     def _error(h, status, code, message):
         send_bytes(f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>"
                    f"<Message>{message}</Message></Error>".encode(), status)(h)
+
+
+# ---- the fault matrix (tests/t/46_faults_http.py, 47_faults_content.py) ----
+
+_HIT_PROBE = r"""
+import bisect, json, os, sys, threading, time
+warm, cold_list = sys.argv[1], sys.argv[2]
+cold = open(cold_list).read().split()
+lock, state = threading.Lock(), {"stop": False}
+reads = {"warm": ([], [], []), "cold": ([], [], [])}  # (starts, seconds taken, (start, error))
+
+def figures(kind, t0, t1):
+    starts, took, failures = reads[kind]
+    with lock:
+        lo, hi = bisect.bisect_left(starts, t0), bisect.bisect_right(starts, t1)
+        got = sorted(took[lo:hi])
+        bad = [e for t, e in failures if t0 <= t <= t1]
+    n = len(got)
+    return {"n": n, "p99": got[min(n - 1, n * 99 // 100)] if n else None, "max": got[-1] if n else None,
+            "errors": bad[:3], "nerrors": len(bad)}
+
+def commands():  # "T0 T1": the figures of the reads begun between (CLOCK_MONOTONIC seconds)
+    for line in iter(sys.stdin.readline, ""):
+        t0, t1 = map(float, line.split())
+        print(json.dumps({kind: figures(kind, t0, t1) for kind in reads}), flush=True)
+    state["stop"] = True
+
+def probe(kind, path):
+    start = time.monotonic()
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.read(fd, 1 << 20)
+        finally:
+            os.close(fd)
+        err = None if data else "read nothing"
+    except OSError as e:
+        err = f"{path}: {e!r}"
+    end = time.monotonic()
+    starts, took, failures = reads[kind]
+    with lock:
+        starts.append(start)
+        took.append(end - start)
+        if err:
+            failures.append((start, err))
+
+threading.Thread(target=commands, daemon=True).start()
+i = 0
+while not state["stop"]:
+    probe("warm", warm)
+    if i % 8 == 0:
+        probe("cold", cold[(i // 8) % len(cold)])
+    if i == 0:
+        print("reading", flush=True)
+    i += 1
+    time.sleep(0.002)
+"""
+
+
+class HitProbe:
+    """Stored files opened, read whole and closed again and again, a fresh
+    open() each time, by a process of its own — so that neither the test's
+    threads nor its servers, which share one GIL, stretch what it measures:
+    every 2 ms the same `warm` file (the kernel answers it from its caches
+    after the first time), and every eighth time also the next of `cold`, a
+    stored file not opened before (its lookup and read go to the daemon's
+    loop), so that a loop held up by a fault would show. figures(t0, t1) are
+    those of the reads begun between two time.monotonic() readings, for
+    each kind: {"warm"|"cold": {"n", "p99", "max" (seconds), "errors",
+    "nerrors"}}. Once every cold file was read, they are read again (warm)."""
+
+    def __init__(self, tap, warm, cold):
+        self.lock = threading.Lock()
+        cold_list = os.path.join(tmpdir(tap, "probe-"), "cold")
+        with open(cold_list, "w") as f:
+            f.write("\n".join(cold) + "\n")
+        self.proc = subprocess.Popen([sys.executable, "-c", _HIT_PROBE, warm, cold_list], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        tap.defer(self.stop)
+        if self.proc.stdout.readline().strip() != "reading":  # its first reads are done
+            raise RuntimeError("the hit probe did not start")
+
+    def figures(self, t0, t1):
+        import json
+        with self.lock:
+            self.proc.stdin.write(f"{t0!r} {t1!r}\n")
+            self.proc.stdin.flush()
+            return json.loads(self.proc.stdout.readline())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Routes(ScriptedServer):
+    """A ScriptedServer answering from a table of exact paths (`routes`:
+    path -> a callable writing the answer; a path not in it is a 404)."""
+
+    def __init__(self, tap):
+        self.routes = {}
+        super().__init__(tap, lambda path: self.routes.get(path))
+
+
+def answer(status, body=b"", headers=()):
+    """A ScriptedServer action: `status` with these headers and body."""
+    def act(h):
+        h.send_response(status)
+        for k, v in headers:
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+    return act
+
+
+FAULT_USER, FAULT_PASSWORD = "crashbot", "Fault-Matrix-Basic-Pw-71c3"
+FAULT_BUCKET, FAULT_S3_KEY, FAULT_S3_SECRET = "faults", "AKIAFAULTMATRIX00001", "fault-Matrix/S3+Secret-9d2e"
+
+
+class SymsrvFaults:
+    """One source type of the fault matrix (here symsrv over HTTP): a key of
+    its own for each row — its path in the mount, its path on the upstream,
+    its whitelist entry, the right content — and the config of a symbold
+    server of this type."""
+
+    def __init__(self, name, work):
+        self.name, self.work, self.n = name, work, 0
+
+    def key(self, size=None):
+        """A PDB of its own GUID: {mount, upstream, dir (the upstream's
+        directory of it), list, data, file, debug_id}."""
+        self.n += 1
+        file = f"{self.name}{self.n}.pdb"
+        guid = f"FA{self.n:02X}{len(self.name):04X}" + "0123456789ABCDEF01234567"
+        debug_id = make_pdb(f"{self.work}/{file}", guid, 1, size=size)
+        rel = f"{file}/{debug_id}/{file}"
+        return {"mount": rel, "upstream": self.prefix() + "/" + rel, "dir": f"{self.prefix()}/{file}/{debug_id}",
+                "list": file, "data": read(f"{self.work}/{file}"), "file": file, "debug_id": debug_id}
+
+    def prefix(self):
+        return ""
+
+    def server(self, url, **extra):
+        return dict({"type": "symsrv", "url": url}, **extra)
+
+    def credentials(self):
+        return {"user": FAULT_USER, "password": FAULT_PASSWORD}
+
+    def error_body(self, status):
+        return f"<html><body>{status}</body></html>".encode()
+
+
+class S3Faults(SymsrvFaults):
+    """An S3 bucket (path-style, symstore layout), every request signed."""
+
+    def prefix(self):
+        return "/" + FAULT_BUCKET
+
+    def server(self, url, **extra):
+        return dict({"type": "s3", "url": url, "s3_bucket": FAULT_BUCKET, "s3_region": "us-east-1",
+                     "s3_access_key": FAULT_S3_KEY, "s3_secret_key": FAULT_S3_SECRET}, **extra)
+
+    def credentials(self):
+        return {}  # the signature is the credential
+
+    def error_body(self, status):
+        code = {500: "InternalError", 503: "SlowDown", 429: "SlowDown"}.get(status, "InternalError")
+        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+                f"<Message>fault matrix</Message></Error>").encode()
+
+
+class DebuginfodFaults(SymsrvFaults):
+    """debuginfod: ELFs that differ only in their build-id, one compiled
+    program with its GNU build-id note patched for each key."""
+
+    def __init__(self, name, work):
+        super().__init__(name, work)
+        from cprog import compile_prog
+        elf, self.bid = compile_prog(work, "prog", 46)
+        self.elf = read(elf)
+        if self.elf.count(bytes.fromhex(self.bid)) != 1:
+            raise RuntimeError("the build-id is not in the ELF exactly once")
+
+    def key(self, size=None):
+        self.n += 1
+        bid = f"{0xFA00 + self.n:04x}" + self.bid[4:]
+        data = self.elf.replace(bytes.fromhex(self.bid), bytes.fromhex(bid))
+        return {"mount": f".build-id/{bid[:2]}/{bid[2:]}.debug", "upstream": f"/buildid/{bid}/debuginfo",
+                "dir": f"/buildid/{bid}", "list": f".build-id/{bid}", "data": data}
+
+    def server(self, url, **extra):
+        return dict({"type": "debuginfod", "url": url}, **extra)
+
+    def error_body(self, status):
+        return f"{status}\n".encode()
+
+
+class FaultMatrix:
+    """Runs the rows of a fault matrix against one daemon, each as one named
+    TAP case holding every check of the row:
+
+    * the open of the faulty key returns within wait + MARGIN seconds (or
+      the row's own limit), with ENOENT or the right data;
+    * the server's log gets a line naming the key and the failure's stage (a
+      regex), and the server's stats count it in that stage;
+    * the daemon is alive and serving afterwards (its control tree answers);
+    * a stored file the kernel has cached, opened and read whole again and
+      again throughout by a HitProbe, is served in under HIT_P99 at the
+      99th percentile and under HIT_MAX at worst (the larger bound is for
+      scheduling noise on a loaded 2-core machine, sanitizer builds
+      included); and stored files the kernel has not seen, whose lookups
+      and reads go to the daemon's loop, never take COLD_MAX: a loop held
+      up by a fault would be held for timeout_s (1 s) or more. Their p99
+      is asserted over the whole run (COLD_P99, one case after the rows):
+      a cold read is two round trips to the loop, each a thread's
+      wake-up, and on a 2-vCPU machine loaded by other work one wake-up in
+      a few hundred waits 5-30 ms for a CPU (strace shows the loop's
+      close() and pread() of a cached file taking that long then), so the
+      few dozen cold reads of one row cannot bound their own p99.
+
+    A row is a dict: case (its name), lane, server (a symbold server asked
+    for this key only: its whitelist holds `list`), config (that server's
+    keys), mount (the key's path in the mount), list, log, and optionally
+    want (the bytes the open must return; default ENOENT), stage (a stats
+    counter of the server that must grow; default failures_download; None
+    for none), limit (seconds), extra (callables taking the daemon,
+    returning (ok, text)), verdict (a regex the key's line of its
+    directory's user.symbold.missing must match). A row lasts until its log line is there and its
+    counter has grown (bounded), so the retries that follow the open's
+    answer are inside it too. The lanes (source types) run side by side,
+    each its rows in order; the cases are reported in the order of `rows`.
+    All servers are made and whitelisted before the first row: a list
+    written later would send the missing keeper back to the faulty
+    servers."""
+
+    MARGIN = 2.0
+    HIT_P99 = 0.010
+    HIT_MAX = 0.100
+    COLD_P99 = 0.010
+    COLD_MAX = 0.750
+    LOG_WAIT = 15
+    ROW_MIN = 0.5  # seconds a row lasts at least: 200 warm reads, for a p99 that is not the max
+
+    def __init__(self, tap, work, rows, wait, options=None):
+        self.t, self.rows, self.wait = tap, rows, wait
+        hit_id = make_pdb(f"{work}/hit.pdb", "FA17FA17FA17FA17FA17FA17FA17FA17", 1)
+        hit = read(f"{work}/hit.pdb")
+        good = Routes(tap)
+        good.routes[f"/hit.pdb/{hit_id}/hit.pdb"] = send_bytes(hit)
+        servers = {"good": {"type": "symsrv", "url": good.url, "whitelist_enabled": 1}}
+        servers.update({r["server"]: r["config"] for r in rows})
+        # not watched: the cold files are in the store before the start, and
+        # need no catalog rows to be served
+        self.d = Symbold(tap, servers=servers, options=dict(options or {}, wait=wait, watch_store=0))
+        cold = self.cold_files(self.d.store)
+        self.d.start()
+        lists = self.d.path(".symbold", "servers")
+        refused = [name for name, entry in [("good", "hit.pdb")] + [(r["server"], r["list"]) for r in rows]
+                   if write(f"{lists}/{name}/whitelist", entry + "\n")]
+        tap.eq(refused, [], f"{len(rows)} faulty servers, each whitelisted for its one key")
+        hit_path = self.d.path("hit.pdb", hit_id, "hit.pdb")
+        tap.eq(read(hit_path), hit, "the hit is in the store before the faults start")
+        self.probe = HitProbe(tap, hit_path, [self.d.path(c) for c in cold])
+
+    COLD = 3000
+
+    @classmethod
+    def cold_files(cls, store):
+        """COLD stored files the kernel has not seen (their relpaths): in
+        gdb's layout, all in one directory, so that they are quick to make
+        and to remove."""
+        os.makedirs(os.path.join(store, ".build-id", "c0"))
+        out = []
+        for i in range(cls.COLD):
+            rel = f".build-id/c0/{i:038x}.debug"
+            with open(os.path.join(store, rel), "wb") as f:
+                f.write(b"\x7fELF cold hit\n")
+            out.append(rel)
+        return out
+
+    def run(self):
+        start = time.monotonic()
+        lanes = {}
+        for r in self.rows:
+            lanes.setdefault(r["lane"], []).append(r)
+        results = {}
+
+        def lane(rows):
+            for r in rows:
+                try:
+                    results[id(r)] = self.row(r)
+                except Exception as e:  # a broken row is a failed case, not a hung test
+                    results[id(r)] = (None, [(False, f"the row raised {e!r}")], 0.0, None, (0, 0))
+        threads = [threading.Thread(target=lane, args=(rows,), daemon=True) for rows in lanes.values()]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(300)
+        for r in self.rows:
+            self.report(r, results.get(id(r)))
+        cold = self.probe.figures(start, time.monotonic())["cold"]
+        self.t.ok(cold["n"] > 0 and not cold["nerrors"] and cold["p99"] < self.COLD_P99,
+                  f"over all rows, stored files the kernel had not seen: p99 {1000 * (cold['p99'] or 0):.2f} ms, "
+                  f"max {1000 * (cold['max'] or 0):.1f} ms over {cold['n']} reads")
+        self.t.diag(f"{len(self.rows)} rows in {len(lanes)} lanes in {time.monotonic() - start:.1f} s")
+        self.probe.stop()
+        self.d.stop()
+
+    def log_line(self, server, pattern, key_dir):
+        """The first line of server's log naming key_dir that matches
+        pattern, waited for up to LOG_WAIT seconds; or None."""
+        import re
+
+        def find():
+            for line in self.d.ctl("servers", server, "log").splitlines():
+                if key_dir in line and re.search(pattern, line):
+                    return line
+            return None
+        return wait_for(find, self.LOG_WAIT, 0.1)
+
+    def verdict(self, mount, pattern):
+        """Whether the key's line of its directory's user.symbold.missing
+        (why the key is missing, SPEC §4) matches pattern, waited for."""
+        import re
+        directory, name = os.path.split(self.d.path(mount))
+
+        def line():
+            try:
+                text = os.getxattr(directory, "user.symbold.missing").decode()
+            except OSError as e:
+                return f"({e})"
+            return next((x for x in text.splitlines() if x.lower().startswith(mount.lower() + ":")), "(no line)")
+        got = wait_for(lambda: re.search(pattern, line()) and line(), 5, 0.1)
+        return (bool(got), f"user.symbold.missing says /{pattern}/: {got or line()}")
+
+    def row(self, r):
+        """Runs one row: (log line, checks, seconds the open took, when it began and ended)."""
+        d, server, stage = self.d, r["server"], r.get("stage", "failures_download")
+        want, limit = r.get("want"), r.get("limit") or self.wait + self.MARGIN
+        checks = []
+        before = d.stat_value(stage, server) or 0 if stage else 0
+        start = time.monotonic()
+        data, err = try_read(d.path(r["mount"]))
+        took = time.monotonic() - start
+        checks.append((took <= limit, f"answered in {took:.2f} s (limit {limit:g} s)"))
+        if want is None:
+            checks.append((err == errno.ENOENT, f"ENOENT (got {errno.errorcode.get(err, err)})"))
+        else:
+            checks.append((data == want, f"the right {len(want)} bytes (got "
+                           f"{errno.errorcode.get(err, err) if err else len(data)})"))
+        key_dir = "/".join(r["mount"].split("/")[:2]) + "/"
+        line = self.log_line(server, r["log"], key_dir)
+        checks.append((line is not None, f"logged /{r['log']}/"))
+        if stage:
+            after = wait_for(lambda: (d.stat_value(stage, server) or 0) > before and d.stat_value(stage, server),
+                             self.LOG_WAIT, 0.1)
+            checks.append((bool(after), f"{stage} {before} -> {after or before}"))
+        if r.get("verdict"):
+            checks.append(self.verdict(r["mount"], r["verdict"]))
+        checks += [check(d) for check in r.get("extra", ())]
+        alive = d.proc is not None and d.proc.poll() is None and d.serving()
+        checks.append((alive and "lookups" in d.ctl("stats"), "the daemon is alive and serving"))
+        time.sleep(max(0.0, start + self.ROW_MIN - time.monotonic()))
+        return line, checks, took, want, (start, time.monotonic())
+
+    def report(self, r, result):
+        line, checks, took, want, (t0, t1) = result or (None, [(False, "the row did not end")], 0.0, None, (0, 0))
+        figures = self.probe.figures(t0, t1)
+        for kind, hits in figures.items():
+            p99, worst = hits["p99"] or 0, hits["max"] or 0
+            fast = p99 < self.HIT_P99 and worst < self.HIT_MAX if kind == "warm" else worst < self.COLD_MAX
+            checks.append((hits["n"] > 0 and not hits["nerrors"] and fast,
+                           f"{kind} hits: p99 {1000 * p99:.3f} ms, max {1000 * worst:.3f} ms over {hits['n']} reads"
+                           + (f", {hits['nerrors']} failed: {hits['errors']}" if hits["nerrors"] else "")))
+        good = all(c for c, _ in checks)
+        stage = r.get("stage", "failures_download")
+        shown = "; ".join(f"{kind} hits p99 {1000 * (h['p99'] or 0):.2f} ms, max {1000 * (h['max'] or 0):.1f} ms"
+                          for kind, h in figures.items())
+        self.t.ok(good, f"{r['case']}: {'the data' if want is not None else 'ENOENT'} in {took:.2f} s, "
+                  + (f"{stage} counted, " if stage else "") + f"alive; {shown}")
+        self.t.diag(f"  {line[20:260] if line else 'no log line'}")
+        if not good:
+            for c, text in checks:
+                self.t.diag(f"  {'ok' if c else 'FAILED'}: {text}")
+            self.t.diag(self.d.ctl("servers", r["server"], "log")[-3000:])
