@@ -56,6 +56,22 @@ static enum work_result follow_ptr(struct publish_job *p)
 }
 
 /* Replaces the downloaded cabinet by the file inside it. */
+/* What is made from a file — a .sym from a debug file, the file a cabinet
+ * holds — is rarely more than GROWTH_MAX times larger; a hostile file can
+ * ask for many gigabytes (a 1 MB cabinet can declare 4 GiB). Bound it by
+ * the file (with room for small files), never past the download limit. */
+#define GROWTH_MAX 32
+#define GROWTH_FLOOR (64ULL << 20)
+
+static uint64_t growth_limit(const char *path, long long max_size)
+{
+	struct stat st;
+	uint64_t limit = GROWTH_FLOOR;
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size > limit / GROWTH_MAX)
+		limit = (uint64_t)st.st_size * GROWTH_MAX;
+	return max_size > 0 && (uint64_t)max_size < limit ? (uint64_t)max_size : limit;
+}
+
 static enum work_result unpack_cab(struct store *st, struct publish_job *p)
 {
 	char out[PATH_MAX], err[256] = "";
@@ -63,12 +79,17 @@ static enum work_result unpack_cab(struct store *st, struct publish_job *p)
 	if (fd < 0)
 		return fail(p, WORK_FAIL_LOCAL, "temp file: %s", strerror(-fd));
 	close(fd);
-	int rc = cab_extract(p->tmp_path, out, (uint64_t)p->max_size, err, sizeof err);
+	uint64_t limit = growth_limit(p->tmp_path, p->max_size);
+	int rc = cab_extract(p->tmp_path, out, limit, err, sizeof err);
 	unlink(p->tmp_path);
 	snprintf(p->tmp_path, sizeof p->tmp_path, "%s", out);
-	if (rc == -EFBIG) { /* a cabinet bomb, or a big file: name the setting, as a too large download does */
+	if (rc == -EFBIG) { /* a cabinet bomb, or a big file: name the limit, as a too large download does */
 		char why[sizeof p->reason - 32];
-		snprintf(why, sizeof why, "larger than max_file_size (%lld bytes): %.180s", p->max_size, err);
+		if (limit < (uint64_t)p->max_size)
+			snprintf(why, sizeof why, "more than %d times the cabinet's size (%llu bytes): %.180s", GROWTH_MAX,
+				 (unsigned long long)limit, err);
+		else
+			snprintf(why, sizeof why, "larger than max_file_size (%lld bytes): %.180s", p->max_size, err);
 		return fail(p, WORK_FAIL_CONVERSION, "unpacking cabinet: %s", why);
 	}
 	if (rc < 0)
@@ -301,20 +322,6 @@ static int identify_path(const char *path, struct sym_identity *id, char *err, s
 	return rc;
 }
 
-/* A .sym is rarely larger than the debug file it is made from; a hostile
- * file can ask for one of many gigabytes. Bound it by the file (with room
- * for small files), never past the download limit. */
-#define SYM_GROWTH_MAX 32
-#define SYM_SIZE_FLOOR (64ULL << 20)
-
-static uint64_t conversion_limit(const char *path, long long max_size)
-{
-	struct stat st;
-	uint64_t limit = SYM_SIZE_FLOOR;
-	if (stat(path, &st) == 0 && (uint64_t)st.st_size > limit / SYM_GROWTH_MAX)
-		limit = (uint64_t)st.st_size * SYM_GROWTH_MAX;
-	return max_size > 0 && (uint64_t)max_size < limit ? (uint64_t)max_size : limit;
-}
 
 static enum work_result convert_stored(struct store *st, const char *source, struct publish_job *p)
 {
@@ -336,7 +343,7 @@ static enum work_result convert_stored(struct store *st, const char *source, str
 	const char *name = p->key->kind == KEY_BUILD_ID ? strrchr(source, '/') + 1 : p->key->debug_file;
 	char image[PATH_MAX];
 	const char *code_path = p->image && store_full_path(st, p->image, image, sizeof image) == 0 ? image : NULL;
-	struct breakpad_input in = {path, &id, name, code_path, conversion_limit(path, p->max_size)};
+	struct breakpad_input in = {path, &id, name, code_path, growth_limit(path, p->max_size)};
 	rc = breakpad_convert(&in, out, err, sizeof err);
 	if (close(out) < 0 && rc == 0)
 		rc = -errno;

@@ -17,14 +17,16 @@ conversion), the daemon is alive, and stored files are served at p99 < 10 ms
 throughout.
 Every fixture is made here: PDBs by mksym, then patched; the cabinet by
 hand, its MSZIP blocks by zlib."""
+import errno
 import os
 import struct
 import sys
+import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import (DebuginfodFaults, FaultMatrix, Routes, S3Faults, SymsrvFaults, Tap, answer,  # noqa: E402
-                     send_bytes, tmpdir)
+from harness import (DebuginfodFaults, FaultMatrix, Routes, S3Faults, ScriptedServer, Symbold,  # noqa: E402
+                     SymsrvFaults, Tap, answer, send_bytes, tmpdir, try_read, wait_for)
 
 WAIT = 3
 MAX_FILE_SIZE = 64 << 20
@@ -158,7 +160,25 @@ def main():
     origin = Routes(t)
     rows = plan(kinds, origin)
     FaultMatrix(t, work, rows, WAIT, {"max_file_size": MAX_FILE_SIZE}).run()
+    bomb_at_default_limit(t)
     t.done()
+
+
+def bomb_at_default_limit(t):
+    """With max_file_size at its default (8 GiB, more than a cabinet can
+    declare), a cabinet may still grow only 32 times its size: the bomb is
+    refused after 64 MiB, not after 512 MiB written."""
+    guid = "B0B0CAB0" + "0" * 24
+    cab = cab_bomb("bomb.pdb", BOMB)
+    server = ScriptedServer(t, lambda path: send_bytes(cab) if path == f"/bomb.pdb/{guid}1/bomb.pd_" else None)
+    d = Symbold(t, servers={"up": {"type": "symsrv", "url": server.url}}, options={"wait": WAIT}).start()
+    began = time.monotonic()
+    got = try_read(d.path("bomb.pdb", f"{guid}1", "bomb.pdb"))[1]
+    t.ok(got == errno.ENOENT and time.monotonic() - began < WAIT + 2,
+         f"default max_file_size: a {len(cab) >> 10} KiB cabinet of {BOMB >> 20} MiB is refused ({got})")
+    t.ok(wait_for(lambda: "unpacking cabinet: more than 32 times the cabinet's size" in d.ctl("servers", "up", "log"),
+                  5), "logged: more than 32 times the cabinet's size")
+    d.stop()
 
 
 main()
