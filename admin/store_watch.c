@@ -26,6 +26,7 @@ struct store_watch {
 	int fd;
 	int fanotify;  /* 1: one mark on the store's file system; 0: one inotify watch per directory */
 	int root_fd;   /* fanotify: the store root, to open directories by handle (not O_PATH: EBADF) */
+	pid_t self;    /* fanotify: what symbold does itself (publishes, evictions) is not news */
 	int walked;    /* inotify: every directory below the root is watched */
 	struct store *store;
 	char root[PATH_MAX]; /* no trailing slash; fanotify: as the kernel spells it */
@@ -56,6 +57,7 @@ static int join(char out[PATH_MAX], const char *dir, const char *name)
 
 static void take_dir(struct store_watch *w, const char *rel, store_watch_fn fn, void *ctx);
 static void file_arrived(struct store_watch *w, const char *rel, store_watch_fn fn, void *ctx);
+static void file_removed(const char *rel, store_watch_fn fn, void *ctx);
 
 struct scan {
 	struct store_watch *w;
@@ -156,10 +158,13 @@ static void file_arrived(struct store_watch *w, const char *rel, store_watch_fn 
 		return; /* not a key: not ours to judge */
 	key_relpath(&k, canonical);
 	if (strcmp(rel, canonical) != 0) {
-		/* put where the mount looks; the rename comes back as an event */
+		/* put where the mount looks (fanotify does not report the rename:
+		 * it is symbold's own) */
 		int rc = store_respell(w->store, rel, canonical);
 		if (rc < 0)
 			log_msg("store: %s names %s but cannot be moved there: %s", rel, canonical, strerror(-rc));
+		else
+			file_arrived(w, canonical, fn, ctx);
 		return;
 	}
 	if (store_knows(w->store, rel))
@@ -177,6 +182,8 @@ static void file_arrived(struct store_watch *w, const char *rel, store_watch_fn 
 		else
 			log_msg("store: %s was dropped in but is not the file its name says: moved aside to %s", rel,
 				aside);
+		if (rc == 0)
+			file_removed(rel, fn, ctx); /* a reader may have seen it meanwhile */
 		return;
 	}
 	if (store_adopt(w->store, rel) == 0)
@@ -334,7 +341,7 @@ static void fanotify_event(struct store_watch *w, const char *record, size_t len
 	struct event_fid ev;
 	char dir[PATH_MAX];
 	memcpy(&md, record, sizeof md);
-	if (md.vers != FANOTIFY_METADATA_VERSION)
+	if (md.vers != FANOTIFY_METADATA_VERSION || md.pid == w->self)
 		return;
 	if (md.mask & FAN_Q_OVERFLOW) {
 		log_msg("store: events were lost; the whole store is looked at again");
@@ -392,6 +399,7 @@ static int fanotify_start(struct store_watch *w)
 	w->root[n] = '\0';
 	w->fd = fd;
 	w->fanotify = 1;
+	w->self = getpid();
 	return 0;
 }
 
