@@ -205,12 +205,9 @@ static void file_removed(const char *rel, store_watch_fn fn, void *ctx)
 
 /* A directory of a debug file or a key went: whatever the mount shows under
  * it must be looked at again (its files' own events may name a directory
- * that no longer exists). Where directories were moved, the remembered
- * places of handles are forgotten. */
-static void dir_removed(struct store_watch *w, const char *rel, store_watch_fn fn, void *ctx)
+ * that no longer exists). */
+static void dir_removed(const char *rel, store_watch_fn fn, void *ctx)
 {
-	if (w->fanotify)
-		hmap_clear_free(&w->dirs);
 	fn(ctx, NULL, rel, 1);
 }
 
@@ -229,10 +226,12 @@ static void entry_changed(struct store_watch *w, const char *dir, const char *na
 	if (internal(dir, name) || join(rel, dir, name) < 0)
 		return;
 	int depth = depth_of(rel);
+	if (is_dir && w->fanotify)
+		hmap_clear_free(&w->dirs); /* moved in or out: the places of handles may be others now */
 	if (is_dir && depth <= 2 && (what & CAME))
 		take_dir(w, rel, fn, ctx);
 	else if (is_dir && depth <= 2 && (what & WENT))
-		dir_removed(w, rel, fn, ctx);
+		dir_removed(rel, fn, ctx);
 	else if (!is_dir && depth == 3 && (what & CAME))
 		file_arrived(w, rel, fn, ctx);
 	else if (!is_dir && depth == 3 && (what & WENT))

@@ -92,6 +92,24 @@ def watch_sees_old_dirs(t, d, label, d_old, i_gone):
          f"{label}: its key directory removed with it: ENOENT through the mount")
 
 
+def moved_in_dir(t, d):
+    """A directory the watch saw outside the store, moved in: a file then
+    dropped into it is noticed (its handle's place is asked again)."""
+    outside = f"{d.dir}/outside/{debug_id(5000, 1)}"
+    os.makedirs(outside)
+    with open(f"{outside}/note.txt", "w") as f:  # an event from there, while it is not the store's
+        f.write("x")
+    time.sleep(0.5)
+    os.rename(f"{d.dir}/outside", f"{d.store}/mod5000.pdb")
+    drops = d.stat_value("store_drops") or 0
+    staging = f"{d.dir}/moved.tmp"
+    with open(staging, "w") as f:
+        f.write(sym_text(5000, 1))
+    os.rename(staging, f"{outside.replace(d.dir + '/outside', d.store + '/mod5000.pdb')}/mod5000.sym")
+    t.ok(wait_for(lambda: d.stat_value("store_drops") == drops + 1, 10),
+         "a directory moved into the store from outside: a file dropped into it is noticed")
+
+
 def main():
     t = Tap()
     d = Symbold(t)
@@ -111,6 +129,7 @@ def main():
     t.ok(inotify == 0 and fanotify == 1, f"the watch is one fanotify mark (inotify {inotify}, fanotify {fanotify})")
     t.ok("watched for dropped files with fanotify" in d.ctl("log"), "the log says how the store is watched")
     watch_sees_old_dirs(t, d, "fanotify", 7, 3)
+    moved_in_dir(t, d)
     d.stop()
 
     inotify_d = Symbold(t, options={"watch_store": 2}, workdir=d.dir)
