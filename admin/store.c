@@ -642,15 +642,7 @@ static int budget_due(struct store *s)
 
 static void wait_for_work(struct store *s)
 {
-	struct timespec until;
-	double wait = s->next_budget_look - clock_mono();
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)wait;
-	until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = clock_deadline(s->next_budget_look - clock_mono());
 	pthread_cond_timedwait(&s->wake, &s->mu, &until);
 }
 

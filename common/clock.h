@@ -8,6 +8,9 @@
 
 double clock_mono(void);
 time_t clock_wall(void);
+/* The wall-clock moment `seconds` from now (none if negative), as
+ * pthread_cond_timedwait takes it. */
+struct timespec clock_deadline(double seconds);
 /* "2026-11-26T14:37:35Z" */
 void clock_fmt_utc(time_t t, char out[32]);
 

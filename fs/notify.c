@@ -265,14 +265,7 @@ void notify_forget_absent(struct notify *n, double timeout)
 		done_put(d, 0);
 		return;
 	}
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += (time_t)timeout;
-	until.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = clock_deadline(timeout);
 	pthread_mutex_lock(&d->mu);
 	while (!d->finished && pthread_cond_timedwait(&d->cv, &d->mu, &until) == 0)
 		;

@@ -174,6 +174,15 @@ def try_read(path):
         return None, e.errno
 
 
+def stat_errno(path):
+    """0 if path can be stat()ed, else the errno."""
+    try:
+        os.stat(path)
+        return 0
+    except OSError as e:
+        return e.errno
+
+
 def store_files(store):
     """The relpaths of the files in a store (its dot directories left out)."""
     out = set()

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import (BUILD, Nginx, Symbold, Tap, make_pdb, make_sym, read, tmpdir, try_read,  # noqa: E402
-                     wait_for)
+                     stat_errno, wait_for)
 
 READALL = os.path.join(BUILD, "bench", "readall")  # the C reader of the benchmark: open, read, close
 GUID = "C0FFEE0000000000ABCDEF01234500"
@@ -31,14 +31,6 @@ def counters(d):
         if m:
             out[m.group(1)] = int(m.group(2))
     return out
-
-
-def stat_errno(path):
-    try:
-        os.stat(path)
-        return 0
-    except OSError as e:
-        return e.errno
 
 
 def warm_reads(t, d, up, web):

@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Symbold, Tap, read, wait_for  # noqa: E402
+from harness import Symbold, Tap, read, stat_errno, wait_for  # noqa: E402
 
 DEBUG_FILES = 100
 KEYS_EACH = 100  # 10,000 keys (a store of 100,000: bench/run start)
@@ -61,14 +61,6 @@ def timed_start(d):
     began = time.monotonic()
     d.start()
     return time.monotonic() - began
-
-
-def stat_errno(path):
-    try:
-        os.stat(path)
-        return 0
-    except OSError as e:
-        return e.errno
 
 
 def watch_sees_old_dirs(t, d, label, d_old, i_gone):

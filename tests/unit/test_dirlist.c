@@ -8,6 +8,7 @@
 #include "fs/dirlist.h"
 
 #include "common/log.h"
+#include "tests/unit/logged.h"
 #include "tests/unit/tap.h"
 
 #include <errno.h>
@@ -151,22 +152,6 @@ static void test_slices(void)
 	is_int(dirlist_slice(s, -1, 4096, &data), 0, "a negative offset: nothing");
 	dirlist_release(s);
 	dirlist_cache_destroy(&c);
-}
-
-/* 1 if the global log has a line with both strings. */
-static int logged(const char *a, const char *b)
-{
-	struct buf text = BUF_INIT;
-	logring_render(log_global(), &text);
-	int found = 0;
-	for (char *line = text.data, *end; line && *line && !found; line = end ? end + 1 : NULL) {
-		end = strchr(line, '\n');
-		if (end)
-			*end = '\0';
-		found = strstr(line, a) && strstr(line, b);
-	}
-	buf_free(&text);
-	return found;
 }
 
 static void test_cap(void)

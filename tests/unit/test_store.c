@@ -8,6 +8,7 @@
 #include "common/log.h"
 
 #include "tests/unit/files.h"
+#include "tests/unit/logged.h"
 #include "tests/unit/tap.h"
 
 #include <dirent.h>
@@ -380,22 +381,6 @@ static int temp_with(struct store *s, char path[PATH_MAX], const char *text)
 	int rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
 	close(fd);
 	return rc;
-}
-
-/* 1 if the global log has a line naming `what` and `why`. */
-static int logged(const char *what, const char *why)
-{
-	struct buf text = BUF_INIT;
-	logring_render(log_global(), &text);
-	int found = 0;
-	for (char *line = text.data, *end; line && *line && !found; line = end ? end + 1 : NULL) {
-		end = strchr(line, '\n');
-		if (end)
-			*end = '\0';
-		found = strstr(line, what) && strstr(line, why);
-	}
-	buf_free(&text);
-	return found;
 }
 
 /* A component of a placed file's path that is a symbolic link — the debug
