@@ -75,7 +75,8 @@ int budget_new(struct budget **out)
 	pthread_mutex_init(&b->mu, NULL);
 	hmap_init(&b->uses);
 	hmap_init(&b->pins);
-	budget_parse_size(BUDGET_DEFAULT_SIZE, &b->limits, NULL, 0);
+	/* no limit but the free reserve until the store is given its own: a
+	 * committer's look at start must not evict to a default first */
 	*out = b;
 	return 0;
 }

@@ -49,6 +49,9 @@ static void test_uses_and_pins(void)
 	struct budget *b;
 	struct catalog_use *uses;
 	is_int(budget_new(&b), 0, "budget_new");
+	struct budget_limits none = budget_get_limits(b);
+	ok(none.bytes == 0 && none.percent == 0 && none.unused_age == 0,
+	   "a new budget has no limit of its own (only the reserve) until it is given one");
 	budget_touch(b, "a.pdb/1/a.pdb");
 	budget_touch(b, "b.pdb/1/b.pdb");
 	budget_touch(b, "a.pdb/1/a.pdb");
