@@ -1543,6 +1543,17 @@ static char *symbold_mount_point(char *line)
 	return dir;
 }
 
+static bool control_tree_answers(const char *mount)
+{
+	char version[PATH_MAX];
+	struct stat st;
+	return snprintf(version, sizeof version, "%s/.symbold/version", mount) < (int)sizeof version &&
+	       stat(version, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The first symbold mount whose daemon answers; else the first one, so that
+ * the caller says why it does not answer. A dead mount a killed daemon left
+ * behind must not hide a live one mounted after it. */
 static int first_symbold_mount(char out[PATH_MAX])
 {
 	FILE *f = fopen("/proc/self/mounts", "re");
@@ -1551,9 +1562,16 @@ static int first_symbold_mount(char out[PATH_MAX])
 	char *line = NULL, *dir = NULL;
 	size_t cap = 0;
 	int rc = -ENOENT;
-	while (rc == -ENOENT && getline(&line, &cap, f) >= 0)
-		if ((dir = symbold_mount_point(line)))
-			rc = snprintf(out, PATH_MAX, "%s", dir) < PATH_MAX ? 0 : -ENAMETOOLONG;
+	bool answers = false;
+	while (!answers && getline(&line, &cap, f) >= 0) {
+		if (!(dir = symbold_mount_point(line)) || strlen(dir) >= PATH_MAX)
+			continue;
+		answers = control_tree_answers(dir);
+		if (rc == -ENOENT || answers) {
+			strcpy(out, dir);
+			rc = 0;
+		}
+	}
 	if (rc == -ENOENT && ferror(f))
 		rc = -EIO;
 	free(line);

@@ -222,13 +222,17 @@ def mount_discovery(t, admin, d):
                  env=dict(os.environ, SYMBOLD_MOUNT="/tmp"))
 
 
-def first_symbold_mount():
+def symbold_mounts():
     with open("/proc/self/mounts") as f:
         for line in f:
             fields = line.split()
             if len(fields) > 2 and fields[2] == "fuse.symbold":
-                return fields[1].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
-    return None
+                yield fields[1].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+
+
+def first_symbold_mount():
+    """The first symbold mount that answers (a dead one a killed daemon left is passed over)."""
+    return next((m for m in symbold_mounts() if os.path.isfile(os.path.join(m, ".symbold", "version"))), None)
 
 
 def permissions(t, admin, d):
@@ -252,16 +256,27 @@ def no_secrets(t, admin, d):
 
 
 def daemon_gone(t):
-    """A daemon killed under its mount: the kernel answers ENOTCONN."""
+    """A daemon killed under its mount: the kernel answers ENOTCONN. Found
+    through /proc/self/mounts, the dead mount is passed over for a live one
+    mounted after it."""
     d = Symbold(t).start()
+    live = Symbold(t, servers={"alive": {"type": "dir", "url": tmpdir(t, "alive-")}}).start()
     admin = Admin(t, d.mnt)
     proc, d.proc = d.proc, None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     d.err.close()
     admin.expect(4, "a mount whose daemon died", "stats")
+    env = {k: v for k, v in os.environ.items() if k != "SYMBOLD_MOUNT"}
+    out, _ = admin.expect(0, "/proc/self/mounts with a dead mount first", "server", "ls", "-q", mount=False, env=env)
+    first = first_symbold_mount()
+    t.ok(d.mnt in symbold_mounts() and first not in (None, d.mnt),
+         f"the dead mount is passed over for the first live one ({first})")
+    t.eq(out.split(), sorted(os.listdir(os.path.join(first or "/", ".symbold", "servers"))),
+         "and symbold-admin speaks to that one")
     d._unmount_all()
     wait_for(lambda: not d.mounts(), 10)
+    live.stop()
 
 
 def main():
