@@ -47,6 +47,7 @@ void options_defaults(struct options *o)
 	o->missing_max_age = 30;
 	o->missing_max_records = 100000;
 	o->watch_store = 1;
+	o->lease_ttl = 30;
 	budget_parse_size(BUDGET_DEFAULT_SIZE, &o->budget, NULL, 0);
 	o->missing_retry = 3600;
 	o->busy_poll = 50;
@@ -108,6 +109,7 @@ int options_set(struct options *o, const char *key, const char *value, char *err
 	NUM_OPT(missing_max_age, 1, 3650, 1, o->missing_max_age = (int)v)
 	NUM_OPT(missing_max_records, 10, 1e9, 1, o->missing_max_records = (long long)v)
 	NUM_OPT(watch_store, 0, 2, 1, o->watch_store = (int)v)
+	NUM_OPT(lease_ttl, 0, 3600, 1, o->lease_ttl = (int)v)
 	NUM_OPT(missing_retry, 0, 86400 * 30, 1, o->missing_retry = (int)v)
 	NUM_OPT(busy_poll, 0, 100000, 0, o->busy_poll = v)
 	NUM_OPT(max_unused_age, 0, 1e10, 1, o->budget.unused_age = (long long)v)

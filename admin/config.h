@@ -33,6 +33,7 @@ struct options {
 	char control_dir[PATH_MAX];    /* where the control tree is mounted ("" = its own place) */
 	double busy_poll;              /* microseconds the symbol tree's loop polls before it sleeps */
 	struct budget_limits budget;   /* max_store_size, max_unused_age */
+	int lease_ttl;                 /* seconds a fleet lease lasts unrenewed (fetch/lease); 0: none taken */
 };
 
 struct config_server {

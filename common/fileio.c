@@ -66,10 +66,9 @@ int fsync_at(int dirfd, const char *path, int flags)
 	return rc;
 }
 
-/* `bytes` random bytes as hex into `out` (2 * bytes + 1 long). */
-static int random_hex(char *out, size_t bytes)
+int random_hex(char *out, size_t bytes)
 {
-	unsigned char r[TEMP_RANDOM];
+	unsigned char r[RANDOM_HEX_MAX];
 	ssize_t n;
 	if (bytes > sizeof r)
 		return -EINVAL;

@@ -41,6 +41,11 @@ int openat_beneath(int dirfd, const char *rel, int flags);
  * AT_FDCWD); `flags` e.g. O_DIRECTORY. 0, or -errno. */
 int fsync_at(int dirfd, const char *path, int flags);
 
+/* `bytes` (at most RANDOM_HEX_MAX) random bytes from getrandom(2) as hex
+ * into `out`, 2 * bytes + 1 long: 0 or -errno. */
+#define RANDOM_HEX_MAX 32
+int random_hex(char *out, size_t bytes);
+
 /* A new file in `dirfd`, named `prefix` and random hex (getrandom(2)), so
  * nobody can plant anything at its name beforehand; O_CREAT|O_EXCL|
  * O_NOFOLLOW, so nothing that is there is ever opened (a name taken is

@@ -20,6 +20,7 @@
 #include "common/text.h"
 #include "common/trace.h"
 #include "fetch/codeids.h"
+#include "fetch/lease.h"
 #include "fetch/publish.h"
 #include "fetch/source.h"
 #include "fetch/transfer.h"
@@ -36,6 +37,9 @@
 #define RETRY_BASE 0.5          /* seconds, doubled each time, with jitter */
 #define RETRY_AFTER_MAX 30.0    /* a server's Retry-After is honoured up to this */
 #define BUSY_SERVERS_MAX 64     /* servers a job can leave for being busy: the bits of left_busy */
+#define FLEET_POLL_FIRST 0.25   /* seconds before the tier is asked again for a key another host leases */
+#define FLEET_POLL_MAX 2.0      /* ... doubling up to this */
+#define FLEET_WAIT_MAX 600.0    /* a lease renewed longer than this is waited out no more: work alone */
 
 struct waiter {
 	struct waiter *next;
@@ -44,7 +48,17 @@ struct waiter {
 	void *ctx;
 };
 
-enum job_phase { PHASE_NEW, PHASE_SLOT, PHASE_TRANSFER, PHASE_WORK, PHASE_RETRY };
+enum job_phase { PHASE_NEW, PHASE_SLOT, PHASE_TRANSFER, PHASE_WORK, PHASE_RETRY, PHASE_LEASE };
+
+/* Where a job stands with the fleet's lease on its key (fetch/lease.h). */
+enum fleet_state {
+	FLEET_NONE,    /* not past the tier yet (or no tier) */
+	FLEET_WANTED,  /* the tier missed: a lease before any other server or a conversion */
+	FLEET_TAKING,  /* PHASE_LEASE: the tier is asked for it */
+	FLEET_HELD,    /* ours: the work goes on, and the lease ends with it */
+	FLEET_WAITING, /* another host's: the tier is asked again (its plain form) after a backoff */
+	FLEET_ALONE,   /* none to be had (the tier failed, or too long a wait): as without a tier */
+};
 
 /* The stages a trace build stamps (common/trace.h), in order. */
 enum job_stage { T_REQUESTED, T_BEGUN, T_SENT, T_RECEIVED, T_WORKING, T_QUEUED, T_DURABLE, T_ANSWERED, T_STAGES };
@@ -69,6 +83,12 @@ struct job {
 	int local_failure; /* it ended because of this host's disk or catalog */
 	int sym_checked;   /* the download is a .sym whose MODULE line the judge found the key's */
 	int unsure; /* a server failed or was skipped: a miss is not certain */
+	/* the fleet: the shared tier among the servers (an S3 bucket taking
+	 * uploads; -1: none) and the lease on the key there */
+	int tier;
+	enum fleet_state fleet;
+	double fleet_backoff, fleet_since;
+	int readvance; /* PHASE_RETRY: advance() when due, not the same attempt again */
 	/* servers (by index) it left after slot_wait_s without a free slot: it
 	 * comes back to them, to wait its turn, once every other was asked
 	 * (come_back) */
@@ -125,6 +145,7 @@ struct fetcher {
 	struct verdicts *verdicts; /* negative cache, last failures */
 	struct codeids *codeids;   /* debug id -> code file: an ELF's build-id, a PDB's PE */
 	struct uploader *uploads;  /* the fleet's shared tier */
+	struct leases *leases;     /* ... and one flight per key in it (NULL: lease_ttl 0) */
 	struct job *incoming; /* new jobs (mu) */
 	struct job *worked;   /* jobs back from a worker (mu) */
 	int promoted;         /* a background job became interactive (mu) */
@@ -159,6 +180,12 @@ static void fetcher_unlock(struct fetcher *f)
 
 static void advance(struct fetcher *f, struct job *j);
 static int start_conversion(struct fetcher *f, struct job *j);
+static int would_convert(const struct job *j);
+static int polled_tier(const struct job *j);
+static void leaving_server(struct fetcher *f, struct job *j);
+static void take_lease(struct fetcher *f, struct job *j);
+static void fleet_end(struct fetcher *f, struct job *j, int status);
+static double jitter01(struct fetcher *f);
 static int request(struct fetcher *f, const struct sym_key *k, double wait_s, fetch_done_fn done, void *ctx,
 		   int interactive);
 
@@ -204,6 +231,7 @@ static void trace_job(const struct job *j, int status)
 
 static void job_finish(struct fetcher *f, struct job *j, int status)
 {
+	fleet_end(f, j, status);
 	fetcher_lock(f);
 	hmap_del(&f->jobs, j->relpath);
 	struct waiter *w = j->waiters;
@@ -669,6 +697,10 @@ static void advance(struct fetcher *f, struct job *j)
 		if (j->si >= j->nservers) {
 			if (come_back(j))
 				continue;
+			if (j->fleet == FLEET_WANTED && would_convert(j)) {
+				take_lease(f, j);
+				return;
+			}
 			if (start_conversion(f, j))
 				return;
 			int status = j->unsure ? -EIO : -ENOENT;
@@ -682,11 +714,16 @@ static void advance(struct fetcher *f, struct job *j)
 			next_server(j);
 			continue;
 		}
-		if (source_candidate(cfg_of(j), &j->key, j->ci, rel, sizeof rel, &j->pub.kind) < 0) {
+		if (polled_tier(j) || source_candidate(cfg_of(j), &j->key, j->ci, rel, sizeof rel, &j->pub.kind) < 0) {
+			leaving_server(f, j); /* before count_fetch forgets that it missed */
 			if (j->missed) /* every candidate it was asked for missed */
 				count_fetch(j, s, FETCH_NOT_FOUND);
 			next_server(j);
 			continue;
+		}
+		if (j->fleet == FLEET_WANTED && j->si != j->tier) {
+			take_lease(f, j);
+			return;
 		}
 		if (attempt_target(j, rel) < 0) {
 			j->ci++;
@@ -696,6 +733,103 @@ static void advance(struct fetcher *f, struct job *j)
 		start_attempt(f, j, s);
 		return;
 	}
+}
+
+/* ---- the fleet: one flight per key (fetch/lease.h) ----
+ *
+ * When the shared tier missed a key, a job takes the fleet's lease on it
+ * before it asks any other server or converts: the host that gets it does
+ * the work (and its upload puts the result in the tier); the others ask
+ * the tier again, for the plain form the upload writes, with a backoff,
+ * and take the lease themselves if it goes without the key arriving. A
+ * tier that fails or cannot lease leaves each host to work alone. */
+
+/* The job's shared tier: the first of its servers that is an S3 bucket
+ * taking uploads, or -1. */
+static int find_tier(const struct fetcher *f, const struct job *j)
+{
+	for (int i = 0; f->leases && i < j->nservers; i++) {
+		const struct server_config *c = &j->confs[i]->cfg;
+		if (c->type == SRV_S3 && c->upload && c->enabled)
+			return i;
+	}
+	return -1;
+}
+
+/* 1 if j asks the tier again while another host leases the key: only the
+ * plain form (where an upload goes) is asked. */
+static int polled_tier(const struct job *j)
+{
+	return j->si == j->tier && j->fleet == FLEET_WAITING && j->ci > 0;
+}
+
+/* j is done with its current server; past the tier, having found nothing
+ * there, it wants the lease before it goes on. */
+static void leaving_server(struct fetcher *f, struct job *j)
+{
+	(void)f;
+	if (j->si == j->tier && j->missed && (j->fleet == FLEET_NONE || j->fleet == FLEET_WAITING))
+		j->fleet = FLEET_WANTED;
+}
+
+static void on_lease(void *ctx, enum lease_result r, const char *why)
+{
+	struct job *j = ctx;
+	struct fetcher *f = j->f;
+	double now = clock_mono();
+	(void)why; /* logged in the tier's log */
+	if (j->fleet_since == 0)
+		j->fleet_since = now;
+	if (r == LEASE_TAKEN)
+		j->fleet = FLEET_HELD;
+	else if (r == LEASE_UNAVAILABLE || now - j->fleet_since > FLEET_WAIT_MAX)
+		j->fleet = FLEET_ALONE;
+	if (j->fleet != FLEET_TAKING) {
+		advance(f, j);
+		return;
+	}
+	j->fleet = FLEET_WAITING;
+	j->fleet_backoff = j->fleet_backoff > 0 ? j->fleet_backoff * 2 : FLEET_POLL_FIRST;
+	if (j->fleet_backoff > FLEET_POLL_MAX)
+		j->fleet_backoff = FLEET_POLL_MAX;
+	start_server(j, j->tier);
+	j->retry_at = now + j->fleet_backoff * (0.75 + 0.5 * jitter01(f));
+	j->readvance = 1;
+	j->phase = PHASE_RETRY;
+	j->next = f->retrying;
+	f->retrying = j;
+}
+
+static void take_lease(struct fetcher *f, struct job *j)
+{
+	j->fleet = FLEET_TAKING;
+	j->phase = PHASE_LEASE;
+	if (lease_take(f->leases, j->servers[j->tier], j->relpath, on_lease, j) < 0) {
+		j->fleet = FLEET_ALONE;
+		advance(f, j);
+	}
+}
+
+/* The job ends: a lease it holds goes when the key is in the tier — once
+ * its upload there is over (fleet_uploaded) — or now, if it was not
+ * stored. At a stop it is left to expire. */
+static void fleet_end(struct fetcher *f, struct job *j, int status)
+{
+	if (j->fleet == FLEET_TAKING)
+		lease_forget(f->leases, j);
+	if (j->fleet != FLEET_HELD || status == -ESHUTDOWN)
+		return;
+	const char *tier = j->servers[j->tier]->name;
+	if (status != 0 || !upload_pending(f->uploads, tier, j->relpath))
+		lease_release(f->leases, tier, j->relpath);
+}
+
+/* The uploader's word (transfer thread): an upload is over. */
+static void fleet_uploaded(void *ctx, const char *server, const char *relpath)
+{
+	struct fetcher *f = ctx;
+	if (f->leases)
+		lease_release(f->leases, server, relpath);
 }
 
 /* ---- conversion: a .sym made from its debug file ----
@@ -813,12 +947,19 @@ static int source_key(const struct sym_key *k, struct sym_key *source)
 	return key_make_build_id(source, xx, rest);
 }
 
+/* 1 if, no server having the key, the job would make it from its debug file. */
+static int would_convert(const struct job *j)
+{
+	struct sym_key source;
+	return !j->converting && key_wants_sym(&j->key) && source_key(&j->key, &source) == 0;
+}
+
 /* 1 if the job now waits for its debug file (or converts it). */
 static int start_conversion(struct fetcher *f, struct job *j)
 {
 	struct sym_key source;
 	struct stat st;
-	if (j->converting || !key_wants_sym(&j->key) || source_key(&j->key, &source) < 0)
+	if (!would_convert(j) || source_key(&j->key, &source) < 0)
 		return 0;
 	j->converting = 1;
 	key_relpath(&source, j->source);
@@ -1192,7 +1333,12 @@ static double run_retries(struct fetcher *f, double next)
 			continue;
 		}
 		*pp = j->next;
-		start_attempt(f, j, j->servers[j->si]);
+		if (j->readvance) {
+			j->readvance = 0;
+			advance(f, j);
+		} else {
+			start_attempt(f, j, j->servers[j->si]);
+		}
 	}
 	return next;
 }
@@ -1258,7 +1404,8 @@ static void run_transfers(struct fetcher *f)
 	CURLMsg *msg;
 	curl_multi_perform(f->multi, &running);
 	while ((msg = curl_multi_info_read(f->multi, &left))) {
-		if (msg->msg != CURLMSG_DONE || upload_finished(f->uploads, msg->easy_handle, msg->data.result))
+		if (msg->msg != CURLMSG_DONE || upload_finished(f->uploads, msg->easy_handle, msg->data.result) ||
+		    (f->leases && lease_finished(f->leases, msg->easy_handle, msg->data.result)))
 			continue;
 		struct job *j = NULL;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j);
@@ -1336,6 +1483,7 @@ static void job_begin(struct fetcher *f, struct job *j)
 	j->nservers = n;
 	for (int i = 0; i < n; i++)
 		j->confs[i] = server_conf_get(j->servers[i]);
+	j->tier = find_tier(f, j);
 	advance(f, j);
 }
 
@@ -1411,6 +1559,8 @@ static int fetch_turn(struct fetcher *f)
 	}
 	run_transfers(f);
 	double next = leave_busy_servers(f, upload_turn(f->uploads, run_retries(f, expire_waiters(f))));
+	if (f->leases)
+		next = lease_turn(f->leases, next);
 	double now = clock_mono();
 	if (now >= f->next_flush) {
 		verdicts_sweep(f->verdicts, clock_wall()); /* distinct missing keys must not grow memory */
@@ -1453,6 +1603,8 @@ static void *fetch_main(void *arg)
 	drain_jobs(f);
 	uploader_free(f->uploads);
 	f->uploads = NULL;
+	leases_free(f->leases);
+	f->leases = NULL;
 	return NULL;
 }
 
@@ -1465,6 +1617,7 @@ static struct job *job_new(struct fetcher *f, const struct sym_key *k, const cha
 		return NULL;
 	j->f = f;
 	j->key = *k;
+	j->tier = -1;
 	TRACE_STAMP(j->stamps, T_REQUESTED);
 	atomic_init(&j->interactive, interactive);
 	/* debuginfod can be asked for an ELF only by its full build-id */
@@ -1685,6 +1838,10 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	totals_track("failures_local", &f->counters.failed_local);
 	totals_track("negative_hits", &f->counters.negative_hits);
 	totals_track("bytes_downloaded", &f->counters.bytes);
+	totals_track("leases_taken", &f->counters.leases.taken);
+	totals_track("leases_waited", &f->counters.leases.waited);
+	totals_track("leases_broken", &f->counters.leases.broken);
+	totals_track("leases_unavailable", &f->counters.leases.unavailable);
 	int rc = verdicts_new(&f->verdicts);
 	if (rc == 0)
 		rc = catalog_negative_each(cat, load_negative, f->verdicts);
@@ -1696,6 +1853,10 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 		rc = pool_start(&f->pool, (size_t)cfg->workers);
 	if (rc == 0)
 		rc = uploader_new(&f->uploads, reg, store, f->pool, f->multi);
+	if (rc == 0)
+		uploader_on_settled(f->uploads, fleet_uploaded, f);
+	if (rc == 0 && cfg->lease_ttl > 0)
+		rc = leases_new(&f->leases, f->multi, cfg->lease_ttl, &f->counters.leases);
 	if (rc == 0)
 		rc = -pthread_create(&f->thread, NULL, fetch_main, f);
 	if (rc == 0)

@@ -17,6 +17,7 @@
 #include "admin/store.h"
 #include "common/buf.h"
 #include "common/key.h"
+#include "fetch/lease.h"
 
 struct fetcher;
 
@@ -36,6 +37,7 @@ struct fetch_config {
 	int negative_ttl;        /* seconds */
 	long long max_file_size; /* bytes */
 	int workers;             /* worker threads */
+	int lease_ttl;           /* seconds; 0: no fleet leases (fetch/lease.h) */
 	struct fetch_hooks hooks;
 };
 
@@ -56,6 +58,7 @@ struct fetch_counters {
 	atomic_int in_flight;        /* fetches running now */
 	atomic_int waiting;          /* requests parked on a fetch now (opens, prefetches, conversions) */
 	atomic_ullong conversions[CONV_FORMATS][CONV_OUTCOMES]; /* since the start */
+	struct lease_counters leases; /* the fleet's (fetch/lease.h) */
 };
 
 /* Called exactly once per parked request, from a fetcher thread:

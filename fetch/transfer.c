@@ -99,7 +99,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	size_t len = size * nmemb;
 	long status = 0;
 	curl_easy_getinfo(sink->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
+	if (status != 200 || sink->keep_answer) {
 		keep_error_body(sink, status, data, len);
 		return len;
 	}
@@ -213,10 +213,10 @@ static int set_credentials(CURL *e, const struct server_config *c, const char *m
 	sink->s3 = c->type == SRV_S3;
 	if (!send_credentials)
 		return 0;
-	if (sink->s3) /* a GET has no body; a PUT's is streamed, so left unsigned */
+	if (sink->s3) /* a GET or a DELETE has no body; a PUT's is streamed, so left unsigned */
 		return c->s3_access_key[0] ? sign_s3(e, c, method, url,
-						     strcmp(method, "GET") == 0 ? SIGV4_EMPTY_SHA256
-										: SIGV4_UNSIGNED_PAYLOAD,
+						     strcmp(method, "PUT") == 0 ? SIGV4_UNSIGNED_PAYLOAD
+										: SIGV4_EMPTY_SHA256,
 						     sink)
 					   : 0;
 	if (c->user[0]) {
@@ -234,7 +234,7 @@ void transfer_free(CURL *e, struct transfer_sink *sink)
 	sink->headers = NULL;
 }
 
-/* The handle for one request of `method` ("GET" or "PUT") to url. */
+/* The handle for one request of `method` ("GET", "PUT" or "DELETE") to url. */
 static CURL *request_new(const struct server_config *c, const char *method, const char *url, int send_credentials,
 			 struct transfer_sink *sink)
 {
@@ -297,6 +297,45 @@ CURL *transfer_put(const struct server_config *c, const char *url, FILE *body, l
 	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* a PUT goes where it was sent */
 	return e;
+}
+
+/* One more header line on e's request (after any signature's). */
+static int add_header(CURL *e, struct transfer_sink *sink, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(sink->headers, line);
+	if (!l)
+		return -ENOMEM;
+	sink->headers = l;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, sink->headers);
+	return 0;
+}
+
+CURL *transfer_small(const struct server_config *c, const char *method, const char *url, FILE *body,
+		     long long size, const char *header, struct transfer_sink *sink)
+{
+	CURL *e = body ? transfer_put(c, url, body, size, sink) : request_new(c, method, url, 1, sink);
+	if (!e)
+		return NULL;
+	sink->fd = -1;
+	sink->keep_answer = 1;
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL); /* a few bytes: kept as they come */
+	if (strcmp(method, "DELETE") == 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+	if (header && add_header(e, sink, header) < 0) {
+		transfer_free(e, sink);
+		return NULL;
+	}
+	return e;
+}
+
+long long transfer_header_time(CURL *e, const char *name)
+{
+	struct curl_header *h = NULL;
+	if (curl_easy_header(e, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+		return -1;
+	time_t t = curl_getdate(h->value, NULL);
+	return t < 0 ? -1 : (long long)t;
 }
 
 void transfer_describe_error(CURLcode rc, const char *detail, const char *proxy, char *reason, size_t len)

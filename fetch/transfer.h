@@ -40,6 +40,7 @@ struct transfer_sink {
 	void *judge_ctx;
 	uint64_t judge_at;
 	int refused;      /* the judge aborted the transfer: the body is not the file asked for */
+	int keep_answer;  /* a 200's body too goes to error_body (transfer_small) */
 	char refusal[300];
 	CURL *easy;
 	/* set by transfer_new; what it allocated, transfer_free frees */
@@ -80,6 +81,18 @@ CURL *transfer_new(const struct server_config *c, const char *url, int send_cred
  * an S3 server's is signed. `body` and `sink` must outlive the handle. */
 CURL *transfer_put(const struct server_config *c, const char *url, FILE *body, long long size,
 		   struct transfer_sink *sink);
+
+/* A small request of the fleet's tier (fetch/lease): `method` "GET",
+ * "DELETE", or "PUT" of `size` bytes read from `body`, signed like the
+ * others, with one more header line (e.g. "If-None-Match: *") or NULL; no
+ * redirect followed. Whatever the status, the start of the answer's body
+ * is kept in sink->error_body (error_len bytes). */
+CURL *transfer_small(const struct server_config *c, const char *method, const char *url, FILE *body,
+		     long long size, const char *header, struct transfer_sink *sink);
+
+/* A date header of e's answer ("Date", "Last-Modified") in seconds since
+ * 1970, or -1 if it has none. */
+long long transfer_header_time(CURL *e, const char *name);
 
 /* Ends a handle from transfer_new (detached from any multi) and frees what
  * it kept in `sink`; NULL is fine. Use it instead of curl_easy_cleanup. */

@@ -51,6 +51,8 @@ struct uploader {
 	struct pool *pool;
 	CURLM *multi;
 	uint64_t jitter; /* transfer thread */
+	upload_settled_fn settled;
+	void *settled_ctx;
 };
 
 int uploader_new(struct uploader **out, struct registry *reg, struct store *store, struct pool *pool,
@@ -98,6 +100,23 @@ void uploader_free(struct uploader *u)
 	}
 	pthread_mutex_destroy(&u->mu);
 	free(u);
+}
+
+void uploader_on_settled(struct uploader *u, upload_settled_fn fn, void *ctx)
+{
+	u->settled = fn;
+	u->settled_ctx = ctx;
+}
+
+int upload_pending(struct uploader *u, const char *server, const char *relpath)
+{
+	int found = 0;
+	pthread_mutex_lock(&u->mu);
+	for (struct upload *up = u->list; up && !found; up = up->next)
+		found = (up->state == UP_QUEUED || up->state == UP_RUNNING) && strcmp(up->server, server) == 0 &&
+			strcmp(up->relpath, relpath) == 0;
+	pthread_mutex_unlock(&u->mu);
+	return found;
 }
 
 static int uploads_to(const struct server_conf *c)
@@ -358,6 +377,8 @@ double upload_turn(struct uploader *u, double next)
 			u->running--;
 			if (settle(u, up, state == UP_SUCCEEDED)) {
 				*pp = up->next;
+				if (u->settled) /* it calls no uploader function: u->mu may stay held */
+					u->settled(u->settled_ctx, up->server, up->relpath);
 				free(up);
 				continue;
 			}

@@ -30,6 +30,15 @@ void uploader_free(struct uploader *u);
  * NULL): queue it for every upload server but that one. Thread-safe. */
 void upload_symbol(struct uploader *u, const struct sym_key *k, const char *relpath, const char *from);
 
+/* Who is told, on the transfer thread, that an upload of relpath to
+ * `server` is over (sent, or given up): the fleet's lease on it ends then
+ * (fetch/lease.h). fn must not call the uploader. */
+typedef void (*upload_settled_fn)(void *ctx, const char *server, const char *relpath);
+void uploader_on_settled(struct uploader *u, upload_settled_fn fn, void *ctx);
+
+/* 1 if relpath is queued for (or being sent to) `server`. */
+int upload_pending(struct uploader *u, const char *server, const char *relpath);
+
 /* Transfer thread: starts the uploads that are due and settles those the
  * workers finished; returns the earlier of `next` and the next due time. */
 double upload_turn(struct uploader *u, double next);

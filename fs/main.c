@@ -45,7 +45,7 @@ static const char *const own_keys[] = {
 	"log_lines",       "reprocess_dir", "reprocess_cmd",  "admin_group",
 	"reprocess_window", "reprocess_concurrency", "reprocess_retries", "missing_max_age",
 	"missing_max_records", "watch_store", "missing_retry", "control_dir", "busy_poll",
-	"max_store_size", "max_unused_age"};
+	"max_store_size", "max_unused_age", "lease_ttl"};
 #define NKEYS (sizeof own_keys / sizeof own_keys[0])
 
 struct cmdline {
@@ -127,7 +127,7 @@ static void usage(const char *prog)
 	       "                           (default %s)\n"
 	       "    -o max_unused_age=SECONDS files unused this long leave the store (default 0: never)\n"
 	       "    (reprocess_window, reprocess_concurrency, reprocess_retries, missing_max_age,\n"
-	       "     missing_max_records, missing_retry, watch_store, busy_poll: docs/CONFIG.md)\n\n"
+	       "     missing_max_records, missing_retry, watch_store, busy_poll, lease_ttl: docs/CONFIG.md)\n\n"
 	       "FUSE options:\n",
 	       prog, BUDGET_DEFAULT_SIZE);
 	fuse_cmdline_help();
@@ -270,7 +270,7 @@ static int open_state(struct daemon_state *d, const struct options *o, const str
 	if (rc == 0)
 		rc = registry_open(&d->reg, d->cat, o, servers, nservers, err, sizeof err);
 	if (rc == 0 && start_fetcher) {
-		struct fetch_config fc = {o->negative_ttl, o->max_file_size, o->workers,
+		struct fetch_config fc = {o->negative_ttl, o->max_file_size, o->workers, o->lease_ttl,
 					  {key_stored, negatives_forgotten, d}};
 		if ((rc = fetch_start(&d->fetch, d->reg, d->store, d->cat, &fc)) < 0)
 			snprintf(err, sizeof err, "starting the fetcher: %s", strerror(-rc));

@@ -657,7 +657,7 @@ class S3rver:
     ACCESS_KEY = "SYMBOLDTESTACCESSKEY"
     SECRET = "s3rver-Test/Secret+Key-9f2c"
 
-    def __init__(self, tap, bucket, region="us-east-1"):
+    def __init__(self, tap, bucket, region="us-east-1", conditional_put=False):
         if not os.path.isdir(S3RVER_MODULE):
             raise RuntimeError("s3rver is not installed: run tests/peers/install-s3rver")
         self.bucket = bucket
@@ -672,7 +672,8 @@ class S3rver:
         # listing is a 500
         self.proc = subprocess.Popen(["node", "--openssl-legacy-provider", S3RVER_JS, str(self.port),
                                       os.path.join(self.dir, "data"), self.ACCESS_KEY, self.SECRET, bucket],
-                                     stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
+                                     stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL,
+                                     env=dict(os.environ, S3RVER_CONDITIONAL_PUT="1" if conditional_put else "0"))
         tap.defer(self.stop)
         if not wait_for(lambda: self.proc.poll() is not None or "listening" in self.log(), 20):
             raise RuntimeError("s3rver did not start: " + self.log())
@@ -692,6 +693,19 @@ class S3rver:
         with urllib.request.urlopen(req, timeout=10) as r:
             if r.status != 200:
                 raise RuntimeError(f"s3rver PUT {key}: HTTP {r.status}")
+
+    def has(self, key):
+        """Whether the bucket holds an object named key (s3rver's own files)."""
+        return os.path.exists(os.path.join(self.dir, "data", self.bucket, key + "._S3rver_object"))
+
+    def keys_under(self, prefix):
+        """The object keys under prefix (s3rver's own files)."""
+        root = os.path.join(self.dir, "data", self.bucket)
+        found = []
+        for dirpath, _, names in os.walk(os.path.join(root, prefix)):
+            found += [os.path.relpath(os.path.join(dirpath, n), root)[:-len("._S3rver_object")]
+                      for n in names if n.endswith("._S3rver_object")]
+        return found
 
     def stop(self):
         stop_process(self.proc)

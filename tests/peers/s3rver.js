@@ -6,6 +6,10 @@
 // The key pair is added to s3rver's account (its built-in S3RVER/S3RVER pair
 // uses the same string for both halves, which would hide a leaked secret).
 // Prints "listening PORT" once it accepts connections; SIGTERM stops it.
+//
+// With S3RVER_CONDITIONAL_PUT=1 it keeps `If-None-Match: *` on a PUT as AWS
+// S3 has since 2024 (412 PreconditionFailed when the object exists), which
+// s3rver itself ignores: symbold's fleet leases rely on it where it is kept.
 'use strict';
 
 const path = require('path');
@@ -28,6 +32,24 @@ const server = new S3rver({
   silent: false, // one line per request, for a failing test's diagnosis
   configureBuckets: buckets.map((name) => ({ name })),
 });
+
+if (process.env.S3RVER_CONDITIONAL_PUT === '1') {
+  // first after the request logger: before any route answers
+  server.middleware.splice(1, 0, async (ctx, next) => {
+    if (ctx.method === 'PUT' && ctx.get('if-none-match') === '*') {
+      const [bucket, ...rest] = ctx.path.split('/').slice(1);
+      const key = rest.map(decodeURIComponent).join('/');
+      if (bucket && key && (await server.store.existsObject(bucket, key))) {
+        ctx.status = 412;
+        ctx.type = 'application/xml';
+        ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
+          '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
+        return;
+      }
+    }
+    await next();
+  });
+}
 
 server.run().then(
   (addr) => console.log(`listening ${addr.port}`),

@@ -1,0 +1,421 @@
+#include "fetch/lease.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/fileio.h"
+#include "common/hmap.h"
+#include "common/key.h"
+#include "common/log.h"
+#include "fetch/source.h"
+#include "fetch/transfer.h"
+
+#define LEASE_DIR ".symbold-lease/"
+#define LEASE_SLACK_S 2 /* the tier's clock has whole seconds */
+#define LEASE_CLAIMS 2  /* claims in one take: a lease broken once and claimed again */
+#define TOKEN_BYTES 16
+
+enum step {
+	STEP_NONE,    /* held, nothing in flight */
+	STEP_CHECK,   /* GET: is it held, and since when */
+	STEP_CLAIM,   /* PUT If-None-Match: * */
+	STEP_VERIFY,  /* GET after LEASE_SETTLE_S: whose token stayed */
+	STEP_BREAK,   /* DELETE of an expired lease */
+	STEP_PROBE,   /* PUT If-None-Match: * again, once held: does the tier keep it? */
+	STEP_RENEW,   /* PUT of the same body, while held */
+	STEP_RELEASE, /* DELETE, then forgotten */
+};
+
+struct lease {
+	struct lease *next;
+	struct server *srv; /* a reference: its log, its name */
+	struct server_conf *conf;
+	char relpath[KEY_PATH_MAX];
+	char url[SRV_URL_MAX + KEY_PATH_MAX + 32];
+	char body_text[200];
+	enum step step;   /* in flight, or due at `due` */
+	double due;       /* 0: in flight (or nothing due) */
+	int held;         /* taken: renewed until released */
+	int release;      /* released while a request was in flight */
+	int claims;
+	lease_done_fn done; /* while taking; NULL once told (or forgotten) */
+	void *ctx;
+	int orphan;       /* its taker is gone: a lease it gets is given back */
+	CURL *easy;
+	FILE *body;
+	struct transfer_sink sink;
+	char token[2 * TOKEN_BYTES + 1];
+};
+
+struct leases {
+	CURLM *multi;
+	int ttl;
+	char host[64];
+	struct lease *list;
+	/* whether a tier keeps If-None-Match (&HONOURS_YES, &HONOURS_NO;
+	 * NULL: not known yet), learned from a probe once a lease is held */
+	struct hmap honours;
+	struct lease_counters *counters;
+};
+
+static const char HONOURS_YES = 'y', HONOURS_NO = 'n';
+
+int leases_new(struct leases **out, CURLM *multi, int ttl_s, struct lease_counters *counters)
+{
+	struct leases *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->multi = multi;
+	l->ttl = ttl_s;
+	l->counters = counters;
+	if (gethostname(l->host, sizeof l->host) < 0)
+		snprintf(l->host, sizeof l->host, "?");
+	l->host[sizeof l->host - 1] = '\0';
+	hmap_init(&l->honours);
+	*out = l;
+	return 0;
+}
+
+static void request_end(struct leases *l, struct lease *le)
+{
+	if (le->easy) {
+		curl_multi_remove_handle(l->multi, le->easy);
+		transfer_free(le->easy, &le->sink);
+		le->easy = NULL;
+	}
+	if (le->body)
+		fclose(le->body);
+	le->body = NULL;
+}
+
+static void lease_free(struct leases *l, struct lease *le)
+{
+	request_end(l, le);
+	server_conf_put(le->conf);
+	server_put(le->srv);
+	free(le);
+}
+
+void leases_free(struct leases *l)
+{
+	if (!l)
+		return;
+	while (l->list) {
+		struct lease *le = l->list;
+		l->list = le->next;
+		lease_free(l, le);
+	}
+	hmap_clear(&l->honours);
+	free(l);
+}
+
+/* Starts le's request for its step: 0 or -errno. */
+static int send_step(struct leases *l, struct lease *le)
+{
+	static const char *const methods[] = {
+		[STEP_CHECK] = "GET",  [STEP_CLAIM] = "PUT",  [STEP_VERIFY] = "GET",
+		[STEP_BREAK] = "DELETE", [STEP_PROBE] = "PUT", [STEP_RENEW] = "PUT", [STEP_RELEASE] = "DELETE",
+	};
+	int conditional = le->step == STEP_CLAIM || le->step == STEP_PROBE;
+	int put = conditional || le->step == STEP_RENEW;
+	size_t len = strlen(le->body_text);
+	le->due = 0;
+	le->sink = (struct transfer_sink){.fd = -1, .max = TRANSFER_ERROR_BODY};
+	if (put && !(le->body = fmemopen(le->body_text, len, "r")))
+		return -errno;
+	le->easy = transfer_small(&le->conf->cfg, methods[le->step], le->url, le->body, (long long)len,
+				  conditional ? "If-None-Match: *" : NULL, &le->sink);
+	if (!le->easy)
+		return -ENOMEM;
+	curl_easy_setopt(le->easy, CURLOPT_PRIVATE, le);
+	return curl_multi_add_handle(l->multi, le->easy) == CURLM_OK ? 0 : -EIO;
+}
+
+static void unlink_lease(struct leases *l, struct lease *le)
+{
+	for (struct lease **pp = &l->list; *pp; pp = &(*pp)->next)
+		if (*pp == le) {
+			*pp = le->next;
+			return;
+		}
+}
+
+/* The take is decided: the taker is told (once), and a lease not taken is
+ * forgotten. */
+static void decide(struct leases *l, struct lease *le, enum lease_result r, const char *why)
+{
+	atomic_fetch_add(r == LEASE_TAKEN  ? &l->counters->taken
+			 : r == LEASE_HELD ? &l->counters->waited
+					   : &l->counters->unavailable,
+			 1);
+	log_server(&le->srv->log, le->srv->name, "%s lease %s: %s", le->relpath,
+		   r == LEASE_TAKEN ? "taken" : r == LEASE_HELD ? "held by another host" : "not to be had", why);
+	lease_done_fn done = le->done;
+	void *ctx = le->ctx;
+	le->done = NULL;
+	if (r == LEASE_TAKEN) {
+		int known = hmap_get(&l->honours, le->srv->name) != NULL;
+		le->held = 1;
+		le->step = known ? STEP_RENEW : STEP_PROBE;
+		le->due = clock_mono() + (known ? l->ttl / 3.0 : 0.001);
+		if (le->orphan)
+			lease_release(l, le->srv->name, le->relpath);
+	} else {
+		unlink_lease(l, le);
+		lease_free(l, le);
+	}
+	if (done)
+		done(ctx, r, why);
+}
+
+static int fail_to_start(struct leases *l, struct lease *le, int rc)
+{
+	char why[120];
+	snprintf(why, sizeof why, "its request could not be made: %s", strerror(-rc));
+	request_end(l, le);
+	if (le->held) {
+		le->step = le->release ? STEP_RELEASE : STEP_RENEW;
+		le->due = clock_mono() + 1; /* tried again */
+		return rc;
+	}
+	decide(l, le, LEASE_UNAVAILABLE, why);
+	return rc;
+}
+
+static void go(struct leases *l, struct lease *le, enum step step)
+{
+	le->step = step;
+	int rc = send_step(l, le);
+	if (rc < 0)
+		fail_to_start(l, le, rc);
+}
+
+int lease_take(struct leases *l, struct server *s, const char *relpath, lease_done_fn done, void *ctx)
+{
+	struct lease *le = calloc(1, sizeof *le);
+	if (!le)
+		return -ENOMEM;
+	char rel[KEY_PATH_MAX + sizeof LEASE_DIR];
+	le->conf = server_conf_get(s);
+	server_get(s);
+	le->srv = s;
+	snprintf(le->relpath, sizeof le->relpath, "%s", relpath);
+	snprintf(rel, sizeof rel, "%s%s", LEASE_DIR, relpath);
+	int rc = source_url(&le->conf->cfg, rel, le->url, sizeof le->url);
+	if (rc == 0)
+		rc = random_hex(le->token, TOKEN_BYTES);
+	if (rc < 0) {
+		lease_free(l, le);
+		return rc;
+	}
+	snprintf(le->body_text, sizeof le->body_text, "symbold-lease token=%s ttl=%d host=%s pid=%d\n", le->token,
+		 l->ttl, l->host, (int)getpid());
+	le->done = done;
+	le->ctx = ctx;
+	le->next = l->list;
+	l->list = le;
+	le->step = hmap_get(&l->honours, s->name) == &HONOURS_YES ? STEP_CLAIM : STEP_CHECK;
+	rc = send_step(l, le);
+	if (rc < 0) {
+		le->done = NULL; /* the caller hears it from the return */
+		fail_to_start(l, le, rc);
+	}
+	return rc;
+}
+
+void lease_release(struct leases *l, const char *server, const char *relpath)
+{
+	for (struct lease *le = l->list; le; le = le->next) {
+		if (!le->held || le->release || strcmp(le->srv->name, server) != 0 ||
+		    strcmp(le->relpath, relpath) != 0)
+			continue;
+		le->release = 1;
+		if (!le->easy) /* else once the request in flight ends */
+			go(l, le, STEP_RELEASE);
+		return;
+	}
+}
+
+void lease_forget(struct leases *l, void *ctx)
+{
+	for (struct lease *le = l->list; le; le = le->next)
+		if (le->done && le->ctx == ctx) {
+			le->done = NULL;
+			le->orphan = 1;
+		}
+}
+
+double lease_turn(struct leases *l, double next)
+{
+	double now = clock_mono();
+	for (struct lease *le = l->list; le;) {
+		if (!le->easy && le->due > 0 && le->due <= now) {
+			go(l, le, le->step); /* may free le, or others through a taker's callback */
+			le = l->list;        /* what went is in flight, gone or due later now */
+			continue;
+		}
+		if (!le->easy && le->due > 0 && le->due < next)
+			next = le->due;
+		le = le->next;
+	}
+	return next;
+}
+
+/* ---- what the tier answered ---- */
+
+/* The value of `name=` in a lease's body, into out. */
+static void body_field(const char *body, const char *name, char *out, size_t len)
+{
+	const char *p = strstr(body, name);
+	size_t n = p ? strcspn(p + strlen(name), " \n") : 0;
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, p ? p + strlen(name) : "", n);
+	out[n] = '\0';
+}
+
+/* A lease found on the tier: held by whom, and whether it outlived its
+ * ttl without a renewal (by the tier's clock). */
+static void judge_found(struct leases *l, struct lease *le)
+{
+	char host[64], ttl_text[16], why[200];
+	body_field(le->sink.error_body, " host=", host, sizeof host);
+	body_field(le->sink.error_body, " ttl=", ttl_text, sizeof ttl_text);
+	long long now = transfer_header_time(le->easy, "Date");
+	long long written = transfer_header_time(le->easy, "Last-Modified");
+	long long age = now >= 0 && written >= 0 ? now - written : -1;
+	long long ttl = atoll(ttl_text) > 0 ? atoll(ttl_text) : l->ttl;
+	request_end(l, le);
+	if (age > ttl + LEASE_SLACK_S && le->claims < LEASE_CLAIMS) {
+		atomic_fetch_add(&l->counters->broken, 1);
+		log_server(&le->srv->log, le->srv->name,
+			   "%s lease of %s not renewed for %lld s (ttl %lld s): its holder is gone, broken",
+			   le->relpath, host[0] ? host : "a host", age, ttl);
+		go(l, le, STEP_BREAK);
+		return;
+	}
+	snprintf(why, sizeof why, "%s, renewed %lld s ago", host[0] ? host : "a host", age);
+	decide(l, le, LEASE_HELD, why);
+}
+
+static void after_check(struct leases *l, struct lease *le, long status)
+{
+	if (status == 404) {
+		request_end(l, le);
+		go(l, le, STEP_CLAIM);
+	} else {
+		judge_found(l, le);
+	}
+}
+
+static void after_claim(struct leases *l, struct lease *le, long status)
+{
+	request_end(l, le);
+	le->claims++;
+	if (status == 412) { /* someone holds it; since when decides */
+		go(l, le, STEP_CHECK);
+	} else if (hmap_get(&l->honours, le->srv->name) == &HONOURS_YES) {
+		decide(l, le, LEASE_TAKEN, "written where none was");
+	} else { /* the tier may not keep If-None-Match: whose write stayed decides */
+		le->step = STEP_VERIFY;
+		le->due = clock_mono() + LEASE_SETTLE_S;
+	}
+}
+
+static void after_verify(struct leases *l, struct lease *le, long status)
+{
+	int ours = status == 200 && strstr(le->sink.error_body, le->token) != NULL;
+	if (ours) {
+		request_end(l, le);
+		decide(l, le, LEASE_TAKEN, "written, and read back");
+	} else if (status == 200) {
+		le->claims = LEASE_CLAIMS; /* another write came after ours: it is theirs, however old */
+		judge_found(l, le);
+	} else {
+		request_end(l, le);
+		decide(l, le, LEASE_HELD, "written, then gone: another host broke it");
+	}
+}
+
+/* The probe's answer: 412 to a second If-None-Match write of the lease
+ * this host holds says the tier keeps it, and leases need no read-back
+ * there from now on. */
+static void learn_honours(struct leases *l, struct lease *le, long status)
+{
+	const char *v = status == 412 ? &HONOURS_YES : &HONOURS_NO;
+	if ((status != 412 && (status < 200 || status >= 300)) || hmap_put(&l->honours, le->srv->name, (void *)v) < 0)
+		return; /* asked again with the next lease */
+	log_server(&le->srv->log, le->srv->name, "%s", v == &HONOURS_YES
+		   ? "the tier keeps If-None-Match: leases are written once, not read back"
+		   : "the tier does not keep If-None-Match: leases are read back after a write");
+}
+
+/* A held lease's probe, renewal or release is over. */
+static void after_held(struct leases *l, struct lease *le, long status, const char *why)
+{
+	int ok = status >= 200 && status < 300;
+	if (le->step == STEP_PROBE) {
+		learn_honours(l, le, status);
+		ok = ok || status == 412;
+	}
+	if (!ok && !(le->step == STEP_RELEASE && status == 404))
+		log_server(&le->srv->log, le->srv->name, "%s lease %s failed: %s", le->relpath,
+			   le->step == STEP_RELEASE ? "release" : le->step == STEP_PROBE ? "probe" : "renewal", why);
+	request_end(l, le);
+	if (le->step == STEP_RELEASE) {
+		unlink_lease(l, le);
+		lease_free(l, le);
+	} else if (le->release) {
+		go(l, le, STEP_RELEASE);
+	} else {
+		le->step = STEP_RENEW;
+		le->due = clock_mono() + l->ttl / 3.0;
+	}
+}
+
+int lease_finished(struct leases *l, CURL *e, CURLcode rc)
+{
+	struct lease *le = NULL;
+	for (struct lease *p = l->list; p && !le; p = p->next)
+		if (p->easy == e)
+			le = p;
+	if (!le)
+		return 0;
+	long status = 0;
+	char why[300];
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	if (rc != CURLE_OK)
+		transfer_describe_error(rc, le->sink.curl_error, le->sink.proxy, why, sizeof why);
+	else
+		snprintf(why, sizeof why, "HTTP %ld", status);
+	int answered = rc == CURLE_OK && ((status >= 200 && status < 300) || status == 404 || status == 412);
+	if (le->held) {
+		after_held(l, le, answered ? status : 0, why);
+		return 1;
+	}
+	if (!answered) {
+		request_end(l, le);
+		decide(l, le, LEASE_UNAVAILABLE, why);
+		return 1;
+	}
+	switch (le->step) {
+	case STEP_CHECK:
+		after_check(l, le, status);
+		break;
+	case STEP_CLAIM:
+		after_claim(l, le, status);
+		break;
+	case STEP_VERIFY:
+		after_verify(l, le, status);
+		break;
+	default: /* STEP_BREAK: gone (or gone already), claim it */
+		request_end(l, le);
+		go(l, le, STEP_CLAIM);
+		break;
+	}
+	return 1;
+}

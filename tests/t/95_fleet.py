@@ -1,0 +1,202 @@
+"""A fleet shares one S3 tier: three hosts, each with its own mount, store and
+catalog, ask for the same symbols at once, and each symbol is fetched from
+the origin and converted once (fetch/lease: the host that takes a key's lease
+does the work, the others wait for the tier to have it). A host killed in the
+middle leaves nothing undone: its leases expire and are taken over, and after
+its restart every symbol it stored is in the tier. A tier that is down leaves
+each host to work alone, as it would without one."""
+import os
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from harness import Nginx, S3rver, Symbold, Tap, free_port, make_pdb, read, tmpdir, try_read, wait_for  # noqa: E402
+
+BUCKET = "fleet"
+LEASE_TTL = 4
+PDBS = 30
+
+
+def debug_id(batch, i):
+    guid = f"{batch:04X}{i:04X}" + "F1EE70000000000000000000"
+    return guid, f"{guid}1"
+
+
+def origin(t, batches):
+    """nginx serving batches of PDBs (symstore layout): {batch: [name, id]}."""
+    root = tmpdir(t, "fleet-origin-")
+    names = {}
+    for batch, count in batches.items():
+        names[batch] = []
+        for i in range(count):
+            guid, did = debug_id(batch, i)
+            name = f"f{batch}_{i}.pdb"
+            make_pdb(f"{root}/{name}/{did}/{name}", guid, 1)
+            names[batch].append((name, did))
+    return Nginx(t, root), names
+
+
+def host(t, tier, up, workdir=None, tier_url=None):
+    servers = {
+        "tier": {"type": "s3", "url": tier_url or tier.url, "s3_bucket": BUCKET, "s3_region": "us-east-1",
+                 "s3_access_key": S3rver.ACCESS_KEY, "s3_secret_key": S3rver.SECRET, "upload": 1,
+                 "priority": 1, "timeout_s": 5},
+        "origin": {"type": "symsrv", "url": up.url, "priority": 2},
+    }
+    return Symbold(t, servers=servers, options={"lease_ttl": LEASE_TTL, "wait": 60}, workdir=workdir).start()
+
+
+def sym_path(d, name, did):
+    return d.path(name, did, name[:-4] + ".sym")
+
+
+def read_all(hosts, keys):
+    """Every key's .sym on every host, all at once: {(host index, name): (bytes or None, errno)}."""
+    jobs = [(h, name, did) for name, did in keys for h in range(len(hosts))]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), 48)) as pool:
+        results = pool.map(lambda j: (j[0], j[1], try_read(sym_path(hosts[j[0]], j[1], j[2]))), jobs)
+        return {(h, name): r for h, name, r in results}
+
+
+def origin_cost(up, names):
+    """Requests the origin got for these debug files, and downloads of the files themselves."""
+    reqs = [r for r in up.requests() if any(f"/{n}/" in r[1] for n in names)]
+    downloads = [r for r in reqs if r[2] == 200 and r[1].endswith(".pdb")]
+    return len(reqs), len(downloads)
+
+
+def conversions(d):
+    text = d.ctl("metrics")
+    m = re.search(r'^symbold_conversions_total\{format="pdb",outcome="stored"\} (\d+)', text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def one_flight(t, tier, up, names):
+    """30 PDBs' .sym on three hosts at once."""
+    solo_names = names[0]
+    # what one host alone asks of the origin for a PDB's .sym: the yardstick
+    solo = Symbold(t, servers={"origin": {"type": "symsrv", "url": up.url}}).start()
+    for name, did in solo_names:
+        t.ok(read(sym_path(solo, name, did)).startswith(b"MODULE windows"), f"alone: {name}'s .sym")
+    per_pdb, _ = origin_cost(up, [n for n, _ in solo_names])
+    per_pdb /= len(solo_names)
+    solo.stop()
+
+    hosts = [host(t, tier, up) for _ in range(3)]
+    keys = names[1]
+    began = time.monotonic()
+    results = read_all(hosts, keys)
+    took = time.monotonic() - began
+    bad = [(h, n, r[1]) for (h, n), r in results.items() if r[0] is None or not r[0].startswith(b"MODULE windows")]
+    t.eq(bad, [], f"every one of {PDBS} .sym opened on all three hosts at once ({took:.1f} s)")
+    same = all(results[(0, n)][0] == results[(h, n)][0] for n, _ in keys for h in (1, 2))
+    t.ok(same, "the three hosts serve the same bytes")
+    requests, downloads = origin_cost(up, [n for n, _ in keys])
+    t.ok(downloads <= 1.1 * PDBS, f"the origin sent each PDB once: {downloads} downloads for {PDBS} PDBs "
+                                  f"(<= {1.1 * PDBS:.0f})")
+    t.ok(requests <= 1.1 * per_pdb * PDBS,
+         f"origin requests per PDB {requests / PDBS:.2f}, one host alone makes {per_pdb:.2f} "
+         f"(<= 1.1 times that)")
+    made = sum(conversions(d) for d in hosts)
+    t.ok(made <= 1.1 * PDBS, f"conversions in the whole fleet: {made} (<= {1.1 * PDBS:.0f})")
+    taken = sum(d.stat_value("leases_taken") for d in hosts)
+    waited = sum(d.stat_value("leases_waited") for d in hosts)
+    t.ok(taken >= PDBS and waited > 0, f"leases taken {taken}, found held and waited for {waited}")
+    t.ok(any("lease taken" in d.ctl("servers", "tier", "log") for d in hosts), "the tier's log says so")
+    t.ok(any("does not keep If-None-Match" in d.ctl("servers", "tier", "log") for d in hosts),
+         "s3rver ignores If-None-Match: the hosts learned it, and read their leases back")
+    t.ok(wait_for(lambda: not tier.keys_under(".symbold-lease"), 10),
+         f"every lease is deleted once its key is in the tier ({tier.keys_under('.symbold-lease')[:3]})")
+    for name, did in keys:
+        if not tier.has(f"{name}/{did}/{name[:-4]}.sym"):
+            t.ok(False, f"{name}'s .sym is in the tier")
+            break
+    else:
+        t.ok(True, f"every .sym is in the tier ({PDBS})")
+    return hosts
+
+
+def killed_in_the_middle(t, tier, up, names, hosts):
+    """One host killed with -9 while the fleet works: the others finish, and
+    what it stored reaches the tier after its restart."""
+    keys = names[2]
+    victim = hosts[2]
+    with ThreadPoolExecutor(max_workers=1) as killer:
+        def kill_when_busy():
+            wait_for(lambda: (victim.stat_value("leases_taken") or 0) >= 3 + PDBS // 3, 30, step=0.01)
+            victim.kill9()
+        killing = killer.submit(kill_when_busy)
+        results = read_all(hosts[:2], keys)
+        killing.result()
+    bad = [(h, n, r[1]) for (h, n), r in results.items() if r[0] is None]
+    t.eq(bad, [], f"after a kill -9 of the third host, the two others get every .sym ({len(keys)})")
+    _, downloads = origin_cost(up, [n for n, _ in keys])
+    t.ok(downloads <= len(keys) + 10, f"the origin sent {downloads} downloads for {len(keys)} PDBs")
+
+    store = os.path.join(victim.dir, "store")
+    stored = [os.path.relpath(os.path.join(p, n), store) for p, _, ns in os.walk(store) for n in ns
+              if not p.startswith(os.path.join(store, "."))]
+    restarted = host(t, tier, up, workdir=victim.dir)
+    hosts[2] = restarted
+    missing = lambda: [p for p in stored if not tier_has_stored(tier, p)]  # noqa: E731
+    t.ok(stored and wait_for(lambda: not missing(), 30),
+         f"after its restart, every file it stored ({len(stored)}) is in the tier (missing: {missing()[:3]})")
+
+
+def tier_has_stored(tier, relpath):
+    """A store path (lower case) in the tier, whose keys keep the spelling asked for."""
+    name, did, file = relpath.split("/")
+    return tier.has(f"{name}/{did.upper()}/{file}")
+
+
+def tier_down(t, up, names):
+    """With the tier down, each host works alone."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    hosts = [host(t, None, up, tier_url=dead) for _ in range(2)]
+    keys = names[3]
+    began = time.monotonic()
+    results = read_all(hosts, keys)
+    bad = [(h, n, r[1]) for (h, n), r in results.items() if r[0] is None]
+    t.eq(bad, [], f"a tier that is down: both hosts get every .sym ({time.monotonic() - began:.1f} s)")
+    _, downloads = origin_cost(up, [n for n, _ in keys])
+    t.ok(downloads <= 2 * len(keys), f"each from the origin itself ({downloads} downloads)")
+    for d in hosts:
+        d.stop()
+
+
+def conditional_tier(t, up, names):
+    """A tier that keeps If-None-Match (as AWS S3 does): once learned, a
+    lease is one PUT, never read back."""
+    tier = S3rver(t, BUCKET, conditional_put=True)
+    d = host(t, tier, up)
+    first, second = names[4][:1], names[4][1:]
+    t.ok(read(sym_path(d, *first[0])).startswith(b"MODULE"), "a first key")
+    t.ok(wait_for(lambda: "keeps If-None-Match" in d.ctl("servers", "tier", "log"), 10),
+         "the probe of its first lease learned that the tier keeps If-None-Match")
+    for name, did in second:
+        t.ok(read(sym_path(d, name, did)).startswith(b"MODULE"), f"then {name}")
+    log = d.ctl("servers", "tier", "log")
+    t.ok("written where none was" in log, "its next leases are one conditional PUT each")
+    other = host(t, tier, up)
+    name, did = second[0]
+    t.ok(read(sym_path(other, name, did)).startswith(b"MODULE"), "another host gets a key from the tier")
+    d.stop()
+    other.stop()
+
+
+def main():
+    t = Tap()
+    up, names = origin(t, {0: 2, 1: PDBS, 2: PDBS, 3: 6, 4: 3})
+    tier = S3rver(t, BUCKET)
+    hosts = one_flight(t, tier, up, names)
+    killed_in_the_middle(t, tier, up, names, hosts)
+    for d in hosts:
+        d.stop()
+    tier_down(t, up, names)
+    conditional_tier(t, up, names)
+    t.done()
+
+
+main()
