@@ -18,6 +18,9 @@
 #define LEASE_SLACK_S 2 /* the tier's clock has whole seconds */
 #define LEASE_CLAIMS 2  /* claims in one take: a lease broken once and claimed again */
 #define TOKEN_BYTES 16
+/* lease requests in flight at once: a burst of cold keys must not open a
+ * connection to the tier each; the rest start as these end */
+#define LEASES_RUNNING_MAX 16
 
 enum step {
 	STEP_NONE,    /* held, nothing in flight */
@@ -56,6 +59,7 @@ struct leases {
 	int ttl;
 	char host[64];
 	struct lease *list;
+	int running; /* requests in flight */
 	/* whether a tier keeps If-None-Match (&HONOURS_YES, &HONOURS_NO;
 	 * NULL: not known yet), learned from a probe once a lease is held */
 	struct hmap honours;
@@ -86,6 +90,7 @@ static void request_end(struct leases *l, struct lease *le)
 		curl_multi_remove_handle(l->multi, le->easy);
 		transfer_free(le->easy, &le->sink);
 		le->easy = NULL;
+		l->running--;
 	}
 	if (le->body)
 		fclose(le->body);
@@ -131,6 +136,7 @@ static int send_step(struct leases *l, struct lease *le)
 				  conditional ? "If-None-Match: *" : NULL, &le->sink);
 	if (!le->easy)
 		return -ENOMEM;
+	l->running++;
 	curl_easy_setopt(le->easy, CURLOPT_PRIVATE, le);
 	return curl_multi_add_handle(l->multi, le->easy) == CURLM_OK ? 0 : -EIO;
 }
@@ -186,9 +192,14 @@ static int fail_to_start(struct leases *l, struct lease *le, int rc)
 	return rc;
 }
 
+/* Sends le's next request, or leaves it due now until one in flight ends. */
 static void go(struct leases *l, struct lease *le, enum step step)
 {
 	le->step = step;
+	if (l->running >= LEASES_RUNNING_MAX) {
+		le->due = clock_mono();
+		return;
+	}
 	int rc = send_step(l, le);
 	if (rc < 0)
 		fail_to_start(l, le, rc);
@@ -219,6 +230,10 @@ int lease_take(struct leases *l, struct server *s, const char *relpath, lease_do
 	le->next = l->list;
 	l->list = le;
 	le->step = hmap_get(&l->honours, s->name) == &HONOURS_YES ? STEP_CLAIM : STEP_CHECK;
+	if (l->running >= LEASES_RUNNING_MAX) {
+		le->due = clock_mono(); /* sent when a request in flight ends */
+		return 0;
+	}
 	rc = send_step(l, le);
 	if (rc < 0) {
 		le->done = NULL; /* the caller hears it from the return */
@@ -253,13 +268,13 @@ double lease_turn(struct leases *l, double next)
 {
 	double now = clock_mono();
 	for (struct lease *le = l->list; le;) {
-		if (!le->easy && le->due > 0 && le->due <= now) {
+		if (!le->easy && le->due > 0 && le->due <= now && l->running < LEASES_RUNNING_MAX) {
 			go(l, le, le->step); /* may free le, or others through a taker's callback */
 			le = l->list;        /* what went is in flight, gone or due later now */
 			continue;
 		}
-		if (!le->easy && le->due > 0 && le->due < next)
-			next = le->due;
+		if (!le->easy && le->due > now && le->due < next)
+			next = le->due; /* due ones wait for a request to end, which wakes the loop */
 		le = le->next;
 	}
 	return next;
@@ -335,9 +350,9 @@ static void after_verify(struct leases *l, struct lease *le, long status)
 	} else if (status == 200) {
 		le->claims = LEASE_CLAIMS; /* another write came after ours: it is theirs, however old */
 		judge_found(l, le);
-	} else {
+	} else { /* a lease is broken only when it is old: the tier did not keep ours */
 		request_end(l, le);
-		decide(l, le, LEASE_HELD, "written, then gone: another host broke it");
+		decide(l, le, LEASE_UNAVAILABLE, "written, then not there when read back");
 	}
 }
 

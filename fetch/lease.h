@@ -4,10 +4,11 @@
  * fleet and the others wait for the tier to have it.
  *
  * A lease is the object `.symbold-lease/<relpath>` under the tier's prefix.
- * It is written with `If-None-Match: *`; a server that honours that (it
- * answered 412 once) needs nothing more, one that may ignore it has the
- * lease read back after LEASE_SETTLE_S, and the token read back decides who
- * holds it. The body names the holder and its ttl; the holder rewrites it
+ * It is written with `If-None-Match: *`; on a tier known to keep that (the
+ * first lease held there probes it: the same write again must get 412)
+ * nothing more is needed; on one that may ignore it, the lease is read
+ * before the write and again LEASE_SETTLE_S after it, and the token read
+ * back decides who holds it. The body names the holder and its ttl; the holder rewrites it
  * every ttl/3 while it works and deletes it once the key is in the tier or
  * its work failed. A lease older than its ttl by the tier's own clock
  * (Date minus Last-Modified: no host's clock is trusted) was left by a
