@@ -182,7 +182,7 @@ static void advance(struct fetcher *f, struct job *j);
 static int start_conversion(struct fetcher *f, struct job *j);
 static int would_convert(const struct job *j);
 static int polled_tier(const struct job *j);
-static void leaving_server(struct fetcher *f, struct job *j);
+static void leaving_server(struct job *j);
 static void take_lease(struct fetcher *f, struct job *j);
 static void fleet_end(struct fetcher *f, struct job *j, int status);
 static double jitter01(struct fetcher *f);
@@ -715,7 +715,7 @@ static void advance(struct fetcher *f, struct job *j)
 			continue;
 		}
 		if (polled_tier(j) || source_candidate(cfg_of(j), &j->key, j->ci, rel, sizeof rel, &j->pub.kind) < 0) {
-			leaving_server(f, j); /* before count_fetch forgets that it missed */
+			leaving_server(j); /* before count_fetch forgets that it missed */
 			if (j->missed) /* every candidate it was asked for missed */
 				count_fetch(j, s, FETCH_NOT_FOUND);
 			next_server(j);
@@ -765,9 +765,8 @@ static int polled_tier(const struct job *j)
 
 /* j is done with its current server; past the tier, having found nothing
  * there, it wants the lease before it goes on. */
-static void leaving_server(struct fetcher *f, struct job *j)
+static void leaving_server(struct job *j)
 {
-	(void)f;
 	if (j->si == j->tier && j->missed && (j->fleet == FLEET_NONE || j->fleet == FLEET_WAITING))
 		j->fleet = FLEET_WANTED;
 }
