@@ -28,6 +28,8 @@ static const char schema[] =
 	"  size INTEGER, fetched INTEGER);"
 	"CREATE TABLE IF NOT EXISTS pending(path TEXT PRIMARY KEY, server TEXT, url TEXT, source_format TEXT,"
 	"  size INTEGER, fetched INTEGER);"
+	/* a stored file still to be uploaded to a server (fetch/upload) */
+	"CREATE TABLE IF NOT EXISTS uploads(path TEXT NOT NULL, server TEXT NOT NULL, PRIMARY KEY(path, server));"
 	"CREATE TABLE IF NOT EXISTS negative(path TEXT PRIMARY KEY, until INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS code_ids(debug_id TEXT PRIMARY KEY, code_file TEXT NOT NULL, code_id TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS skiplist(server TEXT NOT NULL COLLATE NOCASE, pair TEXT NOT NULL,"
@@ -421,13 +423,35 @@ int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx)
 	return rc;
 }
 
+/* One upload row per name of `servers` ('\n' between names, NULL: none). */
+static int upload_rows_locked(struct catalog *c, const char *relpath, const char *servers)
+{
+	char name[FILE_META_UPLOADS_MAX];
+	int rc = 0;
+	for (const char *p = servers; rc == 0 && p && *p;) {
+		size_t len = strcspn(p, "\n");
+		if (len >= sizeof name)
+			return -ENAMETOOLONG;
+		snprintf(name, sizeof name, "%.*s", (int)len, p);
+		if (len > 0)
+			rc = cat_exec_locked(c, "INSERT OR IGNORE INTO uploads(path, server) VALUES(?,?)", "tt", relpath,
+					     name);
+		p += len + (p[len] == '\n');
+	}
+	return rc;
+}
+
+/* The pending rows, each with its upload rows. */
 static int pending_rows_locked(struct catalog *c, const struct catalog_publish *v, size_t n)
 {
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++)
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = cat_exec_locked(c, "INSERT OR REPLACE INTO pending VALUES(?,?,?,?,?,?)", "ttttii", v[i].relpath,
 				     v[i].meta->server, v[i].meta->url, v[i].meta->source_format, v[i].meta->size,
 				     (long long)v[i].meta->fetched);
+		if (rc == 0)
+			rc = upload_rows_locked(c, v[i].relpath, v[i].meta->uploads);
+	}
 	return rc;
 }
 
@@ -496,7 +520,7 @@ static int pending_row(sqlite3_stmt *st, void *ctx)
 {
 	struct pending_each *e = ctx;
 	struct file_meta m = {cat_text(st, 1), cat_text(st, 2), cat_text(st, 3), sqlite3_column_int64(st, 4),
-			      (time_t)sqlite3_column_int64(st, 5)};
+			      (time_t)sqlite3_column_int64(st, 5), NULL};
 	return e->fn(cat_text(st, 0), &m, e->ctx);
 }
 
@@ -509,6 +533,41 @@ int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx)
 int catalog_pending_delete(struct catalog *c, const char *relpath)
 {
 	return cat_exec(c, "DELETE FROM pending WHERE path=?", "t", relpath);
+}
+
+int catalog_publish_forget(struct catalog *c, const char *relpath)
+{
+	int rc = catalog_begin(c);
+	if (rc == 0)
+		rc = cat_exec_locked(c, "DELETE FROM pending WHERE path=?", "t", relpath);
+	if (rc == 0)
+		rc = cat_exec_locked(c, "DELETE FROM uploads WHERE path=?", "t", relpath);
+	return catalog_end(c, rc);
+}
+
+struct upload_each {
+	catalog_upload_fn fn;
+	void *ctx;
+};
+
+static int upload_row(sqlite3_stmt *st, void *ctx)
+{
+	struct upload_each *e = ctx;
+	return e->fn(cat_text(st, 0), cat_text(st, 1), e->ctx);
+}
+
+int catalog_uploads_each(struct catalog *c, catalog_upload_fn fn, void *ctx)
+{
+	struct upload_each e = {fn, ctx};
+	return cat_each(c, "SELECT path, server FROM uploads ORDER BY path, server", upload_row, &e, "");
+}
+
+int catalog_uploads_delete(struct catalog *c, const struct catalog_upload *v, size_t n)
+{
+	int rc = catalog_begin(c);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = cat_exec_locked(c, "DELETE FROM uploads WHERE path=? AND server=?", "tt", v[i].relpath, v[i].server);
+	return catalog_end(c, rc);
 }
 
 struct file_get {

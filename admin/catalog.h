@@ -1,8 +1,9 @@
 /* catalog: the SQLite database of everything durable that is not a symbol
  * file — servers (config and lists), their counters, the files in the store
- * with where they came from, fetches in the middle of being published, and
- * the negative cache. One connection, serialised by a mutex; only worker
- * threads and start-up touch it, never the FUSE loop's hot path. */
+ * with where they came from, fetches in the middle of being published, the
+ * uploads of stored files still to be made, and the negative cache. One
+ * connection, serialised by a mutex; only worker threads and start-up touch
+ * it, never the FUSE loop's hot path. */
 #ifndef SYMBOLD_CATALOG_H
 #define SYMBOLD_CATALOG_H
 
@@ -43,7 +44,12 @@ struct file_meta {
 	const char *source_format; /* "pdb", "cab", ... */
 	long long size;
 	time_t fetched;
+	/* The servers the file is to be uploaded to, names separated by '\n'
+	 * (NULL or "": none), at most FILE_META_UPLOADS_MAX bytes with the NUL:
+	 * their upload rows (below) are written with the pending row. */
+	const char *uploads;
 };
+#define FILE_META_UPLOADS_MAX 1024
 
 int catalog_open(struct catalog **out, const char *path, char *err, size_t errlen);
 /* A second, read-only connection to c's database (catalog_close closes it):
@@ -74,7 +80,10 @@ typedef int (*catalog_skip_fn)(const struct catalog_skip *e, void *ctx);
 int catalog_skiplist_each(struct catalog *c, const char *server, catalog_skip_fn fn, void *ctx);
 
 /* Files. A publish is: pending_add (before the rename) then file_commit
- * (after the file is durable), so a crash in between is finished at start. */
+ * (after the file is durable), so a crash in between is finished at start.
+ * The pending row's transaction also writes the file's upload rows (its
+ * meta's `uploads`): durable before the rename, they survive a crash at any
+ * moment after it; file_commit leaves them. */
 int catalog_pending_add(struct catalog *c, const char *relpath, const struct file_meta *m);
 int catalog_file_commit(struct catalog *c, const char *relpath, const struct file_meta *m);
 /* Both for groups of files in one transaction (the store's group commit):
@@ -92,7 +101,22 @@ int catalog_publish_rows(struct catalog *c, const struct catalog_publish *stored
 int catalog_on_device(const struct catalog *c, dev_t dev);
 typedef int (*catalog_pending_fn)(const char *relpath, const struct file_meta *m, void *ctx);
 int catalog_pending_each(struct catalog *c, catalog_pending_fn fn, void *ctx);
+/* The pending row alone (the file is someone else's: its upload rows stay
+ * for the upload the fetcher still makes). */
 int catalog_pending_delete(struct catalog *c, const char *relpath);
+/* A publish given up — the file never reached its place: its pending row
+ * and its upload rows, in one transaction. */
+int catalog_publish_forget(struct catalog *c, const char *relpath);
+
+/* Uploads still to be made (fetch/upload): one row per stored file and
+ * server, written with the file's pending row; deleted once the upload
+ * settles (made, given up, or its server gone), in batches. */
+struct catalog_upload {
+	const char *relpath, *server;
+};
+typedef int (*catalog_upload_fn)(const char *relpath, const char *server, void *ctx);
+int catalog_uploads_each(struct catalog *c, catalog_upload_fn fn, void *ctx);
+int catalog_uploads_delete(struct catalog *c, const struct catalog_upload *v, size_t n);
 /* Where a stored file came from (or one being published): fills the
  * caller's buffers; -ENOENT if the catalog has no row for it (a file another
  * tool dropped in). */

@@ -32,7 +32,7 @@ struct commit {
 	char tmp_path[PATH_MAX];
 	char relpath[PATH_MAX];
 	/* its catalog row, copied: written after the caller may be gone */
-	char server[128], url[2048], format[32];
+	char server[128], url[2048], format[32], uploads[FILE_META_UPLOADS_MAX];
 	struct file_meta meta; /* pointing at the copies */
 	store_committed_fn done;
 	void *ctx;
@@ -143,15 +143,17 @@ static int copy_pending(const char *relpath, const struct file_meta *m, void *ct
 }
 
 /* A publish that crashed after its pending row: finished if the rename
- * happened (the file is complete: it was fsynced before), dropped if not. */
+ * happened (the file is complete: it was fsynced before) — its upload rows
+ * stay, for the uploads still to be made —, forgotten with its upload rows
+ * if not. */
 static int recover_pending(struct store *s, const struct pending_copy *p)
 {
 	struct stat st;
 	if (store_stat(s, p->relpath, &st) == 0 && S_ISREG(st.st_mode)) {
-		struct file_meta done = {p->server, p->url, p->source_format, st.st_size, p->fetched};
+		struct file_meta done = {p->server, p->url, p->source_format, st.st_size, p->fetched, NULL};
 		return catalog_file_commit(s->cat, p->relpath, &done);
 	}
-	return catalog_pending_delete(s->cat, p->relpath);
+	return catalog_publish_forget(s->cat, p->relpath);
 }
 
 static int recover(struct store *s)
@@ -588,6 +590,18 @@ static int rename_into_place(struct store *s, struct commit *c)
 	return 1;
 }
 
+/* The rows of a commit that did not reach its place. A file already there
+ * (-EEXIST) is answered as stored, and the fetcher uploads it: its upload
+ * rows stay with it. */
+static void forget_unplaced(struct store *s, const struct commit *c, int rows_added)
+{
+	int rc = !rows_added	     ? 0
+		 : c->rc == -EEXIST ? catalog_pending_delete(s->cat, c->relpath)
+				    : catalog_publish_forget(s->cat, c->relpath);
+	if (rc < 0) /* the next start forgets it */
+		log_msg("store: the pending row of %s stays: %s", c->relpath, strerror(-rc));
+}
+
 /* Renames each file of v into place: the group placed now. A file that
  * failed before its rename is answered, its leftovers removed, and freed. */
 static void place(struct store *s, struct commit **v, size_t n, int rows_added)
@@ -599,8 +613,7 @@ static void place(struct store *s, struct commit **v, size_t n, int rows_added)
 			continue;
 		}
 		unlink(c->tmp_path);
-		if (rows_added)
-			catalog_pending_delete(s->cat, c->relpath);
+		forget_unplaced(s, c, rows_added);
 		c->done(c->ctx, c->rc);
 		free(c);
 	}
@@ -701,6 +714,10 @@ static void *committer_main(void *arg)
 static int enqueue(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m,
 		   store_committed_fn done, void *ctx, int early)
 {
+	if (m->uploads && strlen(m->uploads) >= FILE_META_UPLOADS_MAX) {
+		unlink(tmp_path);
+		return -ENAMETOOLONG; /* cut, a server's name would be wrong */
+	}
 	struct commit *c = calloc(1, sizeof *c);
 	if (!c) {
 		unlink(tmp_path);
@@ -711,7 +728,8 @@ static int enqueue(struct store *s, const char *tmp_path, const char *relpath, c
 	snprintf(c->server, sizeof c->server, "%s", m->server);
 	snprintf(c->url, sizeof c->url, "%s", m->url);
 	snprintf(c->format, sizeof c->format, "%s", m->source_format);
-	c->meta = (struct file_meta){c->server, c->url, c->format, m->size, m->fetched};
+	snprintf(c->uploads, sizeof c->uploads, "%s", m->uploads ? m->uploads : "");
+	c->meta = (struct file_meta){c->server, c->url, c->format, m->size, m->fetched, c->uploads};
 	c->done = done;
 	c->ctx = ctx;
 	c->early = early;
@@ -778,7 +796,7 @@ int store_adopt(struct store *s, const char *relpath)
 	int rc = store_stat(s, relpath, &st);
 	if (rc < 0)
 		return rc;
-	struct file_meta m = {"(dropped)", "", "", (long long)st.st_size, st.st_mtime};
+	struct file_meta m = {"(dropped)", "", "", (long long)st.st_size, st.st_mtime, NULL};
 	rc = catalog_file_commit(s->cat, relpath, &m);
 	if (rc == 0) {
 		atomic_fetch_add(&s->files, 1);

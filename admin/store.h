@@ -69,7 +69,8 @@ int store_commit(struct store *s, const char *tmp_path, const char *relpath, con
  * the file is durable in its place (its catalog row follows; a crash in
  * between is finished at the next start). done must not block. relpath is
  * copied; m's strings must live until done. Consumes tmp_path; 0, or
- * -ENOMEM (done is not called). */
+ * -ENOMEM or -ENAMETOOLONG (m's uploads longer than FILE_META_UPLOADS_MAX):
+ * done is not called. */
 typedef void (*store_committed_fn)(void *ctx, int rc);
 int store_commit_async(struct store *s, const char *tmp_path, const char *relpath, const struct file_meta *m,
 		       store_committed_fn done, void *ctx);

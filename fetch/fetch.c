@@ -1015,7 +1015,7 @@ static void after_conversion(struct fetcher *f, struct job *j)
 		if (s)
 			log_server(&s->log, s->name, "%s %s: %s", j->relpath, j->target, j->pub.reason); /* converted from ... */
 		server_put(s);
-		upload_symbol(f->uploads, &j->key, j->relpath, NULL);
+		upload_symbol(f->uploads, &j->key, j->relpath, j->pub.uploads);
 		job_finish(f, j, 0);
 		return;
 	}
@@ -1101,6 +1101,9 @@ static void ready_publish(struct fetcher *f, struct job *j)
 {
 	j->pub.committed = on_committed;
 	j->pub.committed_ctx = j;
+	/* recorded with its pending row: a conversion came from no server */
+	upload_servers(f->uploads, j->converting ? NULL : j->servers[j->si]->name, j->pub.uploads,
+		       sizeof j->pub.uploads);
 	if (j->converting)
 		return; /* convert_main sets the rest */
 	j->pub.key = &j->key;
@@ -1209,7 +1212,7 @@ static void after_work(struct fetcher *f, struct job *j)
 		server_count(s, STAT_OK, 1);
 		count_fetch(j, s, FETCH_STORED);
 		server_succeeded(s, &j->key);
-		upload_symbol(f->uploads, &j->key, j->relpath, s->name);
+		upload_symbol(f->uploads, &j->key, j->relpath, j->pub.uploads);
 		server_latency_add(s, (clock_mono() - j->started) * 1000);
 		job_finish(f, j, 0);
 		return;
@@ -1746,6 +1749,7 @@ int fetch_publish_local(struct fetcher *f, const struct sym_key *k, char tmp_pat
 	p.max_size = f->cfg.max_file_size;
 	p.server = origin;
 	p.url = "";
+	upload_servers(f->uploads, NULL, p.uploads, sizeof p.uploads);
 	snprintf(p.tmp_path, sizeof p.tmp_path, "%s", tmp_path);
 	tmp_path[0] = '\0';
 	enum work_result r = publish_download(f->store, &p);
@@ -1756,7 +1760,7 @@ int fetch_publish_local(struct fetcher *f, const struct sym_key *k, char tmp_pat
 	}
 	verdicts_clear(f->verdicts, relpath);
 	learn_published(f, &p);
-	upload_symbol(f->uploads, k, relpath, NULL);
+	upload_symbol(f->uploads, k, relpath, p.uploads);
 	if (f->cfg.hooks.stored)
 		f->cfg.hooks.stored(f->cfg.hooks.ctx, k);
 	return 0;
@@ -1851,7 +1855,7 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	if (rc == 0)
 		rc = pool_start(&f->pool, (size_t)cfg->workers);
 	if (rc == 0)
-		rc = uploader_new(&f->uploads, reg, store, f->pool, f->multi);
+		rc = uploader_new(&f->uploads, reg, store, cat, f->pool, f->multi);
 	if (rc == 0)
 		uploader_on_settled(f->uploads, fleet_uploaded, f);
 	if (rc == 0 && cfg->lease_ttl > 0)

@@ -237,11 +237,12 @@ static int is_cabinet(const char *path)
 }
 
 /* What the catalog will say of the file: where it came from (a URL's
- * password is not the catalog's, nor user.symbold.url's), when, what. */
+ * password is not the catalog's, nor user.symbold.url's), when, what, and
+ * where it is to be uploaded. */
 static void record_meta(struct publish_job *p, long long size)
 {
 	text_url_shown(p->url, p->url_shown, sizeof p->url_shown);
-	p->meta = (struct file_meta){p->server, p->url_shown, p->format, size, time(NULL)};
+	p->meta = (struct file_meta){p->server, p->url_shown, p->format, size, time(NULL), p->uploads};
 }
 
 /* How the store's commit of p went. */

@@ -36,6 +36,9 @@ struct publish_job {
 	int ptr_target;         /* it is what a file.ptr named (for the reason given) */
 	char tmp_path[PATH_MAX]; /* the download; consumed whatever happens */
 	char converted_from[16]; /* the source format of a conversion (its source_format), else "" */
+	/* the servers the stored file goes to (fetch/upload's upload_servers):
+	 * their upload rows are written with its pending row */
+	char uploads[FILE_META_UPLOADS_MAX];
 	/* When set, the commit is the caller's, and does not wait: the
 	 * publish_* functions stop at WORK_VERIFIED, and publish_commit then
 	 * hands the file to the store's group commit; committed(ctx,

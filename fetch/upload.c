@@ -22,6 +22,10 @@
  * rest wait their turn */
 #define UPLOADS_RUNNING_MAX 8
 
+/* deletes of settled uploads' rows in one transaction: a batch's array
+ * lives on the worker's stack */
+#define FORGET_BATCH 256
+
 enum upload_state { UP_QUEUED, UP_RUNNING, UP_SUCCEEDED, UP_FAILED };
 
 struct upload {
@@ -44,19 +48,185 @@ struct upload {
 
 struct uploader {
 	pthread_mutex_t mu;
-	struct upload *list; /* (mu) */
-	int running;         /* attempts started and not settled (mu) */
+	struct upload *list;    /* (mu) */
+	int running;            /* attempts started and not settled (mu) */
+	struct upload *settled; /* done with: their rows to delete (mu) */
+	int forgetting;         /* a worker deletes them (mu) */
 	struct registry *reg;
 	struct store *store;
+	struct catalog *cat;
 	struct pool *pool;
 	CURLM *multi;
 	uint64_t jitter; /* transfer thread */
-	upload_settled_fn settled;
-	void *settled_ctx;
+	upload_settled_fn on_settled; /* the fetcher's: the fleet's lease ends */
+	void *on_settled_ctx;
 };
 
-int uploader_new(struct uploader **out, struct registry *reg, struct store *store, struct pool *pool,
-		 CURLM *multi)
+static int uploads_to(const struct server_conf *c)
+{
+	return c->cfg.upload && c->cfg.enabled && (c->cfg.type == SRV_S3 || c->cfg.type == SRV_DIR);
+}
+
+/* ---- the rows in the catalog ----
+ *
+ * Each upload still to be made has its row (path, server), written with
+ * the file's pending row (admin/store's group commit), so it is durable
+ * before the file is in its place. A settled upload's row is deleted by a
+ * worker, in batches; a delete lost to a crash only means the symbol is
+ * sent again at the next start, and a PUT or a copy of the same bytes to
+ * the same place is idempotent. */
+
+/* Deletes the rows of a list of settled uploads and frees them (a worker,
+ * or the stop: never the transfer thread). */
+static void forget_rows(struct uploader *u, struct upload *list)
+{
+	while (list) {
+		struct catalog_upload rows[FORGET_BATCH];
+		struct upload *batch = list;
+		size_t n = 0;
+		for (; list && n < FORGET_BATCH; list = list->next)
+			rows[n++] = (struct catalog_upload){list->relpath, list->server};
+		int rc = catalog_uploads_delete(u->cat, rows, n);
+		if (rc < 0)
+			log_msg("uploads: %zu settled uploads stay in the catalog (%s): they are sent again at the next start",
+				n, strerror(-rc));
+		while (batch != list) {
+			struct upload *next = batch->next;
+			free(batch);
+			batch = next;
+		}
+	}
+}
+
+static void forget_task(void *arg)
+{
+	struct uploader *u = arg;
+	pthread_mutex_lock(&u->mu);
+	while (u->settled) {
+		struct upload *list = u->settled;
+		u->settled = NULL;
+		pthread_mutex_unlock(&u->mu);
+		forget_rows(u, list);
+		pthread_mutex_lock(&u->mu);
+	}
+	u->forgetting = 0;
+	pthread_mutex_unlock(&u->mu);
+}
+
+/* Transfer thread: a worker deletes the settled uploads' rows, unless one
+ * is at it already (it takes those settled meanwhile too). */
+static void forget_settled(struct uploader *u)
+{
+	pthread_mutex_lock(&u->mu);
+	int submit = u->settled && !u->forgetting;
+	u->forgetting |= submit;
+	pthread_mutex_unlock(&u->mu);
+	if (submit && pool_submit(u->pool, forget_task, u) < 0) {
+		pthread_mutex_lock(&u->mu);
+		u->forgetting = 0; /* tried again at the next turn, or at the stop */
+		pthread_mutex_unlock(&u->mu);
+	}
+}
+
+/* The key a store path names ("debug_file/ID/file", ".build-id/xx/rest"),
+ * in the store's spelling: names in lower case. */
+static int key_of_relpath(const char *relpath, struct sym_key *k)
+{
+	char first[KEY_NAME_MAX + 1], second[KEY_NAME_MAX + 1], file[KEY_NAME_MAX + 1], more;
+	/* 200: KEY_NAME_MAX */
+	if (sscanf(relpath, "%200[^/]/%200[^/]/%200[^/]%c", first, second, file, &more) != 3)
+		return -EINVAL;
+	if (strcmp(first, KEY_BUILD_ID_DIR) == 0)
+		return key_make_build_id(k, second, file);
+	return key_make(k, first, second, file);
+}
+
+static struct upload *upload_new(struct uploader *u, const char *relpath, const char *server)
+{
+	struct upload *up = calloc(1, sizeof *up);
+	if (!up)
+		return NULL;
+	up->u = u; /* NULL for a row being copied out: set when it is queued */
+	snprintf(up->relpath, sizeof up->relpath, "%s", relpath);
+	snprintf(up->server, sizeof up->server, "%s", server);
+	up->due = clock_mono();
+	return up;
+}
+
+/* Every row, copied out: the catalog's callback must not call the registry
+ * or the store. */
+static int copy_row(const char *relpath, const char *server, void *ctx)
+{
+	struct upload **list = ctx;
+	struct upload *up = upload_new(NULL, relpath, server);
+	if (!up)
+		return -ENOMEM;
+	up->next = *list;
+	*list = up;
+	return 0;
+}
+
+/* Why a row left by the last run is not resumed, or NULL. */
+static const char *not_resumed(struct uploader *u, struct upload *up)
+{
+	struct stat st;
+	struct server *s = registry_find(u->reg, up->server);
+	struct server_conf *c = s ? server_conf_get(s) : NULL;
+	int takes = c && uploads_to(c);
+	server_conf_put(c);
+	server_put(s);
+	if (!s)
+		return "the server is gone";
+	if (!takes)
+		return "the server no longer takes uploads";
+	if (key_of_relpath(up->relpath, &up->key) < 0)
+		return "not a symbol's path";
+	if (store_stat(u->store, up->relpath, &st) < 0 || !S_ISREG(st.st_mode))
+		return "the file is no longer in the store";
+	return NULL;
+}
+
+static void free_list(struct upload *list)
+{
+	while (list) {
+		struct upload *next = list->next;
+		free(list);
+		list = next;
+	}
+}
+
+/* Start: the uploads the last run left (a stop, a crash) are queued again;
+ * those that can no longer be made are dropped, each with a log line, and
+ * their rows deleted. */
+static int resume(struct uploader *u)
+{
+	struct upload *rows = NULL, *dropped = NULL;
+	size_t resumed = 0, ndropped = 0;
+	int rc = catalog_uploads_each(u->cat, copy_row, &rows);
+	if (rc < 0) {
+		free_list(rows);
+		return rc;
+	}
+	while (rows) {
+		struct upload *up = rows;
+		rows = up->next;
+		up->u = u;
+		const char *why = not_resumed(u, up);
+		if (why)
+			log_msg("upload of %s to %s dropped: %s", up->relpath, up->server, why);
+		struct upload **to = why ? &dropped : &u->list;
+		up->next = *to;
+		*to = up;
+		*(why ? &ndropped : &resumed) += 1;
+	}
+	if (resumed + ndropped > 0)
+		log_msg("uploads: %zu resumed from the last run, %zu dropped", resumed, ndropped);
+	forget_rows(u, dropped);
+	return 0;
+}
+
+int uploader_new(struct uploader **out, struct registry *reg, struct store *store, struct catalog *cat,
+		 struct pool *pool, CURLM *multi)
 {
 	struct uploader *u = calloc(1, sizeof *u);
 	if (!u)
@@ -64,9 +234,16 @@ int uploader_new(struct uploader **out, struct registry *reg, struct store *stor
 	pthread_mutex_init(&u->mu, NULL);
 	u->reg = reg;
 	u->store = store;
+	u->cat = cat;
 	u->pool = pool;
 	u->multi = multi;
 	u->jitter = (uint64_t)clock_wall() * 0x9E3779B97F4A7C15ULL | 1;
+	int rc = resume(u);
+	if (rc < 0) {
+		log_msg("uploads: the last run's uploads cannot be read: %s", strerror(-rc));
+		uploader_free(u);
+		return rc;
+	}
 	*out = u;
 	return 0;
 }
@@ -86,26 +263,36 @@ static void attempt_end(struct uploader *u, struct upload *up)
 	up->conf = NULL;
 }
 
+static int settle(struct uploader *u, struct upload *up, int ok);
+
 void uploader_free(struct uploader *u)
 {
 	if (!u)
 		return;
+	size_t left = 0;
 	while (u->list) {
 		struct upload *up = u->list;
 		u->list = up->next;
-		if (up->state == UP_QUEUED || up->state == UP_RUNNING)
-			log_msg("upload of %s to %s abandoned: the daemon stops", up->relpath, up->server);
 		attempt_end(u, up);
+		if (up->state == UP_SUCCEEDED && settle(u, up, 1)) { /* a copy that ended as the pool stopped */
+			up->next = u->settled;
+			u->settled = up;
+			continue;
+		}
+		left++; /* its row stays: sent at the next start */
 		free(up);
 	}
+	forget_rows(u, u->settled); /* the pool is stopped: no worker is at it */
+	if (left)
+		log_msg("uploads: %zu left for the next start", left);
 	pthread_mutex_destroy(&u->mu);
 	free(u);
 }
 
 void uploader_on_settled(struct uploader *u, upload_settled_fn fn, void *ctx)
 {
-	u->settled = fn;
-	u->settled_ctx = ctx;
+	u->on_settled = fn;
+	u->on_settled_ctx = ctx;
 }
 
 int upload_pending(struct uploader *u, const char *server, const char *relpath)
@@ -119,34 +306,47 @@ int upload_pending(struct uploader *u, const char *server, const char *relpath)
 	return found;
 }
 
-static int uploads_to(const struct server_conf *c)
-{
-	return c->cfg.upload && c->cfg.enabled && (c->cfg.type == SRV_S3 || c->cfg.type == SRV_DIR);
-}
-
-void upload_symbol(struct uploader *u, const struct sym_key *k, const char *relpath, const char *from)
+void upload_servers(struct uploader *u, const char *from, char *out, size_t outlen)
 {
 	struct server **v;
+	size_t used = 0;
 	int n = registry_snapshot(u->reg, &v);
+	out[0] = '\0';
 	for (int i = 0; i < n; i++) {
 		struct server_conf *c = server_conf_get(v[i]);
 		int wanted = uploads_to(c) && !(from && strcmp(from, v[i]->name) == 0);
 		server_conf_put(c);
-		struct upload *up = wanted ? calloc(1, sizeof *up) : NULL;
+		if (!wanted)
+			continue;
+		int len = snprintf(out + used, outlen - used, "%s%s", used ? "\n" : "", v[i]->name);
+		if (len < 0 || (size_t)len >= outlen - used) {
+			out[used] = '\0';
+			log_msg("uploads: no room to record an upload to %s (more upload servers than fit in %zu bytes): not sent",
+				v[i]->name, outlen);
+			continue;
+		}
+		used += (size_t)len;
+	}
+	if (n >= 0)
+		registry_release(v, n);
+}
+
+void upload_symbol(struct uploader *u, const struct sym_key *k, const char *relpath, const char *servers)
+{
+	for (const char *p = servers; p && *p;) {
+		char name[SRV_NAME_MAX + 1];
+		size_t len = strcspn(p, "\n");
+		snprintf(name, sizeof name, "%.*s", (int)len, p);
+		p += len + (p[len] == '\n');
+		struct upload *up = len && len < sizeof name ? upload_new(u, relpath, name) : NULL;
 		if (!up)
 			continue;
-		up->u = u;
 		up->key = *k;
-		snprintf(up->relpath, sizeof up->relpath, "%s", relpath);
-		snprintf(up->server, sizeof up->server, "%s", v[i]->name);
-		up->due = clock_mono();
 		pthread_mutex_lock(&u->mu);
 		up->next = u->list;
 		u->list = up;
 		pthread_mutex_unlock(&u->mu);
 	}
-	if (n >= 0)
-		registry_release(v, n);
 }
 
 /* ---- a dir server: a copy, on a worker ---- */
@@ -303,32 +503,44 @@ static int find_target(struct upload *up)
 				  : source_url(c, rel, up->target, sizeof up->target);
 }
 
+/* 1 if the upload's server is still there and takes uploads; its conf
+ * is the attempt's (up->conf) either way. */
+static int server_takes(struct uploader *u, struct upload *up)
+{
+	struct server *s = registry_find(u->reg, up->server);
+	if (!s)
+		return 0;
+	up->conf = server_conf_get(s);
+	server_put(s);
+	return uploads_to(up->conf);
+}
+
+/* The attempt's transfer: a copy on a worker, or a PUT on the multi. */
+static int begin(struct uploader *u, struct upload *up)
+{
+	int rc = find_target(up);
+	if (rc == 0 && up->conf->cfg.type == SRV_DIR)
+		return pool_submit(u->pool, copy_task, up);
+	return rc == 0 ? start_put(u, up) : rc;
+}
+
 /* Starts one attempt; a failure to start is a failed attempt. */
 static void start(struct uploader *u, struct upload *up)
 {
-	struct server *s = registry_find(u->reg, up->server);
-	int rc = s ? 0 : -ENOENT;
 	up->started = clock_mono();
-	if (s) {
-		up->conf = server_conf_get(s);
-		server_put(s);
-		rc = uploads_to(up->conf) ? find_target(up) : -ENOENT;
-	}
-	if (rc == 0 && up->conf->cfg.type == SRV_DIR)
-		rc = pool_submit(u->pool, copy_task, up);
-	else if (rc == 0)
-		rc = start_put(u, up);
-	if (rc < 0) {
-		snprintf(up->reason, sizeof up->reason, "%s",
-			 rc == -ENOENT ? "the server is gone or no longer takes uploads" : strerror(-rc));
-		pthread_mutex_lock(&u->mu);
-		up->state = UP_FAILED;
-		pthread_mutex_unlock(&u->mu);
-	}
+	int takes = server_takes(u, up);
+	int rc = takes ? begin(u, up) : 0;
+	if (takes && rc == 0)
+		return;
+	snprintf(up->reason, sizeof up->reason, "%s",
+		 takes ? strerror(-rc) : "the server is gone or no longer takes uploads");
+	pthread_mutex_lock(&u->mu);
+	up->state = UP_FAILED;
+	pthread_mutex_unlock(&u->mu);
 }
 
 /* An attempt is over: counted and logged, retried later or done with. 1 if
- * the upload is finished (the caller unlinks and frees it). */
+ * the upload is finished (the caller unlinks it, and its row goes). */
 static int settle(struct uploader *u, struct upload *up, int ok)
 {
 	struct server *s = registry_find(u->reg, up->server);
@@ -377,9 +589,10 @@ double upload_turn(struct uploader *u, double next)
 			u->running--;
 			if (settle(u, up, state == UP_SUCCEEDED)) {
 				*pp = up->next;
-				if (u->settled) /* it calls no uploader function: u->mu may stay held */
-					u->settled(u->settled_ctx, up->server, up->relpath);
-				free(up);
+				if (u->on_settled) /* it calls no uploader function: u->mu may stay held */
+					u->on_settled(u->on_settled_ctx, up->server, up->relpath);
+				up->next = u->settled; /* its row goes (forget_settled) */
+				u->settled = up;
 				continue;
 			}
 		}
@@ -389,6 +602,7 @@ double upload_turn(struct uploader *u, double next)
 		pp = &up->next;
 	}
 	pthread_mutex_unlock(&u->mu);
+	forget_settled(u);
 	return next;
 }
 

@@ -305,10 +305,12 @@ http {{
 class ScriptedServer:
     """An HTTP server on 127.0.0.1 whose answer per path is a function:
     handler(path, request) -> None (404) or a callable writing the response.
-    Counts requests per path, and keeps each one's headers (`seen`)."""
+    Counts requests per path, and keeps each one's headers (`seen`). A PUT
+    goes to `put(path, body)` the same way (without it, or for None: 405)."""
 
-    def __init__(self, tap, route):
+    def __init__(self, tap, route, put=None):
         self.route = route
+        self.put = put
         self.hits = {}
         self.seen = []  # [(path, {lower-case header name: value})], oldest first
         self.lock = threading.Lock()
@@ -329,6 +331,20 @@ class ScriptedServer:
                     return
                 try:
                     action(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_PUT(self):
+                try:
+                    body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                except (ConnectionResetError, ValueError):
+                    return
+                with outer.lock:
+                    outer.hits[self.path] = outer.hits.get(self.path, 0) + 1
+                    outer.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                action = outer.put(self.path, body) if outer.put else None
+                try:
+                    (action or answer(405))(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
