@@ -951,6 +951,38 @@ static int add_victim(const char *relpath, long long size, void *ctx)
 	return 0;
 }
 
+/* rmdir of the store's directory at reldir, through no link: 0 or -errno
+ * (-ENOTEMPTY: something is still in it). */
+static int remove_dir_if_empty(struct store *s, const char *reldir)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(reldir, '/');
+	snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - reldir) : 1, slash ? reldir : ".");
+	int pfd = openat_beneath(s->rootfd, parent, O_PATH | O_DIRECTORY);
+	if (pfd < 0)
+		return pfd;
+	int rc = unlinkat(pfd, slash ? slash + 1 : reldir, AT_REMOVEDIR) < 0 ? -errno : 0;
+	close(pfd);
+	return rc;
+}
+
+/* An evicted file's directories go too once it emptied them, the deepest
+ * first, so that a listing shows what is stored and not what was. The
+ * committer both evicts and publishes, so none of its own publishes is
+ * between making a directory and renaming into it; a file another tool
+ * drops meanwhile keeps its directory (not empty), or its drop is seen
+ * failing and logged. */
+static void remove_emptied_dirs(struct store *s, const char *relpath)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", relpath);
+	for (char *slash = strrchr(dir, '/'); slash; slash = strrchr(dir, '/')) {
+		*slash = '\0';
+		if (remove_dir_if_empty(s, dir) < 0)
+			return; /* not empty, or gone already */
+	}
+}
+
 /* Takes one file out of the store: 0 (gone, or gone already), or -errno. */
 static int evict_file(struct store *s, const struct victim *v)
 {
@@ -973,6 +1005,7 @@ static int evict_file(struct store *s, const struct victim *v)
 	close(dirfd);
 	if (rc < 0)
 		return rc;
+	remove_emptied_dirs(s, v->relpath);
 	atomic_fetch_sub(&s->files, 1);
 	atomic_fetch_sub(&s->bytes, v->size);
 	atomic_fetch_add(&s->evictions, 1);

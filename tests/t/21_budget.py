@@ -75,6 +75,10 @@ def main():
     t.eq(d.stat_value("evicted_bytes"), evictions * SIZE, "stats: evicted_bytes")
     t.ok(0 < d.stat_value("store_budget_bytes") <= BUDGET, "stats: store_budget_bytes")
     t.ok("store: evicted m1.pdb/" in d.ctl("log"), "each eviction is logged")
+    listed = sorted(os.listdir(d.mnt))
+    t.ok("m1.pdb" not in listed and "m3.pdb" not in listed and f"m{FILES - 1}.pdb" in listed,
+         f"a listing shows what is stored: an evicted key's emptied directories go with it ({listed[:4]})")
+    t.ok(not os.path.exists(os.path.join(d.store, "m1.pdb")), "(in the store too)")
 
     t.ok(wait_for(lambda: aside_files(d.store) == aside_files(d.store)[:1], 5),
          f"only the evicted file a reader holds open is kept aside ({len(aside_files(d.store))})")
