@@ -21,6 +21,10 @@
 /* lease requests in flight at once: a burst of cold keys must not open a
  * connection to the tier each; the rest start as these end */
 #define LEASES_RUNNING_MAX 16
+/* seconds a tier whose leases failed is not asked for more: a bucket that
+ * refuses them (a policy on the prefix) must not cost every cold key its
+ * requests; its hosts work alone meanwhile */
+#define LEASE_QUIET_S 30.0
 
 enum step {
 	STEP_NONE,    /* held, nothing in flight */
@@ -63,6 +67,7 @@ struct leases {
 	/* whether a tier keeps If-None-Match (&HONOURS_YES, &HONOURS_NO;
 	 * NULL: not known yet), learned from a probe once a lease is held */
 	struct hmap honours;
+	struct hmap quiet; /* tier name -> a malloc'd double: leases not asked until then */
 	struct lease_counters *counters;
 };
 
@@ -80,6 +85,7 @@ int leases_new(struct leases **out, CURLM *multi, int ttl_s, struct lease_counte
 		snprintf(l->host, sizeof l->host, "?");
 	l->host[sizeof l->host - 1] = '\0';
 	hmap_init(&l->honours);
+	hmap_init(&l->quiet);
 	*out = l;
 	return 0;
 }
@@ -115,6 +121,7 @@ void leases_free(struct leases *l)
 		lease_free(l, le);
 	}
 	hmap_clear(&l->honours);
+	hmap_clear_free(&l->quiet);
 	free(l);
 }
 
@@ -150,6 +157,25 @@ static void unlink_lease(struct leases *l, struct lease *le)
 		}
 }
 
+/* The tier's leases failed: none is asked of it for LEASE_QUIET_S. */
+static void keep_quiet(struct leases *l, struct server *s)
+{
+	double *until = hmap_get(&l->quiet, s->name);
+	if (!until && (!(until = malloc(sizeof *until)) || hmap_put(&l->quiet, s->name, until) < 0)) {
+		free(until);
+		return; /* asked again, then */
+	}
+	*until = clock_mono() + LEASE_QUIET_S;
+	log_server(&s->log, s->name, "leases fail on this tier: its keys are worked on alone for %.0f s", LEASE_QUIET_S);
+}
+
+/* 1 while the tier's leases are not asked for (keep_quiet). */
+static int quiet(const struct leases *l, const struct server *s)
+{
+	const double *until = hmap_get(&l->quiet, s->name);
+	return until && clock_mono() < *until;
+}
+
 /* The take is decided: the taker is told (once), and a lease not taken is
  * forgotten. */
 static void decide(struct leases *l, struct lease *le, enum lease_result r, const char *why)
@@ -163,6 +189,8 @@ static void decide(struct leases *l, struct lease *le, enum lease_result r, cons
 	lease_done_fn done = le->done;
 	void *ctx = le->ctx;
 	le->done = NULL;
+	if (r == LEASE_UNAVAILABLE)
+		keep_quiet(l, le->srv);
 	if (r == LEASE_TAKEN) {
 		int known = hmap_get(&l->honours, le->srv->name) != NULL;
 		le->held = 1;
@@ -207,6 +235,10 @@ static void go(struct leases *l, struct lease *le, enum step step)
 
 int lease_take(struct leases *l, struct server *s, const char *relpath, lease_done_fn done, void *ctx)
 {
+	if (quiet(l, s)) {
+		atomic_fetch_add(&l->counters->unavailable, 1);
+		return -EAGAIN;
+	}
 	struct lease *le = calloc(1, sizeof *le);
 	if (!le)
 		return -ENOMEM;

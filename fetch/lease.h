@@ -53,7 +53,8 @@ int leases_new(struct leases **out, CURLM *multi, int ttl_s, struct lease_counte
 void leases_free(struct leases *l);
 
 /* Transfer thread: asks the tier `s` for the lease on relpath; done
- * follows. 0, or -errno (done is not called: work alone). */
+ * follows. 0, or -errno (done is not called: work alone); -EAGAIN for
+ * LEASE_QUIET_S after a lease failed on that tier. */
 int lease_take(struct leases *l, struct server *s, const char *relpath, lease_done_fn done, void *ctx);
 /* Transfer thread: the work on relpath is over; the lease this host holds
  * on it in tier `server` (if any) is deleted. */

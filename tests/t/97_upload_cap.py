@@ -84,6 +84,11 @@ def main():
     t.ok(all(os.path.exists(os.path.join(d.store, r)) for r in rels), f"the {KEYS} keys are stored")
     t.ok(wait_for(lambda: len(bucket.puts) >= KEYS, 30), f"every one is uploaded ({len(bucket.puts)})")
     t.ok(bucket.most <= 8, f"at most 8 uploads at once ({bucket.most})")
+    # this bucket answers 404 to every GET: a lease written is never read
+    # back, so the tier cannot lease (and is not asked again for a while)
+    log = d.ctl("servers", "tier", "log")
+    t.ok("leases fail on this tier" in log and d.stat_value("leases_taken") == 0,
+         "a tier that does not keep leases: each key worked on alone, and the log says why")
     t.ok(bucket.most >= 2, "and more than one (they do run side by side)")
     d.stop()
     t.done()
