@@ -133,7 +133,8 @@ def killed_in_the_middle(t, tier, up, names, hosts):
     bad = [(h, n, r[1]) for (h, n), r in results.items() if r[0] is None]
     t.eq(bad, [], f"after a kill -9 of the third host, the two others get every .sym ({len(keys)})")
     _, downloads = origin_cost(up, [n for n, _ in keys])
-    t.ok(downloads <= len(keys) + 10, f"the origin sent {downloads} downloads for {len(keys)} PDBs")
+    # the keys the killed host had downloaded but not yet put in the tier are done again, no more
+    t.ok(downloads <= 1.5 * len(keys), f"the origin sent {downloads} downloads for {len(keys)} PDBs")
 
     store = os.path.join(victim.dir, "store")
     stored = [os.path.relpath(os.path.join(p, n), store) for p, _, ns in os.walk(store) for n in ns
