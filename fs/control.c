@@ -83,6 +83,7 @@ static const char readme[] =
 	"             budget, evictions); per server fetches_total{server,outcome} (one per key\n"
 	"             asked) and fetch_duration_seconds (a histogram), downloaded bytes,\n"
 	"             skiplist entries, blackouts, uploads; conversions_total{format,outcome};\n"
+	"             the fleet's leases_total{outcome};\n"
 	"             the negative cache; coalesced and waiting requests; missing and\n"
 	"             reprocess; fuse_requests_total{op} (a read the kernel's caches answer sends\n"
 	"             none). Read from memory: cheap to scrape often. For node-exporter's\n"

@@ -158,6 +158,20 @@ static int render_conversions(const struct fetch_counters *fc, struct buf *out)
 	return rc;
 }
 
+static int render_leases(const struct fetch_counters *fc, struct buf *out)
+{
+	static const char *const outcomes[] = {"taken", "waited", "broken", "unavailable"};
+	const uint64_t n[] = {atomic_load(&fc->leases.taken), atomic_load(&fc->leases.waited),
+			      atomic_load(&fc->leases.broken), atomic_load(&fc->leases.unavailable)};
+	int rc = prom_family(out, "symbold_leases_total", "counter",
+			     "The fleet's leases on keys in the shared tier (lease_ttl), by outcome: taken (this host "
+			     "did the work), waited (another host held it), broken (expired, taken over), unavailable "
+			     "(the tier could not lease: worked alone); kept across restarts.");
+	for (size_t o = 0; o < COUNT(outcomes) && rc == 0; o++)
+		rc = prom_u64(out, "symbold_leases_total", &(struct prom_label){"outcome", outcomes[o]}, 1, n[o]);
+	return rc;
+}
+
 static int render_fetcher(const struct control *c, struct buf *out)
 {
 	const struct fetch_counters *fc = fetch_counters(c->fetch);
@@ -166,6 +180,8 @@ static int render_fetcher(const struct control *c, struct buf *out)
 		rc = render_negative(c->fetch, fc, out);
 	if (rc == 0)
 		rc = render_conversions(fc, out);
+	if (rc == 0)
+		rc = render_leases(fc, out);
 	return rc;
 }
 

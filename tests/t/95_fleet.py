@@ -105,6 +105,8 @@ def one_flight(t, tier, up, names):
     waited = sum(d.stat_value("leases_waited") for d in hosts)
     t.ok(taken >= PDBS and waited > 0, f"leases taken {taken}, found held and waited for {waited}")
     t.ok(any("lease taken" in d.ctl("servers", "tier", "log") for d in hosts), "the tier's log says so")
+    m = re.search(r'^symbold_leases_total\{outcome="taken"\} (\d+)', hosts[0].ctl("metrics"), re.M)
+    t.eq(int(m.group(1)) if m else None, hosts[0].stat_value("leases_taken"), "and the metrics, as stats")
     t.ok(any("does not keep If-None-Match" in d.ctl("servers", "tier", "log") for d in hosts),
          "s3rver ignores If-None-Match: the hosts learned it, and read their leases back")
     t.ok(wait_for(lambda: not tier.keys_under(".symbold-lease"), 10),
