@@ -771,12 +771,30 @@ static void leaving_server(struct job *j)
 		j->fleet = FLEET_WANTED;
 }
 
+/* The servers j would ask past the tier, as 16 hex digits: a host's word
+ * that a key is nowhere holds for the hosts that would ask the same. */
+static void servers_hash(const struct job *j, char out[17])
+{
+	struct buf b = BUF_INIT;
+	for (int i = 0; i < j->nservers; i++)
+		if (i != j->tier)
+			buf_printf(&b, "%s\t%s\n", j->servers[i]->name, j->confs[i]->cfg.url);
+	snprintf(out, 17, "%016llx", (unsigned long long)hmap_hash(b.data ? b.data : ""));
+	buf_free(&b);
+}
+
 static void on_lease(void *ctx, enum lease_result r, const char *why)
 {
 	struct job *j = ctx;
 	struct fetcher *f = j->f;
 	double now = clock_mono();
-	(void)why; /* logged in the tier's log */
+	if (r == LEASE_MISSING) { /* as if it had asked every server itself */
+		j->fleet = FLEET_ALONE;
+		note_outcome(j, j->servers[j->tier]->name, "not-found", why);
+		negative_add(f, j->relpath);
+		job_finish(f, j, -ENOENT);
+		return;
+	}
 	if (j->fleet_since == 0)
 		j->fleet_since = now;
 	if (r == LEASE_TAKEN)
@@ -801,9 +819,11 @@ static void on_lease(void *ctx, enum lease_result r, const char *why)
 
 static void take_lease(struct fetcher *f, struct job *j)
 {
+	char servers[17];
+	servers_hash(j, servers);
 	j->fleet = FLEET_TAKING;
 	j->phase = PHASE_LEASE;
-	if (lease_take(f->leases, j->servers[j->tier], j->relpath, on_lease, j) < 0) {
+	if (lease_take(f->leases, j->servers[j->tier], j->relpath, servers, on_lease, j) < 0) {
 		j->fleet = FLEET_ALONE;
 		advance(f, j);
 	}
@@ -811,7 +831,8 @@ static void take_lease(struct fetcher *f, struct job *j)
 
 /* The job ends: a lease it holds goes when the key is in the tier — once
  * its upload there is over (fleet_uploaded) — or now, if it was not
- * stored. At a stop it is left to expire. */
+ * stored; it stays a while as the word that the key is nowhere, if every
+ * server said so. At a stop it is left to expire. */
 static void fleet_end(struct fetcher *f, struct job *j, int status)
 {
 	if (j->fleet == FLEET_TAKING)
@@ -819,7 +840,9 @@ static void fleet_end(struct fetcher *f, struct job *j, int status)
 	if (j->fleet != FLEET_HELD || status == -ESHUTDOWN)
 		return;
 	const char *tier = j->servers[j->tier]->name;
-	if (status != 0 || !upload_pending(f->uploads, tier, j->relpath))
+	if (status == -ENOENT && !j->unsure)
+		lease_conclude_missing(f->leases, tier, j->relpath);
+	else if (status != 0 || !upload_pending(f->uploads, tier, j->relpath))
 		lease_release(f->leases, tier, j->relpath);
 }
 
@@ -1845,6 +1868,7 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	totals_track("leases_waited", &f->counters.leases.waited);
 	totals_track("leases_broken", &f->counters.leases.broken);
 	totals_track("leases_unavailable", &f->counters.leases.unavailable);
+	totals_track("leases_missing", &f->counters.leases.missing);
 	int rc = verdicts_new(&f->verdicts);
 	if (rc == 0)
 		rc = catalog_negative_each(cat, load_negative, f->verdicts);

@@ -35,6 +35,7 @@ enum step {
 	STEP_PROBE,   /* PUT If-None-Match: * again, once held: does the tier keep it? */
 	STEP_RENEW,   /* PUT of the same body, while held */
 	STEP_RELEASE, /* DELETE, then forgotten */
+	STEP_VERDICT, /* PUT: the key is nowhere (for LEASE_MISSING_TTL_S), then forgotten */
 };
 
 struct lease {
@@ -43,11 +44,12 @@ struct lease {
 	struct server_conf *conf;
 	char relpath[KEY_PATH_MAX];
 	char url[SRV_URL_MAX + KEY_PATH_MAX + 32];
-	char body_text[200];
+	char body_text[240];
+	char servers[17];  /* the taker's servers, as a hash (lease_take) */
 	enum step step;   /* in flight, or due at `due` */
 	double due;       /* 0: in flight (or nothing due) */
 	int held;         /* taken: renewed until released */
-	int release;      /* released while a request was in flight */
+	enum step release; /* STEP_RELEASE or STEP_VERDICT once the work is over (0: not yet) */
 	int claims;
 	lease_done_fn done; /* while taking; NULL once told (or forgotten) */
 	void *ctx;
@@ -131,9 +133,10 @@ static int send_step(struct leases *l, struct lease *le)
 	static const char *const methods[] = {
 		[STEP_CHECK] = "GET",  [STEP_CLAIM] = "PUT",  [STEP_VERIFY] = "GET",
 		[STEP_BREAK] = "DELETE", [STEP_PROBE] = "PUT", [STEP_RENEW] = "PUT", [STEP_RELEASE] = "DELETE",
+		[STEP_VERDICT] = "PUT",
 	};
 	int conditional = le->step == STEP_CLAIM || le->step == STEP_PROBE;
-	int put = conditional || le->step == STEP_RENEW;
+	int put = conditional || le->step == STEP_RENEW || le->step == STEP_VERDICT;
 	size_t len = strlen(le->body_text);
 	le->due = 0;
 	le->sink = (struct transfer_sink){.fd = -1, .max = TRANSFER_ERROR_BODY};
@@ -180,12 +183,16 @@ static int quiet(const struct leases *l, const struct server *s)
  * forgotten. */
 static void decide(struct leases *l, struct lease *le, enum lease_result r, const char *why)
 {
-	atomic_fetch_add(r == LEASE_TAKEN  ? &l->counters->taken
-			 : r == LEASE_HELD ? &l->counters->waited
-					   : &l->counters->unavailable,
+	static const char *const said[] = {
+		[LEASE_TAKEN] = "taken", [LEASE_HELD] = "held by another host",
+		[LEASE_MISSING] = "says the key is nowhere", [LEASE_UNAVAILABLE] = "not to be had",
+	};
+	atomic_fetch_add(r == LEASE_TAKEN	? &l->counters->taken
+			 : r == LEASE_HELD	? &l->counters->waited
+			 : r == LEASE_MISSING ? &l->counters->missing
+						: &l->counters->unavailable,
 			 1);
-	log_server(&le->srv->log, le->srv->name, "%s lease %s: %s", le->relpath,
-		   r == LEASE_TAKEN ? "taken" : r == LEASE_HELD ? "held by another host" : "not to be had", why);
+	log_server(&le->srv->log, le->srv->name, "%s lease %s: %s", le->relpath, said[r], why);
 	lease_done_fn done = le->done;
 	void *ctx = le->ctx;
 	le->done = NULL;
@@ -212,7 +219,7 @@ static int fail_to_start(struct leases *l, struct lease *le, int rc)
 	snprintf(why, sizeof why, "its request could not be made: %s", strerror(-rc));
 	request_end(l, le);
 	if (le->held) {
-		le->step = le->release ? STEP_RELEASE : STEP_RENEW;
+		le->step = le->release ? le->release : STEP_RENEW;
 		le->due = clock_mono() + 1; /* tried again */
 		return rc;
 	}
@@ -233,7 +240,16 @@ static void go(struct leases *l, struct lease *le, enum step step)
 		fail_to_start(l, le, rc);
 }
 
-int lease_take(struct leases *l, struct server *s, const char *relpath, lease_done_fn done, void *ctx)
+/* What a lease's object says: who holds it, for how long, for which
+ * servers; and, once its holder found the key nowhere, `missing=1`. */
+static void write_body(struct leases *l, struct lease *le, int ttl, int missing)
+{
+	snprintf(le->body_text, sizeof le->body_text, "symbold-lease token=%s ttl=%d host=%s pid=%d servers=%s%s\n",
+		 le->token, ttl, l->host, (int)getpid(), le->servers, missing ? " missing=1" : "");
+}
+
+int lease_take(struct leases *l, struct server *s, const char *relpath, const char *servers, lease_done_fn done,
+	       void *ctx)
 {
 	if (quiet(l, s)) {
 		atomic_fetch_add(&l->counters->unavailable, 1);
@@ -255,8 +271,8 @@ int lease_take(struct leases *l, struct server *s, const char *relpath, lease_do
 		lease_free(l, le);
 		return rc;
 	}
-	snprintf(le->body_text, sizeof le->body_text, "symbold-lease token=%s ttl=%d host=%s pid=%d\n", le->token,
-		 l->ttl, l->host, (int)getpid());
+	snprintf(le->servers, sizeof le->servers, "%s", servers);
+	write_body(l, le, l->ttl, 0);
 	le->done = done;
 	le->ctx = ctx;
 	le->next = l->list;
@@ -274,17 +290,39 @@ int lease_take(struct leases *l, struct server *s, const char *relpath, lease_do
 	return rc;
 }
 
+/* The held lease on relpath in `server`, or NULL. */
+static struct lease *held_lease(struct leases *l, const char *server, const char *relpath)
+{
+	for (struct lease *le = l->list; le; le = le->next)
+		if (le->held && !le->release && strcmp(le->srv->name, server) == 0 && strcmp(le->relpath, relpath) == 0)
+			return le;
+	return NULL;
+}
+
+/* The work on a held lease is over: it goes (STEP_RELEASE) or becomes the
+ * verdict that the key is nowhere (STEP_VERDICT), once any request in
+ * flight has ended. */
+static void end_held(struct leases *l, struct lease *le, enum step how)
+{
+	le->release = how;
+	if (how == STEP_VERDICT)
+		write_body(l, le, LEASE_MISSING_TTL_S, 1);
+	if (!le->easy)
+		go(l, le, how);
+}
+
 void lease_release(struct leases *l, const char *server, const char *relpath)
 {
-	for (struct lease *le = l->list; le; le = le->next) {
-		if (!le->held || le->release || strcmp(le->srv->name, server) != 0 ||
-		    strcmp(le->relpath, relpath) != 0)
-			continue;
-		le->release = 1;
-		if (!le->easy) /* else once the request in flight ends */
-			go(l, le, STEP_RELEASE);
-		return;
-	}
+	struct lease *le = held_lease(l, server, relpath);
+	if (le)
+		end_held(l, le, STEP_RELEASE);
+}
+
+void lease_conclude_missing(struct leases *l, const char *server, const char *relpath)
+{
+	struct lease *le = held_lease(l, server, relpath);
+	if (le)
+		end_held(l, le, STEP_VERDICT);
 }
 
 void lease_forget(struct leases *l, void *ctx)
@@ -329,19 +367,33 @@ static void body_field(const char *body, const char *name, char *out, size_t len
  * ttl without a renewal (by the tier's clock). */
 static void judge_found(struct leases *l, struct lease *le)
 {
-	char host[64], ttl_text[16], why[200];
+	char host[64], ttl_text[16], servers[17], missing[4], why[200];
 	body_field(le->sink.error_body, " host=", host, sizeof host);
 	body_field(le->sink.error_body, " ttl=", ttl_text, sizeof ttl_text);
+	body_field(le->sink.error_body, " servers=", servers, sizeof servers);
+	body_field(le->sink.error_body, " missing=", missing, sizeof missing);
 	long long now = transfer_header_time(le->easy, "Date");
 	long long written = transfer_header_time(le->easy, "Last-Modified");
 	long long age = now >= 0 && written >= 0 ? now - written : -1;
 	long long ttl = atoll(ttl_text) > 0 ? atoll(ttl_text) : l->ttl;
 	request_end(l, le);
-	if (age > ttl + LEASE_SLACK_S && le->claims < LEASE_CLAIMS) {
+	/* a verdict of other servers than ours says nothing of what ours have */
+	int theirs = missing[0] && strcmp(servers, le->servers) != 0;
+	if (missing[0] && !theirs && age <= ttl + LEASE_SLACK_S) {
+		snprintf(why, sizeof why, "%s found it on no server %lld s ago", host[0] ? host : "a host", age);
+		decide(l, le, LEASE_MISSING, why);
+		return;
+	}
+	if ((theirs || age > ttl + LEASE_SLACK_S) && le->claims < LEASE_CLAIMS) {
 		atomic_fetch_add(&l->counters->broken, 1);
-		log_server(&le->srv->log, le->srv->name,
-			   "%s lease of %s not renewed for %lld s (ttl %lld s): its holder is gone, broken",
-			   le->relpath, host[0] ? host : "a host", age, ttl);
+		if (theirs)
+			log_server(&le->srv->log, le->srv->name,
+				   "%s lease of %s says it is missing from other servers than ours: broken", le->relpath,
+				   host[0] ? host : "a host");
+		else
+			log_server(&le->srv->log, le->srv->name,
+				   "%s lease of %s not renewed for %lld s (ttl %lld s): its holder is gone, broken",
+				   le->relpath, host[0] ? host : "a host", age, ttl);
 		go(l, le, STEP_BREAK);
 		return;
 	}
@@ -409,15 +461,18 @@ static void after_held(struct leases *l, struct lease *le, long status, const ch
 		learn_honours(l, le, status);
 		ok = ok || status == 412;
 	}
+	static const char *const what[] = {
+		[STEP_PROBE] = "probe", [STEP_RENEW] = "renewal", [STEP_RELEASE] = "release", [STEP_VERDICT] = "verdict",
+	};
 	if (!ok && !(le->step == STEP_RELEASE && status == 404))
 		log_server(&le->srv->log, le->srv->name, "%s lease %s failed: %s", le->relpath,
-			   le->step == STEP_RELEASE ? "release" : le->step == STEP_PROBE ? "probe" : "renewal", why);
+			   what[le->step] ? what[le->step] : "request", why);
 	request_end(l, le);
-	if (le->step == STEP_RELEASE) {
+	if (le->step == STEP_RELEASE || le->step == STEP_VERDICT) {
 		unlink_lease(l, le);
 		lease_free(l, le);
 	} else if (le->release) {
-		go(l, le, STEP_RELEASE);
+		go(l, le, le->release);
 	} else {
 		le->step = STEP_RENEW;
 		le->due = clock_mono() + l->ttl / 3.0;

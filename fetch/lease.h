@@ -8,11 +8,14 @@
  * first lease held there probes it: the same write again must get 412)
  * nothing more is needed; on one that may ignore it, the lease is read
  * before the write and again LEASE_SETTLE_S after it, and the token read
- * back decides who holds it. The body names the holder and its ttl; the holder rewrites it
- * every ttl/3 while it works and deletes it once the key is in the tier or
- * its work failed. A lease older than its ttl by the tier's own clock
- * (Date minus Last-Modified: no host's clock is trusted) was left by a
- * holder that died: it is deleted and taken.
+ * back decides who holds it. The body names the holder, its ttl and its
+ * servers (a hash); the holder rewrites it every ttl/3 while it works, and
+ * deletes it once the key is in the tier or its work failed. A key found
+ * nowhere leaves the lease saying so for LEASE_MISSING_TTL_S: hosts with
+ * the same servers take that word instead of asking the origin in turn.
+ * A lease older than its ttl by the tier's own clock (Date minus
+ * Last-Modified: no host's clock is trusted) was left by a holder that
+ * died: it is deleted and taken.
  *
  * Everything runs on the transfer thread's curl multi, like the uploads;
  * nothing here blocks. docs/ARCHITECTURE.md ("A fleet") has the failure
@@ -26,10 +29,15 @@
 #include "admin/registry.h"
 
 #define LEASE_SETTLE_S 0.3 /* seconds between a write and its read-back */
+/* seconds a holder's word that a key is nowhere stands: the hosts that
+ * waited for it conclude so too, rather than asking the origin one after
+ * the other; each keeps it in its own negative cache */
+#define LEASE_MISSING_TTL_S 60
 
 enum lease_result {
 	LEASE_TAKEN,      /* this host holds it: do the work, then lease_release */
 	LEASE_HELD,       /* another host holds it: wait for the tier to have the key */
+	LEASE_MISSING,    /* its holder, with the same servers, found the key nowhere: it is not found */
 	LEASE_UNAVAILABLE /* the tier did not answer as it should: work alone */
 };
 
@@ -44,6 +52,7 @@ struct lease_counters {
 	atomic_ullong waited;      /* found held by another host: the tier was asked again */
 	atomic_ullong broken;      /* expired leases of hosts gone, deleted */
 	atomic_ullong unavailable; /* the tier did not answer as it should: worked alone */
+	atomic_ullong missing;     /* another host's word that the key is nowhere, taken */
 };
 
 /* counters must outlive l. */
@@ -53,12 +62,18 @@ int leases_new(struct leases **out, CURLM *multi, int ttl_s, struct lease_counte
 void leases_free(struct leases *l);
 
 /* Transfer thread: asks the tier `s` for the lease on relpath; done
- * follows. 0, or -errno (done is not called: work alone); -EAGAIN for
+ * follows. `servers` (16 hex digits) names the servers this host would
+ * ask: a holder's word that the key is nowhere counts only for hosts with
+ * the same. 0, or -errno (done is not called: work alone); -EAGAIN for
  * LEASE_QUIET_S after a lease failed on that tier. */
-int lease_take(struct leases *l, struct server *s, const char *relpath, lease_done_fn done, void *ctx);
+int lease_take(struct leases *l, struct server *s, const char *relpath, const char *servers, lease_done_fn done,
+	       void *ctx);
 /* Transfer thread: the work on relpath is over; the lease this host holds
  * on it in tier `server` (if any) is deleted. */
 void lease_release(struct leases *l, const char *server, const char *relpath);
+/* The same, when every server found the key nowhere: the lease becomes
+ * that word, for LEASE_MISSING_TTL_S (others' takes end LEASE_MISSING). */
+void lease_conclude_missing(struct leases *l, const char *server, const char *relpath);
 /* Transfer thread: a take in progress for ctx is dropped, never called
  * back (its job ended). */
 void lease_forget(struct leases *l, void *ctx);

@@ -5,6 +5,7 @@ does the work, the others wait for the tier to have it). A host killed in the
 middle leaves nothing undone: its leases expire and are taken over, and after
 its restart every symbol it stored is in the tier. A tier that is down leaves
 each host to work alone, as it would without one."""
+import errno
 import os
 import re
 import sys
@@ -12,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Nginx, S3rver, Symbold, Tap, free_port, make_pdb, read, tmpdir, try_read, wait_for  # noqa: E402
+from harness import Nginx, S3rver, Symbold, Tap, free_port, make_pdb, make_sym, read, tmpdir, try_read, wait_for  # noqa: E402
 
 BUCKET = "fleet"
 LEASE_TTL = 4
@@ -38,14 +39,18 @@ def origin(t, batches):
     return Nginx(t, root), names
 
 
-def host(t, tier, up, workdir=None, tier_url=None):
-    servers = {
-        "tier": {"type": "s3", "url": tier_url or tier.url, "s3_bucket": BUCKET, "s3_region": "us-east-1",
+def host_servers(tier_url, up):
+    return {
+        "tier": {"type": "s3", "url": tier_url, "s3_bucket": BUCKET, "s3_region": "us-east-1",
                  "s3_access_key": S3rver.ACCESS_KEY, "s3_secret_key": S3rver.SECRET, "upload": 1,
                  "priority": 1, "timeout_s": 5},
         "origin": {"type": "symsrv", "url": up.url, "priority": 2},
     }
-    return Symbold(t, servers=servers, options={"lease_ttl": LEASE_TTL, "wait": 60}, workdir=workdir).start()
+
+
+def host(t, tier, up, workdir=None, tier_url=None):
+    return Symbold(t, servers=host_servers(tier_url or tier.url, up), options={"lease_ttl": LEASE_TTL, "wait": 60},
+                   workdir=workdir).start()
 
 
 def sym_path(d, name, did):
@@ -154,6 +159,46 @@ def tier_has_stored(tier, relpath):
     return tier.has(f"{name}/{did.upper()}/{file}")
 
 
+def missing_everywhere(t, tier, up):
+    """Keys no server has, asked on three hosts at once: one host asks the
+    origin, and its word that they are nowhere ends the others' waits; a
+    host with another server than theirs does not take that word."""
+    absent = [(f"gone{i}.pdb", debug_id(9, i)[1]) for i in range(5)]
+    solo = Symbold(t, servers={"origin": {"type": "symsrv", "url": up.url}}).start()
+    name, did = absent[0]
+    t.eq(try_read(sym_path(solo, name, did))[1], errno.ENOENT, "alone: a key no server has is ENOENT")
+    per_key, _ = origin_cost(up, [name])
+    solo.stop()
+
+    hosts = [host(t, tier, up) for _ in range(3)]
+    keys = absent[1:]
+    began = time.monotonic()
+    results = read_all(hosts, keys)
+    took = time.monotonic() - began
+    t.eq(sorted({r[1] for r in results.values()}), [errno.ENOENT], f"ENOENT on every host ({took:.1f} s)")
+    requests, _ = origin_cost(up, [n for n, _ in keys])
+    t.ok(requests <= 1.5 * per_key * len(keys),
+         f"the origin was asked {requests / len(keys):.1f} times a key; one host alone asks {per_key}")
+    said = sum(d.stat_value("leases_missing") for d in hosts)
+    t.ok(said >= len(keys), f"the others took the first host's word that the keys are nowhere ({said})")
+    t.ok(any("says the key is nowhere" in d.ctl("servers", "tier", "log") for d in hosts), "and logged it")
+
+    # a host with one more server: the others' word is not for it
+    extra = tmpdir(t, "fleet-extra-")
+    name, did = keys[0]
+    make_sym(f"{extra}/{name}/{did}/{name[:-4]}.sym", did, name)
+    other = Symbold(t, servers={
+        "tier": host_servers(tier.url, up)["tier"],
+        "extra": {"type": "dir", "url": extra, "priority": 2},
+        "origin": {"type": "symsrv", "url": up.url, "priority": 3},
+    }, options={"lease_ttl": LEASE_TTL, "wait": 60}).start()
+    t.ok(read(sym_path(other, name, did)).startswith(b"MODULE"),
+         "a host with another server set asks its own servers: it gets the key from its extra one")
+    other.stop()
+    for d in hosts:
+        d.stop()
+
+
 def tier_down(t, up, names):
     """With the tier down, each host works alone."""
     dead = f"http://127.0.0.1:{free_port()}"
@@ -197,6 +242,7 @@ def main():
     killed_in_the_middle(t, tier, up, names, hosts)
     for d in hosts:
         d.stop()
+    missing_everywhere(t, tier, up)
     tier_down(t, up, names)
     conditional_tier(t, up, names)
     t.done()
