@@ -27,7 +27,7 @@
 #define LEASE_QUIET_S 30.0
 
 enum step {
-	STEP_NONE,    /* held, nothing in flight */
+	STEP_NONE,    /* (no release asked yet) */
 	STEP_CHECK,   /* GET: is it held, and since when */
 	STEP_CLAIM,   /* PUT If-None-Match: * */
 	STEP_VERIFY,  /* GET after LEASE_SETTLE_S: whose token stayed */
@@ -127,6 +127,14 @@ void leases_free(struct leases *l)
 	free(l);
 }
 
+/* What a lease's object says: who holds it, for how long, for which
+ * servers; and, once its holder found the key nowhere, `missing=1`. */
+static void write_body(struct leases *l, struct lease *le, int ttl, int missing)
+{
+	snprintf(le->body_text, sizeof le->body_text, "symbold-lease token=%s ttl=%d host=%s pid=%d servers=%s%s\n",
+		 le->token, ttl, l->host, (int)getpid(), le->servers, missing ? " missing=1" : "");
+}
+
 /* Starts le's request for its step: 0 or -errno. */
 static int send_step(struct leases *l, struct lease *le)
 {
@@ -137,6 +145,8 @@ static int send_step(struct leases *l, struct lease *le)
 	};
 	int conditional = le->step == STEP_CLAIM || le->step == STEP_PROBE;
 	int put = conditional || le->step == STEP_RENEW || le->step == STEP_VERDICT;
+	if (le->step == STEP_VERDICT) /* only now: a renewal in flight was reading the body */
+		write_body(l, le, LEASE_MISSING_TTL_S, 1);
 	size_t len = strlen(le->body_text);
 	le->due = 0;
 	le->sink = (struct transfer_sink){.fd = -1, .max = TRANSFER_ERROR_BODY};
@@ -240,14 +250,6 @@ static void go(struct leases *l, struct lease *le, enum step step)
 		fail_to_start(l, le, rc);
 }
 
-/* What a lease's object says: who holds it, for how long, for which
- * servers; and, once its holder found the key nowhere, `missing=1`. */
-static void write_body(struct leases *l, struct lease *le, int ttl, int missing)
-{
-	snprintf(le->body_text, sizeof le->body_text, "symbold-lease token=%s ttl=%d host=%s pid=%d servers=%s%s\n",
-		 le->token, ttl, l->host, (int)getpid(), le->servers, missing ? " missing=1" : "");
-}
-
 int lease_take(struct leases *l, struct server *s, const char *relpath, const char *servers, lease_done_fn done,
 	       void *ctx)
 {
@@ -305,8 +307,6 @@ static struct lease *held_lease(struct leases *l, const char *server, const char
 static void end_held(struct leases *l, struct lease *le, enum step how)
 {
 	le->release = how;
-	if (how == STEP_VERDICT)
-		write_body(l, le, LEASE_MISSING_TTL_S, 1);
 	if (!le->easy)
 		go(l, le, how);
 }
