@@ -9,6 +9,7 @@
 
 #include "tests/unit/files.h"
 #include "tests/unit/logged.h"
+#include "tests/unit/stores.h"
 #include "tests/unit/tap.h"
 
 #include <dirent.h>
@@ -24,7 +25,6 @@
 
 #define REL "xul.pdb/3844DBB920174967BE7AA4A2C20430FA2/xul.pdb"
 
-static char tmpdir[64], root[128], dbpath[128], err[512];
 
 /* ---- helpers ------------------------------------------------------------------- */
 
@@ -50,50 +50,6 @@ static int count_entries(const char *dir)
 		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
 	closedir(d);
 	return n;
-}
-
-/* rm -r, for the temp directory at the end */
-static void remove_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		DIR *d = opendir(path);
-		for (struct dirent *de; d && (de = readdir(d));) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			char sub[PATH_MAX];
-			snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-			remove_tree(sub);
-		}
-		if (d)
-			closedir(d);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
-
-static struct catalog *open_catalog(void)
-{
-	struct catalog *c = NULL;
-	err[0] = '\0';
-	if (!is_int(catalog_open(&c, dbpath, err, sizeof err), 0, "catalog_open"))
-		printf("#   err: %s\n", err);
-	return c;
-}
-
-static struct store *open_store(struct catalog *c)
-{
-	struct store *s = NULL;
-	err[0] = '\0';
-	alarm(20); /* recovery must not hang (a catalog callback re-entering the catalog would) */
-	int rc = store_open(&s, root, c, err, sizeof err);
-	alarm(0);
-	if (!is_int(rc, 0, "store_open"))
-		printf("#   err: %s\n", err);
-	return rc == 0 ? s : NULL;
 }
 
 struct pending_seen {
@@ -306,20 +262,6 @@ static void test_list_and_errors(void)
 
 #define GROUP 40
 
-struct answers {
-	int calls[GROUP + 1];
-	int rc[GROUP + 1];
-};
-
-static struct answers answers;
-
-static void answered(void *ctx, int rc)
-{
-	int i = (int)(intptr_t)ctx;
-	answers.calls[i]++;
-	answers.rc[i] = rc;
-}
-
 /* Many files queued at once go as groups: each answered once, durable at
  * its place; the catalog records them all once drained; a bad one fails
  * alone. */
@@ -371,17 +313,6 @@ static void test_group_commit(void)
 }
 
 /* ---- a linked debug-file directory ---- */
-
-/* A temp file of the store with `text` in it: its path in `path`. */
-static int temp_with(struct store *s, char path[PATH_MAX], const char *text)
-{
-	int fd = store_tmp_create(s, path);
-	if (fd < 0)
-		return fd;
-	int rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
-	close(fd);
-	return rc;
-}
 
 /* A component of a placed file's path that is a symbolic link — the debug
  * file's directory linked to a directory outside the store, or the id's —

@@ -8,6 +8,7 @@
 #include "common/log.h"
 
 #include "tests/unit/files.h"
+#include "tests/unit/stores.h"
 #include "tests/unit/tap.h"
 
 #include <errno.h>
@@ -22,32 +23,10 @@
 #define DONE "ntdll.pdb/1234567890ABCDEF1234567890ABCDEF1/ntdll.pdb"
 #define LOST "lost.pdb/1234567890ABCDEF1234567890ABCDEF1/lost.pdb"
 
-static char tmpdir[64], root[128], dbpath[128], err[512];
 
 static struct file_meta meta_to(const char *uploads)
 {
 	return (struct file_meta){"origin", "http://127.0.0.1/x", "pdb", 5, 1700000000, uploads};
-}
-
-static struct catalog *open_catalog(void)
-{
-	struct catalog *c = NULL;
-	err[0] = '\0';
-	if (!is_int(catalog_open(&c, dbpath, err, sizeof err), 0, "catalog_open"))
-		printf("#   err: %s\n", err);
-	return c;
-}
-
-static struct store *open_store(struct catalog *c)
-{
-	struct store *s = NULL;
-	err[0] = '\0';
-	alarm(20);
-	int rc = store_open(&s, root, c, err, sizeof err);
-	alarm(0);
-	if (!is_int(rc, 0, "store_open"))
-		printf("#   err: %s\n", err);
-	return rc == 0 ? s : NULL;
 }
 
 /* The rows, "path server" each, '\n' after each, into `out`. */
@@ -97,16 +76,6 @@ static void put_file(const char *relpath, const char *text)
 		*slash = '/';
 	}
 	write_text(p, text);
-}
-
-static int temp_with(struct store *s, char path[PATH_MAX], const char *text)
-{
-	int fd = store_tmp_create(s, path);
-	if (fd < 0)
-		return fd;
-	int rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -EIO;
-	close(fd);
-	return rc;
 }
 
 /* ---- the catalog alone ---- */
@@ -182,17 +151,6 @@ static void test_batch_delete(void)
 }
 
 /* ---- with the store ---- */
-
-static struct answers {
-	int calls[8], rc[8];
-} answers;
-
-static void answered(void *ctx, int rc)
-{
-	int i = (int)(intptr_t)ctx;
-	answers.calls[i]++;
-	answers.rc[i] = rc;
-}
 
 /* The group commit writes each file's upload rows with its pending row; a
  * file that never reaches its place takes its rows away; a file already
@@ -274,14 +232,6 @@ static void test_recovery(void)
 		store_close(s);
 	}
 	catalog_close(c);
-}
-
-static void remove_tree(const char *path)
-{
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", path);
 }
 
 int main(void)
