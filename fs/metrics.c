@@ -164,14 +164,12 @@ static int render_leases(const struct fetch_counters *fc, struct buf *out)
 	const uint64_t n[] = {atomic_load(&fc->leases.taken), atomic_load(&fc->leases.waited),
 			      atomic_load(&fc->leases.broken), atomic_load(&fc->leases.unavailable),
 			      atomic_load(&fc->leases.missing)};
-	int rc = prom_family(out, "symbold_leases_total", "counter",
-			     "The fleet's leases on keys in the shared tier (lease_ttl), by outcome: taken (this host "
-			     "did the work), waited (another host held it), broken (expired, taken over), unavailable "
-			     "(the tier could not lease: worked alone), missing (another host with the same servers found "
-			     "the key nowhere); kept across restarts.");
-	for (size_t o = 0; o < COUNT(outcomes) && rc == 0; o++)
-		rc = prom_u64(out, "symbold_leases_total", &(struct prom_label){"outcome", outcomes[o]}, 1, n[o]);
-	return rc;
+	return by_label(out, "symbold_leases_total", "counter",
+			"The fleet's leases on keys in the shared tier (lease_ttl), by outcome: taken (this host "
+			"did the work), waited (another host held it), broken (expired, taken over), unavailable "
+			"(the tier could not lease: worked alone), missing (another host with the same servers found "
+			"the key nowhere); kept across restarts.",
+			"outcome", outcomes, n, COUNT(outcomes));
 }
 
 static int render_fetcher(const struct control *c, struct buf *out)

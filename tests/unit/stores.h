@@ -16,9 +16,26 @@
 
 #include "admin/catalog.h"
 #include "admin/store.h"
+#include "common/log.h"
 #include "tests/unit/tap.h"
 
 static char tmpdir[64], root[128], dbpath[128], err[512];
+
+/* The temp directory (/tmp/symbold-test-NAME-XXXXXX) with root and
+ * dbpath in it, and the log the store writes to: 0, or -1 (said why). */
+static int stores_begin(const char *name)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0); /* keep what was printed if an alarm fires */
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/symbold-test-%s-XXXXXX", name);
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return -1;
+	}
+	log_init(1000, 0);
+	snprintf(root, sizeof root, "%s/store", tmpdir);
+	snprintf(dbpath, sizeof dbpath, "%s/catalog.db", tmpdir);
+	return 0;
+}
 
 /* rm -r, for the temp directory at the end */
 static void remove_tree(const char *path)

@@ -627,15 +627,8 @@ static void test_catalog(void)
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0); /* keep what was printed if the alarm fires */
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/symbold-test-store-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
+	if (stores_begin("store") < 0)
 		return 1;
-	}
-	log_init(1000, 0);
-	snprintf(root, sizeof root, "%s/store", tmpdir);
-	snprintf(dbpath, sizeof dbpath, "%s/catalog.db", tmpdir);
 	test_commit();
 	test_list_and_errors();
 	test_group_commit();

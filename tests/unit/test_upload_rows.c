@@ -236,15 +236,8 @@ static void test_recovery(void)
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/symbold-test-uprows-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
+	if (stores_begin("uprows") < 0)
 		return 1;
-	}
-	log_init(1000, 0);
-	snprintf(root, sizeof root, "%s/store", tmpdir);
-	snprintf(dbpath, sizeof dbpath, "%s/catalog.db", tmpdir);
 	test_pending_add();
 	test_batch_delete();
 	snprintf(dbpath, sizeof dbpath, "%s/catalog2.db", tmpdir);
