@@ -479,6 +479,15 @@ static void fail_server(struct fetcher *f, struct job *j, struct server *s, enum
 	server_count(s, STAT_FAILED, 1);
 	server_count(s, stage, 1);
 	count_fetch(j, s, outcome_of_stage(stage));
+	if (j->fleet == FLEET_WAITING && j->si == j->tier) {
+		/* polled while another host's upload of it lands (a store that
+		 * shows an object before it is whole): asked again, as after a
+		 * miss — not blamed, not given up for the origin */
+		j->missed = 1;
+		j->ci++;
+		advance(f, j);
+		return;
+	}
 	if (blame_key)
 		server_failed(s, &j->key, blame_key);
 	j->unsure = 1;
@@ -756,11 +765,13 @@ static int find_tier(const struct fetcher *f, const struct job *j)
 	return -1;
 }
 
-/* 1 if j asks the tier again while another host leases the key: only the
- * plain form (where an upload goes) is asked. */
+/* 1 if j asks the tier again — while another host leases the key, or once
+ * it took the lease itself (the holder before it may have finished
+ * meanwhile) — and is done: only the plain form (where an upload goes) is
+ * asked. */
 static int polled_tier(const struct job *j)
 {
-	return j->si == j->tier && j->fleet == FLEET_WAITING && j->ci > 0;
+	return j->si == j->tier && (j->fleet == FLEET_WAITING || j->fleet == FLEET_HELD) && j->ci > 0;
 }
 
 /* j is done with its current server; past the tier, having found nothing
@@ -797,9 +808,10 @@ static void on_lease(void *ctx, enum lease_result r, const char *why)
 	}
 	if (j->fleet_since == 0)
 		j->fleet_since = now;
-	if (r == LEASE_TAKEN)
+	if (r == LEASE_TAKEN) { /* the tier once more before the work: it may have the key now */
 		j->fleet = FLEET_HELD;
-	else if (r == LEASE_UNAVAILABLE || now - j->fleet_since > FLEET_WAIT_MAX)
+		start_server(j, j->tier);
+	} else if (r == LEASE_UNAVAILABLE || now - j->fleet_since > FLEET_WAIT_MAX)
 		j->fleet = FLEET_ALONE;
 	if (j->fleet != FLEET_TAKING) {
 		advance(f, j);

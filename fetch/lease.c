@@ -25,6 +25,15 @@
  * refuses them (a policy on the prefix) must not cost every cold key its
  * requests; its hosts work alone meanwhile */
 #define LEASE_QUIET_S 30.0
+/* A read-back decides only once every rival write has landed. A rival
+ * that found no lease just before ours landed writes its own within what
+ * a check and a claim take it: two round trips and its daemon's delays.
+ * So the wait is twice the longest recent check-to-claim time seen here
+ * (decaying; this take's own included, so a burst's first takes wait as
+ * long as they themselves took), within LEASE_SETTLE_S and LEASE_SETTLE_MAX_S: a loaded tier
+ * or host waits longer rather than letting two hosts both hold a key. */
+#define SETTLE_CLAIMS 2.0
+#define LEASE_SETTLE_MAX_S 3.0
 
 enum step {
 	STEP_NONE,    /* (no release asked yet) */
@@ -57,6 +66,9 @@ struct lease {
 	CURL *easy;
 	FILE *body;
 	struct transfer_sink sink;
+	double sent;    /* when the request in flight was sent */
+	double began;   /* when the take began (its check was sent) */
+	double written; /* when the lease's object was last written by us (its age on the tier counts from then) */
 	char token[2 * TOKEN_BYTES + 1];
 };
 
@@ -66,9 +78,11 @@ struct leases {
 	char host[64];
 	struct lease *list;
 	int running; /* requests in flight */
+	double slowest; /* seconds: the longest recent check-to-claim (decaying), for the settle */
 	/* whether a tier keeps If-None-Match (&HONOURS_YES, &HONOURS_NO;
 	 * NULL: not known yet), learned from a probe once a lease is held */
 	struct hmap honours;
+	struct hmap keeps; /* tiers a lease was read back from: they keep them (a 404 then is a race) */
 	struct hmap quiet; /* tier name -> a malloc'd double: leases not asked until then */
 	struct lease_counters *counters;
 };
@@ -87,6 +101,7 @@ int leases_new(struct leases **out, CURLM *multi, int ttl_s, struct lease_counte
 		snprintf(l->host, sizeof l->host, "?");
 	l->host[sizeof l->host - 1] = '\0';
 	hmap_init(&l->honours);
+	hmap_init(&l->keeps);
 	hmap_init(&l->quiet);
 	*out = l;
 	return 0;
@@ -123,6 +138,7 @@ void leases_free(struct leases *l)
 		lease_free(l, le);
 	}
 	hmap_clear(&l->honours);
+	hmap_clear(&l->keeps);
 	hmap_clear_free(&l->quiet);
 	free(l);
 }
@@ -157,6 +173,7 @@ static int send_step(struct leases *l, struct lease *le)
 	if (!le->easy)
 		return -ENOMEM;
 	l->running++;
+	le->sent = clock_mono();
 	curl_easy_setopt(le->easy, CURLOPT_PRIVATE, le);
 	return curl_multi_add_handle(l->multi, le->easy) == CURLM_OK ? 0 : -EIO;
 }
@@ -168,6 +185,14 @@ static void unlink_lease(struct leases *l, struct lease *le)
 			*pp = le->next;
 			return;
 		}
+}
+
+/* A renewal a third of the ttl after the last write: the others judge the
+ * lease's age from that write, however long the read-back took. */
+static double renewal_due(const struct leases *l, const struct lease *le)
+{
+	double due = le->written + l->ttl / 3.0, now = clock_mono();
+	return due > now ? due : now;
 }
 
 /* The tier's leases failed: none is asked of it for LEASE_QUIET_S. */
@@ -212,7 +237,7 @@ static void decide(struct leases *l, struct lease *le, enum lease_result r, cons
 		int known = hmap_get(&l->honours, le->srv->name) != NULL;
 		le->held = 1;
 		le->step = known ? STEP_RENEW : STEP_PROBE;
-		le->due = clock_mono() + (known ? l->ttl / 3.0 : 0.001);
+		le->due = known ? renewal_due(l, le) : clock_mono();
 		if (le->orphan)
 			lease_release(l, le->srv->name, le->relpath);
 	} else {
@@ -276,6 +301,7 @@ int lease_take(struct leases *l, struct server *s, const char *relpath, const ch
 	snprintf(le->servers, sizeof le->servers, "%s", servers);
 	write_body(l, le, l->ttl, 0);
 	le->done = done;
+	le->began = clock_mono();
 	le->ctx = ctx;
 	le->next = l->list;
 	l->list = le;
@@ -415,26 +441,38 @@ static void after_claim(struct leases *l, struct lease *le, long status)
 {
 	request_end(l, le);
 	le->claims++;
+	if (status != 412)
+		le->written = le->sent;
 	if (status == 412) { /* someone holds it; since when decides */
 		go(l, le, STEP_CHECK);
 	} else if (hmap_get(&l->honours, le->srv->name) == &HONOURS_YES) {
 		decide(l, le, LEASE_TAKEN, "written where none was");
 	} else { /* the tier may not keep If-None-Match: whose write stayed decides */
+		double took = clock_mono() - le->began, settle;
+		l->slowest = took > l->slowest ? took : l->slowest * 0.95 + took * 0.05;
+		settle = SETTLE_CLAIMS * l->slowest; /* at least twice this take's own: in a burst, rivals wait as long */
 		le->step = STEP_VERIFY;
-		le->due = clock_mono() + LEASE_SETTLE_S;
+		le->due = clock_mono() + (settle < LEASE_SETTLE_S       ? LEASE_SETTLE_S
+					  : settle > LEASE_SETTLE_MAX_S ? LEASE_SETTLE_MAX_S
+									: settle);
 	}
 }
 
 static void after_verify(struct leases *l, struct lease *le, long status)
 {
 	int ours = status == 200 && strstr(le->sink.error_body, le->token) != NULL;
+	if (status == 200 && !hmap_get(&l->keeps, le->srv->name))
+		hmap_put(&l->keeps, le->srv->name, l); /* any non-NULL value; -ENOMEM: learned later */
 	if (ours) {
 		request_end(l, le);
 		decide(l, le, LEASE_TAKEN, "written, and read back");
 	} else if (status == 200) {
 		le->claims = LEASE_CLAIMS; /* another write came after ours: it is theirs, however old */
 		judge_found(l, le);
-	} else { /* a lease is broken only when it is old: the tier did not keep ours */
+	} else if (hmap_get(&l->keeps, le->srv->name)) { /* a release or a break came after our write */
+		request_end(l, le);
+		decide(l, le, LEASE_HELD, "written, then deleted by another host before the read-back");
+	} else { /* never read back from this tier: it does not keep them */
 		request_end(l, le);
 		decide(l, le, LEASE_UNAVAILABLE, "written, then not there when read back");
 	}
@@ -474,8 +512,10 @@ static void after_held(struct leases *l, struct lease *le, long status, const ch
 	} else if (le->release) {
 		go(l, le, le->release);
 	} else {
+		if (status >= 200 && status < 300)
+			le->written = le->sent; /* a renewal, or a probe the tier did not refuse */
 		le->step = STEP_RENEW;
-		le->due = clock_mono() + l->ttl / 3.0;
+		le->due = renewal_due(l, le);
 	}
 }
 

@@ -7,7 +7,8 @@
  * It is written with `If-None-Match: *`; on a tier known to keep that (the
  * first lease held there probes it: the same write again must get 412)
  * nothing more is needed; on one that may ignore it, the lease is read
- * before the write and again LEASE_SETTLE_S after it, and the token read
+ * before the write and again a few round trips after it (at least
+ * LEASE_SETTLE_S), and the token read
  * back decides who holds it. The body names the holder, its ttl and its
  * servers (a hash); the holder rewrites it every ttl/3 while it works, and
  * deletes it once the key is in the tier or its work failed. A key found
@@ -28,7 +29,7 @@
 
 #include "admin/registry.h"
 
-#define LEASE_SETTLE_S 0.3 /* seconds between a write and its read-back */
+#define LEASE_SETTLE_S 0.3 /* seconds at least between a write and its read-back (lease.c) */
 /* seconds a holder's word that a key is nowhere stands: the hosts that
  * waited for it conclude so too, rather than asking the origin one after
  * the other; each keeps it in its own negative cache */
