@@ -26,7 +26,9 @@
  * lives on the worker's stack */
 #define FORGET_BATCH 256
 
-enum upload_state { UP_QUEUED, UP_RUNNING, UP_SUCCEEDED, UP_FAILED };
+/* UP_LEFT: the file left the store (evicted, removed) before the attempt;
+ * there is nothing to upload, and no server is to blame */
+enum upload_state { UP_QUEUED, UP_RUNNING, UP_SUCCEEDED, UP_FAILED, UP_LEFT };
 
 struct upload {
 	struct upload *next;
@@ -263,7 +265,7 @@ static void attempt_end(struct uploader *u, struct upload *up)
 	up->conf = NULL;
 }
 
-static int settle(struct uploader *u, struct upload *up, int ok);
+static int settle(struct uploader *u, struct upload *up, enum upload_state state);
 
 void uploader_free(struct uploader *u)
 {
@@ -274,7 +276,7 @@ void uploader_free(struct uploader *u)
 		struct upload *up = u->list;
 		u->list = up->next;
 		attempt_end(u, up);
-		if (up->state == UP_SUCCEEDED && settle(u, up, 1)) { /* a copy that ended as the pool stopped */
+		if (up->state == UP_SUCCEEDED && settle(u, up, UP_SUCCEEDED)) { /* a copy that ended as the pool stopped */
 			up->next = u->settled;
 			u->settled = up;
 			continue;
@@ -527,7 +529,14 @@ static int begin(struct uploader *u, struct upload *up)
 /* Starts one attempt; a failure to start is a failed attempt. */
 static void start(struct uploader *u, struct upload *up)
 {
+	struct stat st;
 	up->started = clock_mono();
+	if (store_stat(u->store, up->relpath, &st) == -ENOENT) {
+		pthread_mutex_lock(&u->mu);
+		up->state = UP_LEFT;
+		pthread_mutex_unlock(&u->mu);
+		return;
+	}
 	int takes = server_takes(u, up);
 	int rc = takes ? begin(u, up) : 0;
 	if (takes && rc == 0)
@@ -541,12 +550,19 @@ static void start(struct uploader *u, struct upload *up)
 
 /* An attempt is over: counted and logged, retried later or done with. 1 if
  * the upload is finished (the caller unlinks it, and its row goes). */
-static int settle(struct uploader *u, struct upload *up, int ok)
+static int settle(struct uploader *u, struct upload *up, enum upload_state state)
 {
 	struct server *s = registry_find(u->reg, up->server);
 	double ms = (clock_mono() - up->started) * 1000;
-	int gone = !s || (up->conf && !uploads_to(up->conf));
+	int gone = !s || (up->conf && !uploads_to(up->conf)), ok = state == UP_SUCCEEDED;
 	attempt_end(u, up);
+	if (state == UP_LEFT) {
+		if (s) {
+			log_server(&s->log, s->name, "%s upload dropped: the file left the store before it", up->relpath);
+			server_put(s);
+		}
+		return 1;
+	}
 	up->attempts++;
 	if (!ok && !gone && up->attempts < UPLOAD_TRIES) {
 		double delay = UPLOAD_BACKOFF * (double)(1 << (up->attempts - 1)) * (0.5 + jitter01(u));
@@ -585,9 +601,9 @@ double upload_turn(struct uploader *u, double next)
 			pthread_mutex_lock(&u->mu);
 			continue; /* look at it again: a failure to start settles now */
 		}
-		if (state == UP_SUCCEEDED || state == UP_FAILED) {
+		if (state == UP_SUCCEEDED || state == UP_FAILED || state == UP_LEFT) {
 			u->running--;
-			if (settle(u, up, state == UP_SUCCEEDED)) {
+			if (settle(u, up, state)) {
 				*pp = up->next;
 				if (u->on_settled) /* it calls no uploader function: u->mu may stay held */
 					u->on_settled(u->on_settled_ctx, up->server, up->relpath);

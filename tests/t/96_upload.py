@@ -7,7 +7,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Nginx, S3rver, Symbold, Tap, make_pdb, read, tmpdir, try_read, wait_for, write  # noqa: E402
+from harness import (Nginx, S3rver, Symbold, Tap, make_pdb, read, store_files, tmpdir, try_read,  # noqa: E402
+                     wait_for, write)
 
 BUCKET = "fleet-symbols"
 
@@ -28,7 +29,7 @@ def origin_with(t, names):
 
 
 def dir_tier(t):
-    origin, files = origin_with(t, ["shared.pdb", "blocked.pdb"])
+    origin, files = origin_with(t, ["shared.pdb", "blocked.pdb", "left.pdb"])
     tier = tmpdir(t, "tier-")
     host_a = Symbold(t, servers={
         "tier": {"type": "dir", "url": tier, "upload": 1, "priority": 1},
@@ -67,6 +68,28 @@ def dir_tier(t):
     t.ok(wait_for(lambda: os.path.exists(f"{tier}/{name}/{debug_id}/{name}"), 15), "the retry lands it")
     t.ok(wait_for(lambda: host_a.stat_value("uploads_ok", "tier") == 2, 5), "uploads_ok 2")
     t.eq(host_a.stat_value("uploads_failed", "tier"), 0, "nothing given up")
+
+    # a file that leaves the store (evicted, removed) while its upload waits
+    # for a retry: dropped at its next attempt, not retried to the end and
+    # counted against the tier
+    name = "left.pdb"
+    debug_id, data = files[name]
+    with open(f"{tier}/{name}", "w") as f:
+        f.write("a file where the tier needs a directory\n")
+    t.eq(read(host_a.path(name, debug_id, name)), data, "a third file is read")
+    stored = f"{name}/{debug_id}/{name}"
+    t.ok(wait_for(lambda: f"{stored} upload failed".lower() in host_a.ctl("servers", "tier", "log").lower(), 10),
+         "its upload fails once")
+    t.eq(sorted(r for r in store_files(host_a.store) if r.startswith(name)), [stored], "it is in the store")
+    os.unlink(f"{host_a.store}/{stored}")
+    os.unlink(f"{tier}/{name}")
+    t.ok(wait_for(lambda: "upload dropped: the file left the store" in host_a.ctl("servers", "tier", "log"), 10),
+         "its next attempt finds it gone from the store, and drops the upload (logged)")
+    log = host_a.ctl("servers", "tier", "log")
+    t.eq(log.lower().count(f"{stored} upload failed".lower()), 1, "after one failure only")
+    t.eq((host_a.stat_value("uploads_failed", "tier"), host_a.stat_value("uploads_ok", "tier")), (0, 2),
+         "counted neither as failed nor as uploaded")
+    t.ok(not os.path.exists(f"{tier}/{name}/{debug_id}"), "nothing reached the tier")
     host_b.stop()
     host_a.stop()
 
