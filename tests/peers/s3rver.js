@@ -35,19 +35,33 @@ const server = new S3rver({
 
 if (process.env.S3RVER_CONDITIONAL_PUT === '1') {
   // first after the request logger: before any route answers
+  // Atomic as on AWS: the existence check and the write are awaited, and
+  // another request runs in between, so a conditional PUT of a key another
+  // is still writing fails too.
+  const writing = new Set();
+  const preconditionFailed = (ctx) => {
+    ctx.status = 412;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
+      '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
+  };
   server.middleware.splice(1, 0, async (ctx, next) => {
-    if (ctx.method === 'PUT' && ctx.get('if-none-match') === '*') {
-      const [bucket, ...rest] = ctx.path.split('/').slice(1);
-      const key = rest.map(decodeURIComponent).join('/');
-      if (bucket && key && (await server.store.existsObject(bucket, key))) {
-        ctx.status = 412;
-        ctx.type = 'application/xml';
-        ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
-          '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
-        return;
+    const [bucket, ...rest] = ctx.path.split('/').slice(1);
+    const key = rest.map(decodeURIComponent).join('/');
+    const id = `${bucket}/${key}`;
+    if (ctx.method !== 'PUT' || ctx.get('if-none-match') !== '*' || !bucket || !key) {
+      await next();
+    } else if (writing.has(id)) {
+      preconditionFailed(ctx);
+    } else {
+      writing.add(id);
+      try {
+        if (await server.store.existsObject(bucket, key)) preconditionFailed(ctx);
+        else await next();
+      } finally {
+        writing.delete(id);
       }
     }
-    await next();
   });
 }
 

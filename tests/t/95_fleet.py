@@ -4,7 +4,14 @@ the origin and converted once (fetch/lease: the host that takes a key's lease
 does the work, the others wait for the tier to have it). A host killed in the
 middle leaves nothing undone: its leases expire and are taken over, and after
 its restart every symbol it stored is in the tier. A tier that is down leaves
-each host to work alone, as it would without one."""
+each host to work alone, as it would without one.
+
+The exact counts are taken on a tier that keeps If-None-Match, as AWS S3
+does (tests/peers/s3rver.js emulates it): a lease there is one conditional
+write, and no load on the machine can make two holders. A tier that ignores
+it (s3rver as it is) is led by reading each lease back a while after its
+write; a host stalled for longer than that can still hold a key another
+holds, so there the fleet is asked to share most of the work, not all."""
 import errno
 import os
 import re
@@ -78,6 +85,27 @@ def conversions(d):
     return int(m.group(1)) if m else 0
 
 
+def shared_work(t, hosts, up, keys, at_most):
+    """keys' .sym read on every host at once: every read answered the same,
+    at most `at_most` times the keys' PDBs downloaded from the origin and
+    converted in the whole fleet; the requests the origin got."""
+    began = time.monotonic()
+    results = read_all(hosts, keys)
+    took = time.monotonic() - began
+    bad = [(h, n, r[1]) for (h, n), r in results.items() if r[0] is None or not r[0].startswith(b"MODULE windows")]
+    t.eq(bad, [], f"every one of {len(keys)} .sym opened on all {len(hosts)} hosts at once ({took:.1f} s)")
+    same = all(results[(0, n)][0] == results[(h, n)][0] for n, _ in keys for h in range(1, len(hosts)))
+    t.ok(same, f"the {len(hosts)} hosts serve the same bytes")
+    requests, downloads = origin_cost(up, [n for n, _ in keys])
+    t.ok(downloads <= at_most * len(keys), f"the origin sent each PDB once: {downloads} downloads for {len(keys)} "
+                                           f"PDBs (<= {at_most * len(keys):.0f})")
+    made = sum(conversions(d) for d in hosts)
+    broken = sum(d.stat_value("leases_broken") for d in hosts)
+    t.ok(made <= at_most * len(keys),
+         f"conversions in the whole fleet: {made} (<= {at_most * len(keys):.0f}; leases broken {broken})")
+    return requests
+
+
 def one_flight(t, tier, up, names):
     """30 PDBs' .sym on three hosts at once."""
     solo_names = names[0]
@@ -91,30 +119,18 @@ def one_flight(t, tier, up, names):
 
     hosts = [host(t, tier, up) for _ in range(3)]
     keys = names[1]
-    began = time.monotonic()
-    results = read_all(hosts, keys)
-    took = time.monotonic() - began
-    bad = [(h, n, r[1]) for (h, n), r in results.items() if r[0] is None or not r[0].startswith(b"MODULE windows")]
-    t.eq(bad, [], f"every one of {PDBS} .sym opened on all three hosts at once ({took:.1f} s)")
-    same = all(results[(0, n)][0] == results[(h, n)][0] for n, _ in keys for h in (1, 2))
-    t.ok(same, "the three hosts serve the same bytes")
-    requests, downloads = origin_cost(up, [n for n, _ in keys])
-    t.ok(downloads <= 1.1 * PDBS, f"the origin sent each PDB once: {downloads} downloads for {PDBS} PDBs "
-                                  f"(<= {1.1 * PDBS:.0f})")
+    requests = shared_work(t, hosts, up, keys, 1.1)
     t.ok(requests <= 1.1 * per_pdb * PDBS,
          f"origin requests per PDB {requests / PDBS:.2f}, one host alone makes {per_pdb:.2f} "
          f"(<= 1.1 times that)")
-    made = sum(conversions(d) for d in hosts)
-    broken = sum(d.stat_value("leases_broken") for d in hosts)
-    t.ok(made <= 1.1 * PDBS, f"conversions in the whole fleet: {made} (<= {1.1 * PDBS:.0f}; leases broken {broken})")
     taken = sum(d.stat_value("leases_taken") for d in hosts)
     waited = sum(d.stat_value("leases_waited") for d in hosts)
     t.ok(taken >= PDBS and waited > 0, f"leases taken {taken}, found held and waited for {waited}")
     t.ok(any("lease taken" in d.ctl("servers", "tier", "log") for d in hosts), "the tier's log says so")
     m = re.search(r'^symbold_leases_total\{outcome="taken"\} (\d+)', hosts[0].ctl("metrics"), re.M)
     t.eq(int(m.group(1)) if m else None, hosts[0].stat_value("leases_taken"), "and the metrics, as stats")
-    t.ok(any("does not keep If-None-Match" in d.ctl("servers", "tier", "log") for d in hosts),
-         "s3rver ignores If-None-Match: the hosts learned it, and read their leases back")
+    t.ok(any("keeps If-None-Match" in d.ctl("servers", "tier", "log") for d in hosts),
+         "the tier keeps If-None-Match: the hosts learned it")
     t.ok(wait_for(lambda: not tier.keys_under(".symbold-lease"), 10),
          f"every lease is deleted once its key is in the tier ({tier.keys_under('.symbold-lease')[:3]})")
     for name, did in keys:
@@ -205,6 +221,22 @@ def missing_everywhere(t, tier, up):
         d.stop()
 
 
+def read_back_tier(t, up, keys):
+    """A tier that ignores If-None-Match: each lease is read back, and the
+    fleet shares the work (at most 1.5 times the keys, where leases go
+    three times)."""
+    tier = S3rver(t, BUCKET)
+    hosts = [host(t, tier, up) for _ in range(3)]
+    shared_work(t, hosts, up, keys, 1.5)
+    logs = [d.ctl("servers", "tier", "log") for d in hosts]
+    t.ok(any("does not keep If-None-Match" in log for log in logs),
+         "s3rver ignores If-None-Match: the hosts learned it")
+    t.ok(any("written, and read back" in log for log in logs), "and read their leases back")
+    t.ok(wait_for(lambda: not tier.keys_under(".symbold-lease"), 10), "every lease is deleted")
+    for d in hosts:
+        d.stop()
+
+
 def tier_down(t, up, names):
     """With the tier down, each host works alone."""
     dead = f"http://127.0.0.1:{free_port()}"
@@ -242,13 +274,14 @@ def conditional_tier(t, up, names):
 
 def main():
     t = Tap()
-    up, names = origin(t, {0: 2, 1: PDBS, 2: PDBS, 3: 6, 4: 3})
-    tier = S3rver(t, BUCKET)
+    up, names = origin(t, {0: 2, 1: PDBS, 2: PDBS, 3: 6, 4: 3, 5: 12})
+    tier = S3rver(t, BUCKET, conditional_put=True)
     hosts = one_flight(t, tier, up, names)
     killed_in_the_middle(t, tier, up, names, hosts)
     for d in hosts:
         d.stop()
     missing_everywhere(t, tier, up)
+    read_back_tier(t, up, names[5])
     tier_down(t, up, names)
     conditional_tier(t, up, names)
     t.done()
