@@ -70,6 +70,9 @@ struct lease {
 	double began;   /* when the take began (its check was sent) */
 	double written; /* when the lease's object was last written by us (its age on the tier counts from then) */
 	char token[2 * TOKEN_BYTES + 1];
+	char etag[128]; /* the object's ETag as this host last wrote it (or read it, to break it); "" unknown */
+	int if_match;   /* the request in flight carries If-Match: etag */
+	int lost;       /* held, but another host took it over: nothing more is sent for it */
 };
 
 struct leases {
@@ -84,6 +87,7 @@ struct leases {
 	struct hmap honours;
 	struct hmap keeps; /* tiers a lease was read back from: they keep them (a 404 then is a race) */
 	struct hmap quiet; /* tier name -> a malloc'd double: leases not asked until then */
+	struct hmap refuses; /* tiers that refused If-Match (400, 501): written and deleted without it */
 	struct lease_counters *counters;
 };
 
@@ -103,6 +107,7 @@ int leases_new(struct leases **out, CURLM *multi, int ttl_s, struct lease_counte
 	hmap_init(&l->honours);
 	hmap_init(&l->keeps);
 	hmap_init(&l->quiet);
+	hmap_init(&l->refuses);
 	*out = l;
 	return 0;
 }
@@ -140,6 +145,7 @@ void leases_free(struct leases *l)
 	hmap_clear(&l->honours);
 	hmap_clear(&l->keeps);
 	hmap_clear_free(&l->quiet);
+	hmap_clear(&l->refuses);
 	free(l);
 }
 
@@ -151,6 +157,25 @@ static void write_body(struct leases *l, struct lease *le, int ttl, int missing)
 		 le->token, ttl, l->host, (int)getpid(), le->servers, missing ? " missing=1" : "");
 }
 
+/* The condition le's request carries: If-None-Match on a claim (and the
+ * probe). On a tier known to keep conditions, a write or delete of a lease
+ * seen before carries If-Match with its ETag: a renewal, release or verdict
+ * of a lease another host took over since (this one was silent past its
+ * ttl), or a break of a lease renewed or taken since it was read, is then
+ * refused (412) instead of undoing the other host's. */
+static const char *condition(const struct leases *l, struct lease *le, char *buf, size_t len)
+{
+	le->if_match = 0;
+	if (le->step == STEP_CLAIM || le->step == STEP_PROBE)
+		return "If-None-Match: *";
+	if (le->step == STEP_CHECK || le->step == STEP_VERIFY || !le->etag[0] ||
+	    hmap_get(&l->honours, le->srv->name) != &HONOURS_YES || hmap_get(&l->refuses, le->srv->name))
+		return NULL;
+	snprintf(buf, len, "If-Match: %s", le->etag);
+	le->if_match = 1;
+	return buf;
+}
+
 /* Starts le's request for its step: 0 or -errno. */
 static int send_step(struct leases *l, struct lease *le)
 {
@@ -159,8 +184,8 @@ static int send_step(struct leases *l, struct lease *le)
 		[STEP_BREAK] = "DELETE", [STEP_PROBE] = "PUT", [STEP_RENEW] = "PUT", [STEP_RELEASE] = "DELETE",
 		[STEP_VERDICT] = "PUT",
 	};
-	int conditional = le->step == STEP_CLAIM || le->step == STEP_PROBE;
-	int put = conditional || le->step == STEP_RENEW || le->step == STEP_VERDICT;
+	char cond[sizeof le->etag + 16];
+	int put = le->step == STEP_CLAIM || le->step == STEP_PROBE || le->step == STEP_RENEW || le->step == STEP_VERDICT;
 	if (le->step == STEP_VERDICT) /* only now: a renewal in flight was reading the body */
 		write_body(l, le, LEASE_MISSING_TTL_S, 1);
 	size_t len = strlen(le->body_text);
@@ -169,7 +194,7 @@ static int send_step(struct leases *l, struct lease *le)
 	if (put && !(le->body = fmemopen(le->body_text, len, "r")))
 		return -errno;
 	le->easy = transfer_small(&le->conf->cfg, methods[le->step], le->url, le->body, (long long)len,
-				  conditional ? "If-None-Match: *" : NULL, &le->sink);
+				  condition(l, le, cond, sizeof cond), &le->sink);
 	if (!le->easy)
 		return -ENOMEM;
 	l->running++;
@@ -329,9 +354,14 @@ static struct lease *held_lease(struct leases *l, const char *server, const char
 
 /* The work on a held lease is over: it goes (STEP_RELEASE) or becomes the
  * verdict that the key is nowhere (STEP_VERDICT), once any request in
- * flight has ended. */
+ * flight has ended; one lost to another host is only forgotten. */
 static void end_held(struct leases *l, struct lease *le, enum step how)
 {
+	if (le->lost) {
+		unlink_lease(l, le);
+		lease_free(l, le);
+		return;
+	}
 	le->release = how;
 	if (!le->easy)
 		go(l, le, how);
@@ -389,11 +419,19 @@ static void body_field(const char *body, const char *name, char *out, size_t len
 	out[n] = '\0';
 }
 
+/* The ETag of the lease's object in the answer to le's request (a write's
+ * own, or the lease as read): the If-Match of its next write or delete. */
+static void keep_etag(struct lease *le)
+{
+	transfer_header_text(le->easy, "ETag", le->etag, sizeof le->etag);
+}
+
 /* A lease found on the tier: held by whom, and whether it outlived its
  * ttl without a renewal (by the tier's clock). */
 static void judge_found(struct leases *l, struct lease *le)
 {
 	char host[64], ttl_text[16], servers[17], missing[4], why[200];
+	keep_etag(le); /* a break deletes this lease, not one written since */
 	body_field(le->sink.error_body, " host=", host, sizeof host);
 	body_field(le->sink.error_body, " ttl=", ttl_text, sizeof ttl_text);
 	body_field(le->sink.error_body, " servers=", servers, sizeof servers);
@@ -439,6 +477,8 @@ static void after_check(struct leases *l, struct lease *le, long status)
 
 static void after_claim(struct leases *l, struct lease *le, long status)
 {
+	if (status != 412)
+		keep_etag(le);
 	request_end(l, le);
 	le->claims++;
 	if (status != 412)
@@ -491,6 +531,25 @@ static void learn_honours(struct leases *l, struct lease *le, long status)
 		   : "the tier does not keep If-None-Match: leases are read back after a write");
 }
 
+/* A held lease's write or delete was refused under If-Match: another host
+ * broke it (this one was silent past its ttl) and holds it now. Nothing
+ * more is sent for it, or its renewals would undo the other's lease and
+ * its release delete it; the work here goes on (it cannot be taken back),
+ * and the lease is forgotten when it ends. */
+static void lose(struct leases *l, struct lease *le, long status)
+{
+	log_server(&le->srv->log, le->srv->name,
+		   "%s lease lost: %s after this host was silent past its ttl; left to the host that holds it now",
+		   le->relpath, status == 404 ? "deleted by another host" : "taken over by another host");
+	request_end(l, le);
+	le->lost = 1;
+	le->due = 0;
+	if (le->release) {
+		unlink_lease(l, le);
+		lease_free(l, le);
+	}
+}
+
 /* A held lease's probe, renewal or release is over. */
 static void after_held(struct leases *l, struct lease *le, long status, const char *why)
 {
@@ -498,7 +557,12 @@ static void after_held(struct leases *l, struct lease *le, long status, const ch
 	if (le->step == STEP_PROBE) {
 		learn_honours(l, le, status);
 		ok = ok || status == 412;
+	} else if (le->if_match && (status == 412 || (status == 404 && le->step != STEP_RELEASE))) {
+		lose(l, le, status);
+		return;
 	}
+	if (status >= 200 && status < 300 && le->step != STEP_RELEASE)
+		keep_etag(le);
 	static const char *const what[] = {
 		[STEP_PROBE] = "probe", [STEP_RENEW] = "renewal", [STEP_RELEASE] = "release", [STEP_VERDICT] = "verdict",
 	};
@@ -519,6 +583,23 @@ static void after_held(struct leases *l, struct lease *le, long status, const ch
 	}
 }
 
+/* The tier refused a request for its If-Match (a tier that keeps
+ * If-None-Match but not that): its leases are written and deleted without
+ * it from now on, and this request is sent again so. */
+static void refuse_if_match(struct leases *l, struct lease *le)
+{
+	request_end(l, le);
+	if (!hmap_get(&l->refuses, le->srv->name) && hmap_put(&l->refuses, le->srv->name, l) == 0)
+		log_server(&le->srv->log, le->srv->name,
+			   "the tier refuses If-Match: leases are renewed and deleted without it");
+	if (hmap_get(&l->refuses, le->srv->name))
+		go(l, le, le->step);
+	else if (le->held) /* not remembered (no memory): tried again at the next turn, without */
+		le->due = clock_mono() + 1;
+	else
+		decide(l, le, LEASE_UNAVAILABLE, "the tier refused If-Match");
+}
+
 int lease_finished(struct leases *l, CURL *e, CURLcode rc)
 {
 	struct lease *le = NULL;
@@ -534,6 +615,10 @@ int lease_finished(struct leases *l, CURL *e, CURLcode rc)
 		transfer_describe_error(rc, le->sink.curl_error, le->sink.proxy, why, sizeof why);
 	else
 		snprintf(why, sizeof why, "HTTP %ld", status);
+	if (le->if_match && rc == CURLE_OK && (status == 400 || status == 501)) {
+		refuse_if_match(l, le);
+		return 1;
+	}
 	int answered = rc == CURLE_OK && ((status >= 200 && status < 300) || status == 404 || status == 412);
 	if (le->held) {
 		after_held(l, le, answered ? status : 0, why);
@@ -554,9 +639,9 @@ int lease_finished(struct leases *l, CURL *e, CURLcode rc)
 	case STEP_VERIFY:
 		after_verify(l, le, status);
 		break;
-	default: /* STEP_BREAK: gone (or gone already), claim it */
+	default: /* STEP_BREAK: gone (or gone already), claim it; 412: renewed or taken since it was read */
 		request_end(l, le);
-		go(l, le, STEP_CLAIM);
+		go(l, le, status == 412 ? STEP_CHECK : STEP_CLAIM);
 		break;
 	}
 	return 1;

@@ -11,7 +11,9 @@
  * LEASE_SETTLE_S), and the token read
  * back decides who holds it. The body names the holder, its ttl and its
  * servers (a hash); the holder rewrites it every ttl/3 while it works, and
- * deletes it once the key is in the tier or its work failed. A key found
+ * deletes it once the key is in the tier or its work failed — on a tier
+ * that keeps conditions, with If-Match: the ETag it last wrote, so that a
+ * holder whose lease was taken over while it was silent undoes nothing. A key found
  * nowhere leaves the lease saying so for LEASE_MISSING_TTL_S: hosts with
  * the same servers take that word instead of asking the origin in turn.
  * A lease older than its ttl by the tier's own clock (Date minus

@@ -338,6 +338,14 @@ long long transfer_header_time(CURL *e, const char *name)
 	return t < 0 ? -1 : (long long)t;
 }
 
+void transfer_header_text(CURL *e, const char *name, char *out, size_t len)
+{
+	struct curl_header *h = NULL;
+	int found = curl_easy_header(e, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h;
+	if (!found || snprintf(out, len, "%s", h->value) >= (int)len)
+		out[0] = '\0';
+}
+
 void transfer_describe_error(CURLcode rc, const char *detail, const char *proxy, char *reason, size_t len)
 {
 	const char *what = detail && *detail ? detail : curl_easy_strerror(rc);

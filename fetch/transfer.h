@@ -94,6 +94,10 @@ CURL *transfer_small(const struct server_config *c, const char *method, const ch
  * 1970, or -1 if it has none. */
 long long transfer_header_time(CURL *e, const char *name);
 
+/* A header of e's answer ("ETag") into out, as sent; "" if it has none or
+ * it does not fit. */
+void transfer_header_text(CURL *e, const char *name, char *out, size_t len);
+
 /* Ends a handle from transfer_new (detached from any multi) and frees what
  * it kept in `sink`; NULL is fine. Use it instead of curl_easy_cleanup. */
 void transfer_free(CURL *e, struct transfer_sink *sink);

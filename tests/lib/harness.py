@@ -714,6 +714,14 @@ class S3rver:
         """Whether the bucket holds an object named key (s3rver's own files)."""
         return os.path.exists(os.path.join(self.dir, "data", self.bucket, key + "._S3rver_object"))
 
+    def get(self, key):
+        """The bytes of the object named key (s3rver's own file), or None."""
+        try:
+            with open(os.path.join(self.dir, "data", self.bucket, key + "._S3rver_object"), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
     def keys_under(self, prefix):
         """The object keys under prefix (s3rver's own files)."""
         root = os.path.join(self.dir, "data", self.bucket)

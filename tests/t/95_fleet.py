@@ -15,6 +15,7 @@ holds, so there the fleet is asked to share most of the work, not all."""
 import errno
 import os
 import re
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -237,6 +238,42 @@ def read_back_tier(t, up, keys):
         d.stop()
 
 
+def holder_silenced(t, tier):
+    """A holder stopped past its lease's ttl, while another host takes the
+    lease over: once it runs again, its renewals and its release carry the
+    lease's ETag (If-Match), are refused, and the lease stays the other's."""
+    root = tmpdir(t, "fleet-slow-")
+    guid, did = debug_id(6, 0)
+    name = "slow.pdb"
+    make_pdb(f"{root}/{name}/{did}/{name}", guid, 1, size=300000)
+    slow = Nginx(t, root, extra_locations=f"    location /{name}/ {{ limit_rate 100k; }}")  # 3 s a download
+    a, b = host(t, tier, slow), host(t, tier, slow)
+    leases = lambda: [k for k in tier.keys_under(".symbold-lease") if f"/{name[:-4]}." in k]  # noqa: E731
+    lease_of = lambda d, ext: any(re.search(rf"{name[:-4]}\.{ext} lease taken", line, re.I)  # noqa: E731
+                                  for line in d.ctl("servers", "tier", "log").splitlines())
+    with ThreadPoolExecutor(max_workers=2) as readers:
+        got_a = readers.submit(try_read, sym_path(a, name, did))
+        t.ok(wait_for(lambda: lease_of(a, "pdb"), 20), "host A holds the .sym's and the PDB's leases, and downloads")
+        a.proc.send_signal(signal.SIGSTOP)
+        time.sleep(LEASE_TTL + 4)  # past ttl + 2 s by the tier's clock, in whole seconds
+        got_b = readers.submit(try_read, sym_path(b, name, did))
+        t.ok(wait_for(lambda: lease_of(b, "pdb"), 20), "host B broke both leases and holds them")
+        a.proc.send_signal(signal.SIGCONT)
+        t.ok(wait_for(lambda: "lease lost" in a.ctl("servers", "tier", "log"), 10),
+             "host A, running again, finds its lease taken over (its renewal refused)")
+        bodies = [tier.get(k) or b"" for k in leases()]
+        t.ok(len(bodies) == 2 and all(f"pid={b.proc.pid} ".encode() in body for body in bodies),
+             f"both leases are still host B's, as B works ({len(bodies)} leases)")
+        (data_a, err_a), (data_b, err_b) = got_a.result(timeout=60), got_b.result(timeout=60)
+    t.ok(data_a is not None and data_a == data_b and data_a.startswith(b"MODULE windows"),
+         f"both hosts serve the .sym (errno {err_a}, {err_b})")
+    t.ok(wait_for(lambda: not leases(), 10), "and B's release deleted the leases")
+    log = a.ctl("servers", "tier", "log")
+    t.ok("release failed" not in log and "renewal failed" not in log, "host A sent nothing more for them")
+    a.stop()
+    b.stop()
+
+
 def tier_down(t, up, names):
     """With the tier down, each host works alone."""
     dead = f"http://127.0.0.1:{free_port()}"
@@ -281,6 +318,7 @@ def main():
     for d in hosts:
         d.stop()
     missing_everywhere(t, tier, up)
+    holder_silenced(t, tier)
     read_back_tier(t, up, names[5])
     tier_down(t, up, names)
     conditional_tier(t, up, names)
