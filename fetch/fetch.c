@@ -1881,6 +1881,7 @@ int fetch_start(struct fetcher **out, struct registry *reg, struct store *store,
 	totals_track("leases_broken", &f->counters.leases.broken);
 	totals_track("leases_unavailable", &f->counters.leases.unavailable);
 	totals_track("leases_missing", &f->counters.leases.missing);
+	totals_track("leases_lost", &f->counters.leases.lost);
 	int rc = verdicts_new(&f->verdicts);
 	if (rc == 0)
 		rc = catalog_negative_each(cat, load_negative, f->verdicts);

@@ -538,6 +538,7 @@ static void learn_honours(struct leases *l, struct lease *le, long status)
  * and the lease is forgotten when it ends. */
 static void lose(struct leases *l, struct lease *le, long status)
 {
+	atomic_fetch_add(&l->counters->lost, 1);
 	log_server(&le->srv->log, le->srv->name,
 		   "%s lease lost: %s after this host was silent past its ttl; left to the host that holds it now",
 		   le->relpath, status == 404 ? "deleted by another host" : "taken over by another host");

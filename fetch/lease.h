@@ -56,6 +56,7 @@ struct lease_counters {
 	atomic_ullong broken;      /* expired leases of hosts gone, deleted */
 	atomic_ullong unavailable; /* the tier did not answer as it should: worked alone */
 	atomic_ullong missing;     /* another host's word that the key is nowhere, taken */
+	atomic_ullong lost;        /* held ones another host took over while this one was silent past the ttl */
 };
 
 /* counters must outlive l. */

@@ -80,6 +80,8 @@ static const char readme[] =
 	"                                      could not lease (worked alone)\n"
 	"               leases_missing         keys another host (with the same servers) found\n"
 	"                                      nowhere: not found here either, no server asked\n"
+	"               leases_lost            leases held here that another host took over while\n"
+	"                                      this one was silent past lease_ttl (a paused VM)\n"
 	"metrics      these figures and more in Prometheus text format 0.0.4, every family\n"
 	"             symbold_* with a HELP line saying what it counts: the store (files, bytes,\n"
 	"             budget, evictions); per server fetches_total{server,outcome} (one per key\n"
@@ -249,11 +251,12 @@ static int render_stats(const struct control *c, struct buf *out)
 		rc = buf_printf(out,
 				"servers %d\nstore_files %lld\nstore_bytes %lld\nstore_budget_bytes %lld\n"
 				"evictions %llu\nevicted_bytes %llu\nleases_taken %llu\nleases_waited %llu\n"
-				"leases_broken %llu\nleases_unavailable %llu\nleases_missing %llu\nuptime_s %lld\n",
+				"leases_broken %llu\nleases_unavailable %llu\nleases_missing %llu\nleases_lost %llu\n"
+				"uptime_s %lld\n",
 				n < 0 ? 0 : n, use.files, use.bytes, use.limit, use.evictions, use.evicted_bytes,
 				atomic_load(&fc->leases.taken), atomic_load(&fc->leases.waited),
 				atomic_load(&fc->leases.broken), atomic_load(&fc->leases.unavailable),
-				atomic_load(&fc->leases.missing),
+				atomic_load(&fc->leases.missing), atomic_load(&fc->leases.lost),
 				(long long)(clock_wall() - c->started));
 	return rc;
 }

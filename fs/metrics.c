@@ -160,15 +160,16 @@ static int render_conversions(const struct fetch_counters *fc, struct buf *out)
 
 static int render_leases(const struct fetch_counters *fc, struct buf *out)
 {
-	static const char *const outcomes[] = {"taken", "waited", "broken", "unavailable", "missing"};
-	const uint64_t n[] = {atomic_load(&fc->leases.taken), atomic_load(&fc->leases.waited),
-			      atomic_load(&fc->leases.broken), atomic_load(&fc->leases.unavailable),
-			      atomic_load(&fc->leases.missing)};
+	static const char *const outcomes[] = {"taken", "waited", "broken", "unavailable", "missing", "lost"};
+	const uint64_t n[] = {atomic_load(&fc->leases.taken),	    atomic_load(&fc->leases.waited),
+			      atomic_load(&fc->leases.broken),	    atomic_load(&fc->leases.unavailable),
+			      atomic_load(&fc->leases.missing), atomic_load(&fc->leases.lost)};
 	return by_label(out, "symbold_leases_total", "counter",
 			"The fleet's leases on keys in the shared tier (lease_ttl), by outcome: taken (this host "
 			"did the work), waited (another host held it), broken (expired, taken over), unavailable "
 			"(the tier could not lease: worked alone), missing (another host with the same servers found "
-			"the key nowhere); kept across restarts.",
+			"the key nowhere), lost (held here, taken over by another host while this one was silent "
+			"past its ttl); kept across restarts.",
 			"outcome", outcomes, n, COUNT(outcomes));
 }
 

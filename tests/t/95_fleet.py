@@ -270,6 +270,10 @@ def holder_silenced(t, tier):
     t.ok(wait_for(lambda: not leases(), 10), "and B's release deleted the leases")
     log = a.ctl("servers", "tier", "log")
     t.ok("release failed" not in log and "renewal failed" not in log, "host A sent nothing more for them")
+    t.ok(wait_for(lambda: a.stat_value("leases_lost") == 2, 5),
+         f"counted: leases_lost {a.stat_value('leases_lost')} (the .sym's and the PDB's)")
+    m = re.search(r'^symbold_leases_total\{outcome="lost"\} (\d+)', a.ctl("metrics"), re.M)
+    t.eq(int(m.group(1)) if m else None, 2, "and in the metrics")
     a.stop()
     b.stop()
 
