@@ -29,7 +29,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS pending(path TEXT PRIMARY KEY, server TEXT, url TEXT, source_format TEXT,"
 	"  size INTEGER, fetched INTEGER);"
 	/* a stored file still to be uploaded to a server (fetch/upload) */
-	"CREATE TABLE IF NOT EXISTS uploads(path TEXT NOT NULL, server TEXT NOT NULL, PRIMARY KEY(path, server));"
+	"CREATE TABLE IF NOT EXISTS uploads(path TEXT NOT NULL, server TEXT NOT NULL, asked TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY(path, server));"
 	"CREATE TABLE IF NOT EXISTS negative(path TEXT PRIMARY KEY, until INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS code_ids(debug_id TEXT PRIMARY KEY, code_file TEXT NOT NULL, code_id TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS skiplist(server TEXT NOT NULL COLLATE NOCASE, pair TEXT NOT NULL,"
@@ -49,6 +50,7 @@ static int add_columns(sqlite3 *db)
 {
 	/* fails when it is already there: fine */
 	sqlite3_exec(db, "ALTER TABLE code_ids ADD COLUMN verified INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL);
+	sqlite3_exec(db, "ALTER TABLE uploads ADD COLUMN asked TEXT NOT NULL DEFAULT ''", NULL, NULL, NULL);
 	/* the store's budget: when a file was last used (milliseconds since
 	 * 1970); an older catalog's files count as used when they were fetched */
 	if (sqlite3_exec(db, "ALTER TABLE files ADD COLUMN used INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL) ==
@@ -423,8 +425,9 @@ int catalog_servers_each(struct catalog *c, catalog_server_fn fn, void *ctx)
 	return rc;
 }
 
-/* One upload row per name of `servers` ('\n' between names, NULL: none). */
-static int upload_rows_locked(struct catalog *c, const char *relpath, const char *servers)
+/* One upload row per name of `servers` ('\n' between names, NULL: none),
+ * each with the key's path as it was asked (NULL: ""). */
+static int upload_rows_locked(struct catalog *c, const char *relpath, const char *servers, const char *asked)
 {
 	char name[FILE_META_UPLOADS_MAX];
 	int rc = 0;
@@ -434,8 +437,8 @@ static int upload_rows_locked(struct catalog *c, const char *relpath, const char
 			return -ENAMETOOLONG;
 		snprintf(name, sizeof name, "%.*s", (int)len, p);
 		if (len > 0)
-			rc = cat_exec_locked(c, "INSERT OR IGNORE INTO uploads(path, server) VALUES(?,?)", "tt", relpath,
-					     name);
+			rc = cat_exec_locked(c, "INSERT OR IGNORE INTO uploads(path, server, asked) VALUES(?,?,?)", "ttt",
+					     relpath, name, asked ? asked : "");
 		p += len + (p[len] == '\n');
 	}
 	return rc;
@@ -450,7 +453,7 @@ static int pending_rows_locked(struct catalog *c, const struct catalog_publish *
 				     v[i].meta->server, v[i].meta->url, v[i].meta->source_format, v[i].meta->size,
 				     (long long)v[i].meta->fetched);
 		if (rc == 0)
-			rc = upload_rows_locked(c, v[i].relpath, v[i].meta->uploads);
+			rc = upload_rows_locked(c, v[i].relpath, v[i].meta->uploads, v[i].meta->asked);
 	}
 	return rc;
 }
@@ -520,7 +523,7 @@ static int pending_row(sqlite3_stmt *st, void *ctx)
 {
 	struct pending_each *e = ctx;
 	struct file_meta m = {cat_text(st, 1), cat_text(st, 2), cat_text(st, 3), sqlite3_column_int64(st, 4),
-			      (time_t)sqlite3_column_int64(st, 5), NULL};
+			      (time_t)sqlite3_column_int64(st, 5), NULL, NULL};
 	return e->fn(cat_text(st, 0), &m, e->ctx);
 }
 
@@ -553,13 +556,13 @@ struct upload_each {
 static int upload_row(sqlite3_stmt *st, void *ctx)
 {
 	struct upload_each *e = ctx;
-	return e->fn(cat_text(st, 0), cat_text(st, 1), e->ctx);
+	return e->fn(cat_text(st, 0), cat_text(st, 1), cat_text(st, 2), e->ctx);
 }
 
 int catalog_uploads_each(struct catalog *c, catalog_upload_fn fn, void *ctx)
 {
 	struct upload_each e = {fn, ctx};
-	return cat_each(c, "SELECT path, server FROM uploads ORDER BY path, server", upload_row, &e, "");
+	return cat_each(c, "SELECT path, server, asked FROM uploads ORDER BY path, server", upload_row, &e, "");
 }
 
 int catalog_uploads_delete(struct catalog *c, const struct catalog_upload *v, size_t n)

@@ -48,6 +48,10 @@ struct file_meta {
 	 * (NULL or "": none), at most FILE_META_UPLOADS_MAX bytes with the NUL:
 	 * their upload rows (below) are written with the pending row. */
 	const char *uploads;
+	/* The key's path as it was asked ("Xul.pdb/ID/Xul.sym"; NULL or "":
+	 * the relpath's): its upload rows keep it, for a tier's names are
+	 * case-sensitive where the store's are lower case. */
+	const char *asked;
 };
 #define FILE_META_UPLOADS_MAX 1024
 
@@ -109,12 +113,13 @@ int catalog_pending_delete(struct catalog *c, const char *relpath);
 int catalog_publish_forget(struct catalog *c, const char *relpath);
 
 /* Uploads still to be made (fetch/upload): one row per stored file and
- * server, written with the file's pending row; deleted once the upload
- * settles (made, given up, or its server gone), in batches. */
+ * server, written with the file's pending row (and the key's path as it
+ * was asked, "" if the relpath is it); deleted once the upload settles
+ * (made, given up, or its server gone), in batches. */
 struct catalog_upload {
 	const char *relpath, *server;
 };
-typedef int (*catalog_upload_fn)(const char *relpath, const char *server, void *ctx);
+typedef int (*catalog_upload_fn)(const char *relpath, const char *server, const char *asked, void *ctx);
 int catalog_uploads_each(struct catalog *c, catalog_upload_fn fn, void *ctx);
 int catalog_uploads_delete(struct catalog *c, const struct catalog_upload *v, size_t n);
 /* Where a stored file came from (or one being published): fills the

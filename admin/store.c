@@ -32,7 +32,7 @@ struct commit {
 	char tmp_path[PATH_MAX];
 	char relpath[PATH_MAX];
 	/* its catalog row, copied: written after the caller may be gone */
-	char server[128], url[2048], format[32], uploads[FILE_META_UPLOADS_MAX];
+	char server[128], url[2048], format[32], uploads[FILE_META_UPLOADS_MAX], asked[PATH_MAX];
 	struct file_meta meta; /* pointing at the copies */
 	store_committed_fn done;
 	void *ctx;
@@ -150,7 +150,7 @@ static int recover_pending(struct store *s, const struct pending_copy *p)
 {
 	struct stat st;
 	if (store_stat(s, p->relpath, &st) == 0 && S_ISREG(st.st_mode)) {
-		struct file_meta done = {p->server, p->url, p->source_format, st.st_size, p->fetched, NULL};
+		struct file_meta done = {p->server, p->url, p->source_format, st.st_size, p->fetched, NULL, NULL};
 		return catalog_file_commit(s->cat, p->relpath, &done);
 	}
 	return catalog_publish_forget(s->cat, p->relpath);
@@ -729,7 +729,8 @@ static int enqueue(struct store *s, const char *tmp_path, const char *relpath, c
 	snprintf(c->url, sizeof c->url, "%s", m->url);
 	snprintf(c->format, sizeof c->format, "%s", m->source_format);
 	snprintf(c->uploads, sizeof c->uploads, "%s", m->uploads ? m->uploads : "");
-	c->meta = (struct file_meta){c->server, c->url, c->format, m->size, m->fetched, c->uploads};
+	snprintf(c->asked, sizeof c->asked, "%s", m->asked ? m->asked : "");
+	c->meta = (struct file_meta){c->server, c->url, c->format, m->size, m->fetched, c->uploads, c->asked};
 	c->done = done;
 	c->ctx = ctx;
 	c->early = early;
@@ -796,7 +797,7 @@ int store_adopt(struct store *s, const char *relpath)
 	int rc = store_stat(s, relpath, &st);
 	if (rc < 0)
 		return rc;
-	struct file_meta m = {"(dropped)", "", "", (long long)st.st_size, st.st_mtime, NULL};
+	struct file_meta m = {"(dropped)", "", "", (long long)st.st_size, st.st_mtime, NULL, NULL};
 	rc = catalog_file_commit(s->cat, relpath, &m);
 	if (rc == 0) {
 		atomic_fetch_add(&s->files, 1);

@@ -152,3 +152,11 @@ void key_relpath(const struct sym_key *k, char out[KEY_PATH_MAX])
 	key_lower(f);
 	snprintf(out, KEY_PATH_MAX, "%s/%s/%s", df, k->debug_id, f);
 }
+
+void key_path_asked(const struct sym_key *k, char out[KEY_PATH_MAX])
+{
+	if (k->kind == KEY_BUILD_ID)
+		key_relpath(k, out); /* lower-case hex: spelled as the store spells it */
+	else
+		snprintf(out, KEY_PATH_MAX, "%s/%s/%s", k->debug_file, k->debug_id, k->file);
+}

@@ -80,6 +80,9 @@ int key_wants_sym(const struct sym_key *k);
  * the store keeps out of the root listing as a dot-directory — the store
  * path and the coalescing identity. */
 void key_relpath(const struct sym_key *k, char out[KEY_PATH_MAX]);
+/* The same with names as they were asked ("Xul.pdb/ID/Xul.sym"): what a
+ * case-sensitive server (an S3 tier) names the key by. */
+void key_path_asked(const struct sym_key *k, char out[KEY_PATH_MAX]);
 
 /* The key's "debug_file/ID" pair — debug file in lower case, canonical id;
  * a build-id key's ".build-id/<full build-id>" — the form list entries name

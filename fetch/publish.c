@@ -242,7 +242,8 @@ static int is_cabinet(const char *path)
 static void record_meta(struct publish_job *p, long long size)
 {
 	text_url_shown(p->url, p->url_shown, sizeof p->url_shown);
-	p->meta = (struct file_meta){p->server, p->url_shown, p->format, size, time(NULL), p->uploads};
+	key_path_asked(p->key, p->asked);
+	p->meta = (struct file_meta){p->server, p->url_shown, p->format, size, time(NULL), p->uploads, p->asked};
 }
 
 /* How the store's commit of p went. */

@@ -39,6 +39,7 @@ struct publish_job {
 	/* the servers the stored file goes to (fetch/upload's upload_servers):
 	 * their upload rows are written with its pending row */
 	char uploads[FILE_META_UPLOADS_MAX];
+	char asked[KEY_PATH_MAX]; /* meta's asked: the key's path as it was asked */
 	/* When set, the commit is the caller's, and does not wait: the
 	 * publish_* functions stop at WORK_VERIFIED, and publish_commit then
 	 * hands the file to the store's group commit; committed(ctx,

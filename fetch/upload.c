@@ -35,6 +35,7 @@ struct upload {
 	struct uploader *u;
 	struct sym_key key;
 	char relpath[KEY_PATH_MAX];
+	char asked[KEY_PATH_MAX]; /* a resumed row's: the key's path as it was asked ("": relpath) */
 	char server[SRV_NAME_MAX + 1];
 	enum upload_state state; /* (u->mu) */
 	int attempts;
@@ -157,12 +158,13 @@ static struct upload *upload_new(struct uploader *u, const char *relpath, const 
 
 /* Every row, copied out: the catalog's callback must not call the registry
  * or the store. */
-static int copy_row(const char *relpath, const char *server, void *ctx)
+static int copy_row(const char *relpath, const char *server, const char *asked, void *ctx)
 {
 	struct upload **list = ctx;
 	struct upload *up = upload_new(NULL, relpath, server);
 	if (!up)
 		return -ENOMEM;
+	snprintf(up->asked, sizeof up->asked, "%s", asked);
 	up->next = *list;
 	*list = up;
 	return 0;
@@ -181,7 +183,9 @@ static const char *not_resumed(struct uploader *u, struct upload *up)
 		return "the server is gone";
 	if (!takes)
 		return "the server no longer takes uploads";
-	if (key_of_relpath(up->relpath, &up->key) < 0)
+	/* the spelling the key was asked in, which the tier names it by (a
+	 * row of an older catalog has none: the store's) */
+	if (key_of_relpath(up->asked[0] ? up->asked : up->relpath, &up->key) < 0)
 		return "not a symbol's path";
 	if (store_stat(u->store, up->relpath, &st) < 0 || !S_ISREG(st.st_mode))
 		return "the file is no longer in the store";

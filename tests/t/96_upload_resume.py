@@ -80,9 +80,11 @@ def arrived(tier, files):
 
 def after_kill9(t):
     """Killed right after its last store — some files' catalog rows not yet
-    written, every upload still refused —, the next start makes them all."""
+    written, every upload still refused —, the next start makes them all,
+    under the names as they were asked (mixed case: the store's are lower
+    case, an S3 tier's are case-sensitive)."""
     tier = S3Tier(t)
-    origin, files = origin_with(t, "killed", N)
+    origin, files = origin_with(t, "Killed", N)
     servers = servers_of(tier, origin)
     d = Symbold(t, servers=servers).start()
     store_all(t, d, files)

@@ -90,7 +90,7 @@ static long long file_count(struct catalog *c, long long *bytes)
 }
 
 static const struct file_meta META = {"microsoft", "https://msdl.microsoft.com/download/symbols/" REL, "cab", 5,
-				      1700000000, NULL};
+				      1700000000, NULL, NULL};
 
 /* ---- store -------------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include "tests/unit/tap.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,20 +27,21 @@
 
 static struct file_meta meta_to(const char *uploads)
 {
-	return (struct file_meta){"origin", "http://127.0.0.1/x", "pdb", 5, 1700000000, uploads};
+	return (struct file_meta){"origin", "http://127.0.0.1/x", "pdb", 5, 1700000000, uploads, NULL};
 }
 
-/* The rows, "path server" each, '\n' after each, into `out`. */
+/* The rows, "path server" each (" asked" after when it is not ""), '\n'
+ * after each, into `out`. */
 struct rows {
 	char text[4096];
 	int n;
 };
 
-static int note_row(const char *relpath, const char *server, void *ctx)
+static int note_row(const char *relpath, const char *server, const char *asked, void *ctx)
 {
 	struct rows *r = ctx;
 	size_t used = strlen(r->text);
-	snprintf(r->text + used, sizeof r->text - used, "%s %s\n", relpath, server);
+	snprintf(r->text + used, sizeof r->text - used, "%s %s%s%s\n", relpath, server, *asked ? " " : "", asked);
 	r->n++;
 	return 0;
 }
@@ -124,6 +126,14 @@ static void test_pending_add(void)
 	r = rows_of(c);
 	is_str(r.text, "a.pdb/ID/a.pdb bucket\n", "only the other server's row is left");
 	is_int(catalog_uploads_delete(c, NULL, 0), 0, "an empty batch");
+
+	/* the key's path as it was asked goes with each of its rows */
+	m = meta_to("tier");
+	m.asked = "NtDll.pdb/ID/NtDll.pdb";
+	is_int(catalog_pending_add(c, "ntdll.pdb/ID/ntdll.pdb", &m), 0, "pending_add with the key as asked");
+	r = rows_of(c);
+	is_str(r.text, "a.pdb/ID/a.pdb bucket\nntdll.pdb/ID/ntdll.pdb tier NtDll.pdb/ID/NtDll.pdb\n",
+	       "its row keeps the spelling asked");
 	catalog_close(c);
 }
 
@@ -234,6 +244,30 @@ static void test_recovery(void)
 	catalog_close(c);
 }
 
+/* A catalog made before the rows kept the key's spelling: opened, its
+ * rows read with none ("") and new rows written with it. */
+static void test_older_catalog(void)
+{
+	sqlite3 *db = NULL;
+	int made = sqlite3_open(dbpath, &db) == SQLITE_OK &&
+		   sqlite3_exec(db,
+				"CREATE TABLE uploads(path TEXT NOT NULL, server TEXT NOT NULL, PRIMARY KEY(path, server));"
+				"INSERT INTO uploads VALUES('old.pdb/ID/old.pdb', 'tier');",
+				NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_close(db);
+	if (!ok(made, "an older catalog's uploads table"))
+		return;
+	struct catalog *c = open_catalog();
+	if (!c)
+		return;
+	struct file_meta m = meta_to("tier");
+	m.asked = "New.pdb/ID/New.pdb";
+	is_int(catalog_pending_add(c, "new.pdb/ID/new.pdb", &m), 0, "a row with the spelling asked, added to it");
+	is_str(rows_of(c).text, "new.pdb/ID/new.pdb tier New.pdb/ID/New.pdb\nold.pdb/ID/old.pdb tier\n",
+	       "the older row reads as asked in the store's spelling");
+	catalog_close(c);
+}
+
 int main(void)
 {
 	if (stores_begin("uprows") < 0)
@@ -244,6 +278,8 @@ int main(void)
 	test_group_commit();
 	snprintf(dbpath, sizeof dbpath, "%s/catalog3.db", tmpdir);
 	test_recovery();
+	snprintf(dbpath, sizeof dbpath, "%s/catalog4.db", tmpdir);
+	test_older_catalog();
 	remove_tree(tmpdir);
 	log_shutdown();
 	return tap_done();
