@@ -81,6 +81,19 @@ static struct store *open_store(struct catalog *c)
 	return rc == 0 ? s : NULL;
 }
 
+/* A catalog and a store over it, both opened: the store, with the catalog
+ * in *c; or NULL with nothing left open. */
+static struct store *open_both(struct catalog **c)
+{
+	*c = open_catalog();
+	struct store *s = *c ? open_store(*c) : NULL;
+	if (!s) {
+		catalog_close(*c);
+		*c = NULL;
+	}
+	return s;
+}
+
 /* A temp file of the store with `text` in it: its path in `path`. */
 static int temp_with(struct store *s, char path[PATH_MAX], const char *text)
 {

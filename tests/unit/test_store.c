@@ -96,13 +96,11 @@ static const struct file_meta META = {"microsoft", "https://msdl.microsoft.com/d
 
 static void test_commit(void)
 {
-	struct catalog *c = open_catalog();
-	struct store *s = c ? open_store(c) : NULL;
+	struct catalog *c;
+	struct store *s = open_both(&c);
 	char path[PATH_MAX], buf[64], tmp[PATH_MAX];
-	if (!s) {
-		catalog_close(c);
+	if (!s)
 		return;
-	}
 	snprintf(tmp, sizeof tmp, "%s/%s", root, STORE_TMPDIR);
 	struct stat st;
 	ok(stat(tmp, &st) == 0 && S_ISDIR(st.st_mode), "store_open made the temp directory");
@@ -206,13 +204,11 @@ static int stop_at_first(const char *name, int is_dir, void *ctx)
 
 static void test_list_and_errors(void)
 {
-	struct catalog *c = open_catalog();
-	struct store *s = c ? open_store(c) : NULL;
+	struct catalog *c;
+	struct store *s = open_both(&c);
 	char p[PATH_MAX];
-	if (!s) {
-		catalog_close(c);
+	if (!s)
 		return;
-	}
 	snprintf(p, sizeof p, "%s/.hidden", root);
 	write_text(p, "x");
 	snprintf(p, sizeof p, "%s/.symbold-dir", root);
@@ -267,13 +263,11 @@ static void test_list_and_errors(void)
  * alone. */
 static void test_group_commit(void)
 {
-	struct catalog *c = open_catalog();
-	struct store *s = c ? open_store(c) : NULL;
+	struct catalog *c;
+	struct store *s = open_both(&c);
 	char tmp[PATH_MAX], rel[128], full[PATH_MAX + 128], buf[64];
-	if (!s) {
-		catalog_close(c);
+	if (!s)
 		return;
-	}
 	long long files0, bytes0, files, bytes;
 	store_usage(s, &files0, &bytes0);
 	memset(&answers, 0, sizeof answers);
@@ -320,13 +314,11 @@ static void test_group_commit(void)
  * and pending row go, and nothing appears outside the store. */
 static void test_linked_parents(void)
 {
-	struct catalog *c = open_catalog();
-	struct store *s = c ? open_store(c) : NULL;
+	struct catalog *c;
+	struct store *s = open_both(&c);
 	char outside[PATH_MAX], p[PATH_MAX], tmp[PATH_MAX];
-	if (!s) {
-		catalog_close(c);
+	if (!s)
 		return;
-	}
 	snprintf(outside, sizeof outside, "%s/outside", tmpdir);
 	mkdir(outside, 0755);
 	long long files0 = file_count(c, NULL);

@@ -168,13 +168,11 @@ static void test_batch_delete(void)
  * keeps them. */
 static void test_group_commit(void)
 {
-	struct catalog *c = open_catalog();
-	struct store *s = c ? open_store(c) : NULL;
+	struct catalog *c;
+	struct store *s = open_both(&c);
 	char tmp[PATH_MAX];
-	if (!s) {
-		catalog_close(c);
+	if (!s)
 		return;
-	}
 	memset(&answers, 0, sizeof answers);
 	struct file_meta m = meta_to("tier\nbucket"), none = meta_to(NULL);
 	const char *rel[] = {"g0.pdb/11111111111111111111111111111111A/g0.pdb",
